@@ -1,0 +1,76 @@
+/**
+ * ds-backup-server — the school server's command line.
+ *
+ *   serve      run the HTTP server (backups, restore)
+ *   reindex    rebuild catalog.sqlite from the disk
+ *
+ * Every command takes --root DIR (default /library or the config file's).
+ */
+import { Command } from 'commander';
+import { action, configureProgram, intOption, printJson } from '../common/cli-util.js';
+import { buildServer } from './app.js';
+import { configPath, loadConfig, type ServerConfig } from './config.js';
+import { reindex, syncMissing } from './reindex.js';
+import { Store } from './store.js';
+
+interface CommonOpts {
+  root?: string;
+  config?: string;
+  json?: boolean;
+}
+
+function config(opts: CommonOpts & Partial<ServerConfig>): ServerConfig {
+  const { config: file, json: _json, ...rest } = opts;
+  return loadConfig(configPath(file), rest);
+}
+
+const program = configureProgram(new Command('ds-backup-server'))
+  .description('ds-backup school server: receives laptop backups, keeps dated snapshots, serves restores')
+  .version('0.1.0')
+  .addHelpText('after', `
+Exit codes: 0 ok, 1 error, 2 usage.
+Quick start: ds-backup-server serve --root ./var --port 8080`);
+
+program
+  .command('serve')
+  .description('run the server (backup protocol, restore API)')
+  .option('--root <dir>', 'store folder (default /library, or the config file\'s)')
+  .option('--config <file>', 'JSON config file (default /etc/ds-backup/server.json if present)')
+  .option('--host <host>', 'address to listen on (default 0.0.0.0)')
+  .option('--port <n>', 'port to listen on (default 8080)', intOption(0, 65535))
+  .option('--max-concurrent <n>', 'backups allowed at once (default 10)', intOption(1, 10000))
+  .option('--lease-timeout <seconds>', 'a silent client loses its slot after this (default 120)', intOption(1, 86400))
+  .option('--load-limit <x>', 'refuse backups above this 1-minute load average (default 5)', intOption(0, 1000))
+  .option('--disk-limit <pct>', 'refuse backups above this % of disk blocks or inodes used (default 90)', intOption(1, 100))
+  .option('--log-level <level>', 'pino log level (default info)')
+  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string }) => {
+    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel });
+    const { app, ctx } = buildServer(cfg);
+    const recovered = syncMissing(ctx.store);
+    if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
+    const address = await app.listen({ port: cfg.port, host: cfg.host });
+    process.stdout.write(`ds-backup-server listening on ${address.replace('0.0.0.0', '127.0.0.1')} (root ${ctx.store.root})\n`);
+    const stop = () => void app.close().then(() => process.exit(0));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  }));
+
+program
+  .command('reindex')
+  .description('rebuild catalog.sqlite from pool/, trees/ and users/ (the truth on disk)')
+  .option('--root <dir>', 'store folder')
+  .option('--config <file>', 'JSON config file')
+  .option('--json', 'print the result as JSON')
+  .action(action((opts: CommonOpts) => {
+    const store = new Store(config(opts).root);
+    const t = Date.now();
+    const r = reindex(store);
+    store.close();
+    if (opts.json) printJson({ ...r, seconds: (Date.now() - t) / 1000 });
+    else {
+      process.stdout.write(`reindexed ${r.devices} laptops, ${r.snapshots} snapshots, ${r.entries} Journal entry versions in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+      for (const s of r.skipped) process.stdout.write(`skipped ${s}\n`);
+    }
+  }));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,118 @@
+/**
+ * ingest — turns what a client sends into durable snapshots.
+ *
+ * commit(): the client sends, per source, the root tree id and the trees the
+ * server may not have (the delta: unchanged subtrees keep their ids and are
+ * not sent). Every tree is hashed here and parsed by parseTree; every file it
+ * names must already be in the pool with the declared size; every subtree not
+ * sent must already be referenced by this account. Only then are trees
+ * staged, flushed together with all blobs uploaded before (one syncfs),
+ * published, and the snapshot folder written; the catalog follows.
+ * Nothing is written when any check fails.
+ */
+import { AppError } from '../common/errors.js';
+import { isSnapshotName, SOURCE_RE } from '../common/names.js';
+import { parseTree, treeId, type Tree } from '../common/tree.js';
+import type { DeviceRow } from './catalog.js';
+import { allocateName, writeSnapshot, type SnapshotInfo } from './snapshots.js';
+import { recordSnapshot, referenceTrees, treeStats } from './snapshot-index.js';
+import type { Store } from './store.js';
+
+export interface CommitSource {
+  source: string;
+  root: string;
+  trees: Record<string, string>;
+}
+
+type NewTrees = Map<string, { text: string; tree: Tree }>;
+
+const MAX_REPORTED_MISSING = 1000;
+
+/** Parses the sent trees reachable from the root; unreachable ones are ignored. */
+function collectTrees(cs: CommitSource): NewTrees {
+  const sent = new Map<string, string>(Object.entries(cs.trees));
+  const out: NewTrees = new Map();
+  const stack = [cs.root];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (out.has(id)) continue;
+    const text = sent.get(id);
+    if (text === undefined) continue;
+    if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
+    const tree = parseTree(text);
+    out.set(id, { text, tree });
+    for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
+  }
+  return out;
+}
+
+/** Checks that every child named by the new trees is available; returns what is missing. */
+function findMissing(store: Store, accountId: number, root: string, trees: NewTrees): string[] {
+  const missing = new Set<string>();
+  const sizes = new Map<string, number>();
+  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
+  const oldTreeOk = (id: string) => store.pool.hasTree(id) && owned.get(accountId, id) !== undefined;
+  if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
+  for (const { tree } of trees.values()) {
+    for (const e of tree.e) {
+      if (e[1] === 'd') {
+        if (!trees.has(e[5]) && !oldTreeOk(e[5])) missing.add(e[5]);
+      } else if (e[1] === 'f') {
+        let size = sizes.get(e[5]);
+        if (size === undefined) sizes.set(e[5], (size = store.pool.blobSize(e[5])));
+        if (size < 0) missing.add(e[5]);
+        else if (size !== e[4]) throw new AppError('invalid_manifest', `file ${e[0]} says ${e[4]} bytes but blob ${e[5]} has ${size}`);
+      }
+    }
+  }
+  return [...missing];
+}
+
+export async function commit(store: Store, device: DeviceRow, sources: CommitSource[], runId: string | null, now = new Date()): Promise<SnapshotInfo[]> {
+  const seen = new Set<string>();
+  const parsed = sources.map((cs) => {
+    if (!SOURCE_RE.test(cs.source) || !isSnapshotName(`${cs.source}-2000-01-01_00:00`)) throw new AppError('bad_request', `bad source name ${JSON.stringify(cs.source)}`);
+    if (seen.has(cs.source)) throw new AppError('bad_request', `source ${cs.source} given twice`);
+    seen.add(cs.source);
+    const trees = collectTrees(cs);
+    const missing = findMissing(store, device.account_id, cs.root, trees);
+    if (missing.length) {
+      throw new AppError('missing_blobs', `${missing.length} blobs or trees are missing; upload them and commit again`, {
+        details: { missing: missing.slice(0, MAX_REPORTED_MISSING), count: missing.length },
+      });
+    }
+    return { cs, trees };
+  });
+
+  const staged = parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, tmp: store.pool.stage(t.text) })));
+  try {
+    await store.pool.flush();
+    store.pool.publish(staged);
+  } catch (e) {
+    store.pool.discard(staged);
+    throw e;
+  }
+  await store.pool.flush();
+  return writeAndRecord(store, device, parsed, runId, now);
+}
+
+function writeAndRecord(store: Store, device: DeviceRow, parsed: Array<{ cs: CommitSource; trees: NewTrees }>, runId: string | null, now: Date): SnapshotInfo[] {
+  const account = (store.db.prepare('SELECT key FROM accounts WHERE id = ?').get(device.account_id) as { key: string }).key;
+  const userDir = store.userDir(device.serial);
+  const out: SnapshotInfo[] = [];
+  for (const { cs, trees } of parsed) {
+    const src = store.treeSource(new Map([...trees].map(([id, t]) => [id, t.tree])));
+    const stats = treeStats(store.db, src, cs.root);
+    const info: SnapshotInfo = {
+      version: 1, serial: device.serial, account, source: cs.source, name: allocateName(userDir, cs.source, now),
+      createdAt: now.getTime(), root: cs.root, files: stats.files, bytes: stats.bytes, runId,
+    };
+    writeSnapshot(userDir, info);
+    store.db.transaction(() => {
+      referenceTrees(store.db, device.account_id, trees);
+      recordSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id });
+    })();
+    out.push(info);
+  }
+  return out;
+}
