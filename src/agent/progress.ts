@@ -1,0 +1,37 @@
+/**
+ * progress — a byte progress bar on stderr when it is a terminal (and not
+ * --json); silent otherwise, so logs and scripts stay clean.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  start(total: number): void;
+  add(n: number): void;
+  stop(): void;
+}
+
+const quiet: Progress = { start() {}, add() {}, stop() {} };
+
+export function progressBar(label: string, enabled: boolean): Progress {
+  if (!enabled || !process.stderr.isTTY) return quiet;
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {percentage}% | {value_mb}/{total_mb} MB | {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let value = 0;
+  let total = 0;
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  return {
+    start(t) {
+      total = t;
+      if (t > 0) bar.start(t, 0, { value_mb: mb(0), total_mb: mb(t) });
+    },
+    add(n) {
+      value += n;
+      if (total > 0) bar.update(Math.min(value, total), { value_mb: mb(value), total_mb: mb(total) });
+    },
+    stop() {
+      if (total > 0) bar.stop();
+    },
+  };
+}

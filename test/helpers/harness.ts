@@ -1,0 +1,108 @@
+/**
+ * harness — integration-test plumbing: a real server on a free port with a
+ * temp root (in this process), the real agent CLI run as a child process
+ * (the built dist/, as a user runs it), and generated laptop profiles.
+ */
+import { execFile } from 'node:child_process';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildServer, type BuiltServer } from '../../src/server/app.js';
+import { DEFAULTS, type ServerConfig } from '../../src/server/config.js';
+import { writeProfile, type GenOptions } from '../../src/journal/generator.js';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+
+export function tmp(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `dsb-${tag}-`));
+}
+
+export interface TestServer extends BuiltServer {
+  url: string;
+  root: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const root = overrides.root ?? tmp('root');
+  const built = buildServer({ ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, ...overrides }, { logger: false });
+  const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
+  return { ...built, url: address, root, close: () => built.app.close() };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return new Promise((res) => {
+    execFile(process.execPath, [join(REPO, 'bin', bin), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+export const agent = (args: string[], env?: Record<string, string>) => run('ds-backup.js', args, env);
+export const serverCli = (args: string[], env?: Record<string, string>) => run('ds-backup-server.js', args, env);
+
+/** A generated laptop: profile folder with datastore/ (and Documents/). */
+export function laptop(opts: Partial<GenOptions> & { serial?: string; documents?: boolean } = {}): { profile: string; summary: ReturnType<typeof writeProfile> } {
+  const profile = tmp('xo');
+  const summary = writeProfile(profile, { seed: 'laptop', entries: 30, ...opts });
+  return { profile, summary };
+}
+
+export async function registered(url: string, serial: string, opts: Parameters<typeof laptop>[0] = {}) {
+  const l = laptop({ seed: serial, ...opts });
+  const r = await agent(['register', '--server', url, '--serial', serial, '--nickname', `kid ${serial}`, '--profile', l.profile]);
+  if (r.code !== 0) throw new Error(`register failed: ${r.stderr}`);
+  return l;
+}
+
+export async function backupJson(profile: string, extra: string[] = []) {
+  const r = await agent(['backup', '--profile', profile, '--json', ...extra]);
+  if (r.code !== 0) throw new Error(`backup failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as {
+    snapshots: Array<{ name: string; source: string; files: number; bytes: number }>;
+    files: number; bytes: number; hashedFiles: number; uploadedBlobs: number; uploadedBytes: number; sentBytes: number;
+  };
+}
+
+export function cleanup(...dirs: string[]): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+export function token(profile: string): string {
+  return (JSON.parse(readFileSync(join(profile, 'ds-backup', 'config.json'), 'utf8')) as { token: string }).token;
+}
+
+/**
+ * Everything restore must reproduce under `dir`: per path its kind, mode,
+ * mtime (ms), and content hash or link target. `skip` names top-level
+ * entries left out by design.
+ */
+export function fsState(dir: string, skip: string[] = []): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (abs: string, rel: string) => {
+    for (const name of readdirSync(abs).sort()) {
+      if (!rel && skip.includes(name)) continue;
+      const p = join(abs, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        walk(p, r);
+        out.set(r, `d ${mode} ${Math.round(st.mtimeMs)}`);
+      } else if (st.isSymbolicLink()) out.set(r, `l ${readlinkSync(p)}`);
+      else out.set(r, `f ${mode} ${Math.round(st.mtimeMs)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+export const JOURNAL_EXCLUDES = ['index', 'index_updated', 'ds_clean', 'checksums'];
