@@ -6,6 +6,7 @@
  *
  * Every command takes --root DIR (default /library or the config file's).
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { action, configureProgram, intOption, printJson } from '../common/cli-util.js';
 import { buildServer } from './app.js';
@@ -72,5 +73,36 @@ program
       for (const s of r.skipped) process.stdout.write(`skipped ${s}\n`);
     }
   }));
+
+program
+  .command('admin-password')
+  .description('set the administrator\'s web password (read from stdin, or --password-file)')
+  .option('--root <dir>', 'store folder')
+  .option('--config <file>', 'JSON config file')
+  .option('--password-file <file>', 'read the password from this file instead of stdin')
+  .action(action(async (opts: CommonOpts & { passwordFile?: string }) => {
+    const text = opts.passwordFile ? readFileSync(opts.passwordFile, 'utf8') : await readStdin();
+    const store = new Store(config(opts).root);
+    store.admin.setPassword(text.replace(/\r?\n$/, ''));
+    store.close();
+    process.stdout.write('admin password set\n');
+  }));
+
+program
+  .command('admin-token')
+  .description('create an admin API token (for GET /api/v1/status and scripts); printed once')
+  .option('--root <dir>', 'store folder')
+  .option('--config <file>', 'JSON config file')
+  .action(action((opts: CommonOpts) => {
+    const store = new Store(config(opts).root);
+    process.stdout.write(`${store.admin.newToken()}\n`);
+    store.close();
+  }));
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 await program.parseAsync(process.argv);

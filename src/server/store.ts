@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { openCatalog, type Catalog } from './catalog.js';
 import { Pool } from './pool.js';
 import { Registry } from './registry.js';
+import { AdminAuth } from './admin.js';
 import { cleanTempFolders } from './snapshots.js';
 import { readTrustedTree, type Tree } from '../common/tree.js';
 import type { TreeSource } from './indexer.js';
@@ -24,6 +25,7 @@ export class Store {
   readonly pool: Pool;
   readonly db: Catalog;
   readonly registry: Registry;
+  readonly admin: AdminAuth;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -33,6 +35,7 @@ export class Store {
     this.pool = new Pool(this.root);
     this.db = openCatalog(join(this.root, 'catalog.sqlite'));
     this.registry = new Registry(this.db, this.usersDir);
+    this.admin = new AdminAuth(this.root);
   }
 
   userDir(serial: string): string {
