@@ -151,5 +151,6 @@ export function dataFileName(title: string, mimeType: string, uid: string): stri
 
 /** A download name for the entry's .xoj bundle. */
 export function xojFileName(title: string, uid: string): string {
-  return `${sanitizeTitle(title) || uid}.xoj`;
+  const base = sanitizeTitle(title) || uid;
+  return /.\.xoj$/i.test(base) ? base : `${base}.xoj`;
 }

@@ -146,9 +146,15 @@ export function finishMetadata(plan: EntryPlan, size: number, md5: string | null
 
 /** Writes a file and sets its times; returns its size. */
 export function writeFileAt(path: string, bytes: Buffer | string, seconds: number): number {
-  fs.writeFileSync(path, bytes);
-  fs.utimesSync(path, seconds, seconds);
-  return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  const fd = fs.openSync(path, 'w');
+  try {
+    for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+    fs.futimesSync(fd, seconds, seconds);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf.length;
 }
 
 /** Writes every metadata file of a layout-6 entry; returns [files, bytes]. */

@@ -89,7 +89,7 @@ export function writeEntry6(ctx: WriteCtx, plan: EntryPlan): GenEntry {
     const sumDir = `${ctx.root}/checksums/${md5}`;
     fs.mkdirSync(sumDir, { recursive: true });
     count(ctx, writeFileAt(`${sumDir}/${plan.uid}`, '', ctx.now));
-    ctx.dirs.set(sumDir, ctx.now);
+    ctx.dirs.set(sumDir, ctx.now).set(`${ctx.root}/checksums`, ctx.now);
   }
   const meta = finishMetadata(plan, size, md5, previewValue(plan, ctx.seed, ctx.scale));
   const [files, bytes] = writeMetadataDir(`${dir}/metadata`, meta, plan.timestamp);

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import { type Rng, rngFor } from './prng.js';
 import { type Scale, dataBytes, kindOf, pickKind, previewBytes } from './gen-kinds.js';
-import { isoMtime, md5Hex, planEntry } from './gen-entry.js';
+import { isoMtime, md5Hex, planEntry, writeFileAt } from './gen-entry.js';
 import { newCtx, writeEntry6, writeIndex, applyDirTimes, type WriteCtx } from './gen-layout.js';
 import { readJournal, type JournalEntryOnDisk } from './reader.js';
 
@@ -55,10 +55,12 @@ function str(e: JournalEntryOnDisk, key: string): string {
   return e.metadata[key]?.toString('utf8') ?? '';
 }
 
-function removeMarker(root: string, md5: string, uid: string): void {
-  const dir = `${root}/checksums/${md5}`;
+function removeMarker(ctx: WriteCtx, md5: string, uid: string): void {
+  const dir = `${ctx.root}/checksums/${md5}`;
   fs.rmSync(`${dir}/${uid}`, { force: true });
   if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  else ctx.dirs.set(dir, ctx.now);
+  ctx.dirs.set(`${ctx.root}/checksums`, ctx.now);
 }
 
 /** New data bytes for an edited entry; returns the new md5. */
@@ -68,15 +70,14 @@ function editData(ctx: WriteCtx, e: JournalEntryOnDisk, rng: Rng, t: number): { 
   const size = old === 0 ? rng.int(16, 2048) : Math.max(1, Math.round(old * (0.7 + rng.float() * 0.8)) + rng.int(1, 512));
   const bytes = dataBytes(rngFor(`${ctx.seed}/edit/${e.uid}`), kindOf(str(e, 'activity'), str(e, 'mime_type')), size);
   fs.rmSync(path);
-  fs.writeFileSync(path, bytes);
-  fs.utimesSync(path, t, t);
+  writeFileAt(path, bytes, t);
   const md5 = md5Hex(bytes);
   const oldSum = str(e, 'checksum');
-  if (oldSum) removeMarker(ctx.root, oldSum, e.uid);
+  if (oldSum) removeMarker(ctx, oldSum, e.uid);
   const sumDir = `${ctx.root}/checksums/${md5}`;
   fs.mkdirSync(sumDir, { recursive: true });
-  fs.writeFileSync(`${sumDir}/${e.uid}`, '');
-  ctx.dirs.set(sumDir, ctx.now);
+  writeFileAt(`${sumDir}/${e.uid}`, '', ctx.now);
+  ctx.dirs.set(sumDir, ctx.now).set(`${ctx.root}/checksums`, ctx.now);
   return { size, md5 };
 }
 
@@ -102,7 +103,7 @@ function editEntry(ctx: WriteCtx, e: JournalEntryOnDisk, rng: Rng): void {
 function deleteEntry(ctx: WriteCtx, e: JournalEntryOnDisk): void {
   const prefix = `${ctx.root}/${e.uid.slice(0, 2)}`;
   const sum = str(e, 'checksum');
-  if (sum) removeMarker(ctx.root, sum, e.uid);
+  if (sum) removeMarker(ctx, sum, e.uid);
   fs.rmSync(`${prefix}/${e.uid}`, { recursive: true, force: true });
   if (fs.readdirSync(prefix).length === 0) fs.rmdirSync(prefix);
   else ctx.dirs.set(prefix, ctx.now);
