@@ -85,7 +85,6 @@ export async function writeEntry(
     mkdirSync(opts.xojDir, { recursive: true });
     const path = join(opts.xojDir, xojFileName(title, loc.uid));
     const zip = xojZip({ uid: loc.uid, metadata: props, data: bytes });
-    zip.end();
     await pipeline(zip.outputStream, createWriteStream(path));
     return { path, title };
   }
