@@ -31,6 +31,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: 1024 * 1024,
     keepAliveTimeout: 65_000,
+    // Reject unknown fields instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
