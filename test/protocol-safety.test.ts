@@ -35,13 +35,13 @@ after(async () => {
 async function call(method: string, path: string, opts: { token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: string | Buffer | undefined;
+  let body: string | Blob | undefined;
   if (opts.json !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(opts.json);
   } else if (opts.body) {
     headers['content-type'] ??= 'application/octet-stream';
-    body = opts.body;
+    body = new Blob([new Uint8Array(opts.body)]);
   }
   const res = await fetch(`${srv.url}${path}`, { method, headers, body });
   const text = await res.text();

@@ -44,13 +44,16 @@ program
   .option('--load-limit <x>', 'refuse backups above this 1-minute load average (default 5)', intOption(0, 1000))
   .option('--disk-limit <pct>', 'refuse backups above this % of disk blocks or inodes used (default 90)', intOption(1, 100))
   .option('--log-level <level>', 'pino log level (default info)')
+  .option('--json', 'print the listening address as one JSON line')
   .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string }) => {
     const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel });
     const { app, ctx } = buildServer(cfg);
     const recovered = syncMissing(ctx.store);
     if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
     const address = await app.listen({ port: cfg.port, host: cfg.host });
-    process.stdout.write(`ds-backup-server listening on ${address.replace('0.0.0.0', '127.0.0.1')} (root ${ctx.store.root})\n`);
+    const url = address.replace('0.0.0.0', '127.0.0.1');
+    if (opts.json) printJson({ url, root: ctx.store.root });
+    else process.stdout.write(`ds-backup-server listening on ${url} (root ${ctx.store.root})\n`);
     const stop = () => void app.close().then(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
