@@ -8,8 +8,9 @@
  *   GET /ui/j/:serial/b/:sn/:name/all.zip every data file of one backup (streamed)
  *   GET /ui/j/:serial/b/:sn/:name/all.xob Sugar's whole-Journal backup of that date (streamed)
  *
- * contentDisposition() writes a plain ASCII filename and the exact one as
- * RFC 5987 filename*.
+ * contentDisposition() writes a plain ASCII filename (characters Windows or
+ * a quoted string cannot hold replaced by _) and the exact one as RFC 5987
+ * filename*.
  */
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -24,8 +25,7 @@ import { JournalQuery } from './journal-query.js';
 import type { WebKit, WebReq } from './kit.js';
 
 export function contentDisposition(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\<>:|?*]/g, '_');
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
