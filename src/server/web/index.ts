@@ -25,6 +25,7 @@ export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPo
   const kit = new WebKit(ctx, ctx.store.webAuth);
   deviceWebApi(app, ctx, ctx.store.webAuth);
   app.get('/', async (_req, reply) => reply.redirect('/ui/', 303));
+  app.get('/favicon.ico', async (_req, reply) => reply.status(204).header('Cache-Control', 'max-age=86400').send());
   app.register(async (web) => {
     await web.register(fastifyCookie);
     await web.register(fastifyFormbody, { bodyLimit: 64 * 1024 });
