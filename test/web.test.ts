@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agent, backupJson, cleanup, registered, startServer, token, type TestServer } from './helpers/harness.js';
+import { spawnSync } from 'node:child_process';
+import { agent, backupJson, cleanup, registered, startServer, tmp, token, type TestServer } from './helpers/harness.js';
 import { readZip } from './helpers/unzip.js';
 import { readTarGz, WebClient } from './helpers/web-client.js';
 import { contentDisposition } from '../src/server/web/download-routes.js';
@@ -237,12 +238,23 @@ describe('getting documents back', () => {
     const x = await c.get(`/ui/j/${A}/b/${snap}/all.xob`);
     assert.equal(x.headers.get('content-type'), 'application/vnd.olpc-journal-backup');
     assert.match(x.headers.get('content-disposition')!, new RegExp(`filename="${A}_\\d{8}\\.xob"`));
-    const tar = readTarGz(Buffer.from(await x.arrayBuffer()));
+    const xob = Buffer.from(await x.arrayBuffer());
+    const tar = readTarGz(xob);
     assert.ok(tar.every((m) => m.name.startsWith('home/olpc/.sugar/default/datastore/')));
     const e = entriesA.find((m) => m.hasData)!;
     const member = tar.find((m) => m.name === `home/olpc/.sugar/default/datastore/${e.uid.slice(0, 2)}/${e.uid}/data`)!;
     assert.deepEqual(member.data, readFileSync(join(profA, 'datastore', e.uid.slice(0, 2), e.uid, 'data')));
     assert.ok(!tar.some((m) => /datastore\/(version|ds_clean|index_updated)$/.test(m.name)));
+    // Sugar's Backup panel reads it with Python's tarfile (r:gz) and extracts it at /.
+    const out = tmp('xob');
+    writeFileSync(join(out, 'j.xob'), xob);
+    const py = spawnSync('python3', ['-c', 'import sys,tarfile\nwith tarfile.open(sys.argv[1], "r:gz") as t:\n  t.extractall(sys.argv[2])\n  print(len(t.getmembers()))', join(out, 'j.xob'), join(out, 'x')], { encoding: 'utf8' });
+    if (!py.error) {
+      assert.equal(py.status, 0, py.stderr);
+      assert.equal(Number(py.stdout.trim()), tar.length);
+      assert.deepEqual(readFileSync(join(out, 'x', member.name)), member.data);
+    }
+    cleanup(out);
   });
 
   test('search by title and pagination of My Journal', async () => {

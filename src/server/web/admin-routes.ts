@@ -47,8 +47,8 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
 ${shown.map((l) => html`<tr data-serial="${l.serial}"><td><a href="/ui/admin/laptops/${l.serial}">${l.serial}</a></td><td>${l.nickname}</td><td>${l.lastBackupAt ? formatDate(l.lastBackupAt, w.lang) : w.t('never')}</td><td>${statusCell(w, l.status)}</td><td class="num">${l.snapshots}</td><td class="num wide">${formatSize(l.storage)}</td></tr>`)}</table>
 <h2>${w.t('disk')}</h2><p>${w.t('diskUsed', { pct: disk.usedPct.toFixed(1), free: formatSize(disk.freeBytes), total: formatSize(disk.totalBytes), limit: config.diskLimitPct })}</p>
 <h2>${w.t('runningNow')}</h2>${running.length ? html`<ul>${running.map((l) => html`<li>${l.serial} — ${w.t('since', { time: formatDate(l.grantedAt, w.lang) })}</li>`)}</ul>` : html`<p>${w.t('noneRunning')}</p>`}
-<div class="charts">${barChart(w.t('backupsPerDay'), days.map((d) => ({ x: formatDay(d.day), y: d.backups })), String)}
-${barChart(w.t('storageOverTime'), days.map((d) => ({ x: formatDay(d.day), y: d.bytes })), formatSize)}</div>
+<div class="charts">${barChart(w.t('backupsPerDay'), w.t('chartMax'), days.map((d) => ({ x: formatDay(d.day), y: d.backups })), String)}
+${barChart(w.t('storageOverTime'), w.t('chartMax'), days.map((d) => ({ x: formatDay(d.day), y: d.bytes })), formatSize)}</div>
 <h2>${w.t('cleanupReports')}</h2>${reports.length ? reportTable(reports) : html`<p>${w.t('noCleanupReports')}</p>`}`;
     return kit.send(reply, w, w.t('dashboard'), body, kit.nav(w));
   });

@@ -5,7 +5,7 @@
  */
 import { html, raw, type SafeHtml } from './html.js';
 
-export function barChart(label: string, points: Array<{ x: string; y: number }>, format: (n: number) => string): SafeHtml {
+export function barChart(label: string, maxLabel: string, points: Array<{ x: string; y: number }>, format: (n: number) => string): SafeHtml {
   const w = 600;
   const h = 160;
   const pad = 20;
@@ -24,5 +24,5 @@ export function barChart(label: string, points: Array<{ x: string; y: number }>,
 <svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${label}">
 <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#999"></line>${raw(bars)}
 <text x="${pad}" y="${h - 4}" font-size="11">${first}</text><text x="${w - pad}" y="${h - 4}" font-size="11" text-anchor="end">${last}</text>
-<text x="${pad}" y="12" font-size="11">max ${format(max)}</text></svg></figure>`;
+<text x="${pad}" y="12" font-size="11">${maxLabel} ${format(max)}</text></svg></figure>`;
 }

@@ -83,6 +83,7 @@ export const en = {
   since: 'since {time}',
   backupsPerDay: 'Backups per day (last 30 days)',
   storageOverTime: 'Size of the latest backups (last 30 days)',
+  chartMax: 'highest:',
   cleanupReports: 'Last cleanup reports',
   noCleanupReports: 'No cleanup has run yet.',
   laptop: 'Laptop {serial}',

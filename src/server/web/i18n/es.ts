@@ -81,6 +81,7 @@ export const es: Messages = {
   since: 'desde {time}',
   backupsPerDay: 'Copias por día (últimos 30 días)',
   storageOverTime: 'Tamaño de las últimas copias (últimos 30 días)',
+  chartMax: 'máximo:',
   cleanupReports: 'Últimos informes de limpieza',
   noCleanupReports: 'Todavía no hubo limpieza.',
   laptop: 'Laptop {serial}',
