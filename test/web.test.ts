@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { TAR_END, tarHeader, tarPadding } from '../src/server/web/tar.js';
 import { agent, backupJson, cleanup, registered, startServer, tmp, token, type TestServer } from './helpers/harness.js';
 import { readZip } from './helpers/unzip.js';
 import { readTarGz, WebClient } from './helpers/web-client.js';
@@ -255,6 +257,21 @@ describe('getting documents back', () => {
       assert.deepEqual(readFileSync(join(out, 'x', member.name)), member.data);
     }
     cleanup(out);
+  });
+
+  test('tar writer: ustar prefix for long paths, pax for longer ones and long link targets', () => {
+    const long = `${'d'.repeat(120)}/${'e'.repeat(150)}/f.txt`;
+    const parts = [
+      tarHeader({ path: 'a/b.txt', type: 'file', mode: 0o644, mtimeMs: 1000, size: 3 }), Buffer.from('abc'), tarPadding(3),
+      tarHeader({ path: `${'p'.repeat(90)}/${'q'.repeat(90)}`, type: 'dir', mode: 0o755, mtimeMs: 1000, size: 0 }),
+      tarHeader({ path: long, type: 'file', mode: 0o600, mtimeMs: 1000, size: 1 }), Buffer.from('z'), tarPadding(1),
+      tarHeader({ path: 'l', type: 'symlink', mode: 0o777, mtimeMs: 1000, size: 0, linkTarget: 't'.repeat(150) }),
+      TAR_END,
+    ];
+    const m = readTarGz(gzipSync(Buffer.concat(parts)));
+    assert.deepEqual(m.map((x) => x.name), ['a/b.txt', `${'p'.repeat(90)}/${'q'.repeat(90)}/`, long, 'l']);
+    assert.equal(m[0].data.toString(), 'abc');
+    assert.equal(m[2].data.toString(), 'z');
   });
 
   test('search by title and pagination of My Journal', async () => {

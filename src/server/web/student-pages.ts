@@ -24,7 +24,7 @@ const base = (v: ViewCtx) => `/ui/j/${encodeURIComponent(v.serial)}`;
 export const versionUrl = (v: ViewCtx, id: number, what = '') => `${base(v)}/v/${id}${what}`;
 
 export function pinForm(v: ViewCtx, kind: 'entry' | 'snapshot', ref: string, pinned: boolean): SafeHtml {
-  return html`<form class="inline" method="post" action="${base(v)}/pin"><input type="hidden" name="_csrf" value="${v.csrf}"><input type="hidden" name="kind" value="${kind}"><input type="hidden" name="ref" value="${ref}"><input type="hidden" name="back" value="${v.here}"><input type="hidden" name="action" value="${pinned ? 'unpin' : 'pin'}"><button class="light" type="submit" name="pinbtn">${pinned ? `📌 ${v.t('unpin')}` : v.t('pin_')}</button></form>`;
+  return html`<form class="inline" method="post" action="${base(v)}/pin"><input type="hidden" name="_csrf" value="${v.csrf}"><input type="hidden" name="kind" value="${kind}"><input type="hidden" name="ref" value="${ref}"><input type="hidden" name="back" value="${v.here}"><input type="hidden" name="action" value="${pinned ? 'unpin' : 'pin'}"><button class="light" type="submit" name="pinbtn">${pinned ? v.t('unpin') : v.t('pin_')}</button></form>`;
 }
 
 function thumb(v: ViewCtx, e: EntryRow): SafeHtml {
