@@ -17,6 +17,7 @@ import { detectSerial, Profile } from './profile.js';
 import { progressBar } from './progress.js';
 import { listSnapshots } from './remote.js';
 import { restoreAll, restoreEntry } from './restore.js';
+import { fetchPin, openInBrowser, requestWebLink } from './web-link.js';
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -31,6 +32,8 @@ Examples:
   ds-backup list
   ds-backup restore --all --to /tmp/out
   ds-backup restore --entry 00dc55d6-dd41-4007-ac0b-6e052ee7f8c0 --xoj --to /tmp/out
+  ds-backup restore --web                 # pick documents in the browser, signed in already
+  ds-backup register --server http://schoolserver:8080 --replaces SHF7000500 --old-pin 123456
 
 The profile is ~/.sugar/default (or --profile DIR, whose datastore/ is the Journal).
 Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy.`);
@@ -42,8 +45,10 @@ program
   .option('--serial <sn>', 'serial number (default: the laptop\'s own, from firmware or the profile)')
   .option('--nickname <name>', 'the owner\'s name as Sugar knows it', '')
   .option('--profile <dir>', 'Sugar profile folder (default ~/.sugar/default)')
+  .option('--replaces <old-serial>', 'this laptop replaces OLD: join its account and see all its backups (needs --old-pin or the admin\'s approval)')
+  .option('--old-pin <pin>', 'with --replaces: the old laptop\'s restore PIN')
   .option('--json', 'print the result as JSON')
-  .action(action(async (o: { server: string; serial?: string; nickname: string; profile?: string; json?: boolean }) => {
+  .action(action(async (o: { server: string; serial?: string; nickname: string; profile?: string; replaces?: string; oldPin?: string; json?: boolean }) => {
     const profile = new Profile(o.profile);
     const serial = o.serial ?? detectSerial(profile);
     if (!serial) throw new ExitError(EXIT.usage, 'could not find this laptop\'s serial number; give it with --serial SN');
@@ -52,8 +57,11 @@ program
     const client = new ApiClient(o.server);
     try {
       const presented = prev && prev.serial === serial ? prev.token : null;
-      const r = await client.json<{ token: string; created: boolean; nickname: string }>('POST', '/api/v1/devices', { json: { serial, nickname: o.nickname }, token: presented });
-      profile.writeConfig({ server: o.server.replace(/\/$/, ''), serial, nickname: r.nickname, token: r.token });
+      if (o.oldPin && !o.replaces) throw new ExitError(EXIT.usage, '--old-pin goes with --replaces OLD-SERIAL');
+      const replace = o.replaces ? { replaces: o.replaces.toUpperCase(), ...(o.oldPin ? { pin: o.oldPin } : {}) } : {};
+      const r = await client.json<{ token: string; created: boolean; nickname: string }>('POST', '/api/v1/devices', { json: { serial, nickname: o.nickname, ...replace }, token: presented });
+      const pin = await fetchPin(client, r.token).catch(() => undefined);
+      profile.writeConfig({ server: o.server.replace(/\/$/, ''), serial, nickname: r.nickname, token: r.token, ...(pin ? { pin } : {}) });
       if (o.json) printJson({ serial, server: o.server, created: r.created, profile: profile.dir });
       else say(`${r.created ? 'registered' : 're-registered'} ${serial} with ${o.server}; token saved in ${profile.stateDir}/config.json`);
     } finally {
@@ -104,7 +112,7 @@ program
 
 program
   .command('restore')
-  .description('restore everything (--all) or one Journal entry (--entry UID)')
+  .description('restore everything (--all) or one Journal entry (--entry UID), or pick documents on the web page (--web)')
   .option('--profile <dir>', 'Sugar profile folder')
   .option('--all', 'restore every source of the snapshot')
   .option('--entry <uid>', 'restore one Journal entry')
@@ -113,8 +121,11 @@ program
   .option('--xoj', 'with --entry: write a Journal Entry Bundle (.xoj) instead of an entry folder')
   .option('--force', 'overwrite local files newer than the backup')
   .option('--documents <dir>', 'Documents folder to restore into (without --to)')
+  .option('--web', 'open the restore web page, signed in with a one-time link (valid 5 minutes, single use)')
+  .option('--no-open', 'with --web: print only the link on stdout instead of opening a browser')
   .option('--json', 'print the result as JSON')
-  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; json?: boolean }) => {
+  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; web?: boolean; open?: boolean; json?: boolean }) => {
+    if (o.web) return restoreWeb(new Profile(o.profile), o.open !== false, Boolean(o.json));
     if (Boolean(o.all) === Boolean(o.entry)) throw new ExitError(EXIT.usage, 'say what to restore: --all or --entry UID');
     if (o.xoj && !o.entry) throw new ExitError(EXIT.usage, '--xoj goes with --entry UID');
     const profile = new Profile(o.profile);
@@ -130,5 +141,23 @@ program
       say(`${x.snapshot} → ${x.dest}: ${x.written} files written, ${x.skipped} already right${x.keptNewer ? `, ${x.keptNewer} newer local files kept (use --force)` : ''}`);
     }
   }));
+
+async function restoreWeb(profile: Profile, open: boolean, json: boolean): Promise<void> {
+  const cfg = profile.requireConfig();
+  const client = new ApiClient(cfg.server, cfg.token);
+  try {
+    const link = await requestWebLink(client);
+    const opened = open ? await openInBrowser(link.url) : null;
+    if (json) return printJson({ ...link, opened });
+    if (!open) return void process.stdout.write(`${link.url}\n`);
+    if (opened) say(`opened the restore page in the browser (${opened}); the link works once, for 5 minutes`);
+    else {
+      say('no browser could be started; open this link (it works once, for 5 minutes):');
+      process.stdout.write(`${link.url}\n`);
+    }
+  } finally {
+    await client.close();
+  }
+}
 
 await program.parseAsync(process.argv);

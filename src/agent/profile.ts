@@ -23,6 +23,8 @@ export interface AgentConfig {
   serial: string;
   nickname: string;
   token: string;
+  /** Restore PIN for signing in to the web pages away from this laptop (GET /api/v1/pin). */
+  pin?: string;
 }
 
 export function defaultProfile(): string {

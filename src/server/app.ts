@@ -13,6 +13,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { restoreRoutes } from './routes/restore.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
+import { webRoutes } from './web/index.js';
 
 export interface BuiltServer {
   app: FastifyInstance;
@@ -49,6 +50,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);
+  webRoutes(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

@@ -16,6 +16,9 @@ export interface ServerConfig {
   diskLimitPct: number;
   bandwidth: number;
   logLevel: string;
+  /** Dashboard: a laptop not backed up for this many days is late / stale. */
+  lateDays: number;
+  staleDays: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -28,6 +31,8 @@ export const DEFAULTS: ServerConfig = {
   diskLimitPct: 90,
   bandwidth: 0,
   logLevel: 'info',
+  lateDays: 3,
+  staleDays: 7,
 };
 
 export function configPath(explicit?: string): string | null {

@@ -130,4 +130,18 @@ export class Registry {
     this.writeRecord(rec);
     return { token, device: this.index(rec), created: !existing };
   }
+
+  /** The account key of a registered laptop (a replacement joins it), or null. */
+  accountOf(serial: string): string | null {
+    return this.readRecord(serial)?.account ?? null;
+  }
+
+  /** Changes a device's disabled flag or account, on disk (the truth) and in the catalog. */
+  update(serial: string, change: { disabled?: boolean; account?: string }): DeviceRow {
+    const rec = this.readRecord(serial);
+    if (!rec) throw new AppError('not_found', `laptop ${serial} is not registered`);
+    const next: DeviceRecord = { ...rec, ...change };
+    this.writeRecord(next);
+    return this.index(next);
+  }
 }

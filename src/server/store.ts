@@ -15,6 +15,7 @@ import { openCatalog, type Catalog } from './catalog.js';
 import { Pool } from './pool.js';
 import { Registry } from './registry.js';
 import { AdminAuth } from './admin.js';
+import { WebAuth } from './web/web-auth.js';
 import { cleanTempFolders } from './snapshots.js';
 import { readTrustedTree, type Tree } from '../common/tree.js';
 import type { TreeSource } from './indexer.js';
@@ -26,6 +27,8 @@ export class Store {
   readonly db: Catalog;
   readonly registry: Registry;
   readonly admin: AdminAuth;
+  /** Web sessions, one-time links, restore PINs, replacement approvals (web/web-auth.ts). */
+  readonly webAuth: WebAuth;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -36,6 +39,7 @@ export class Store {
     this.db = openCatalog(join(this.root, 'catalog.sqlite'));
     this.registry = new Registry(this.db, this.usersDir);
     this.admin = new AdminAuth(this.root);
+    this.webAuth = new WebAuth(this.db);
   }
 
   userDir(serial: string): string {
