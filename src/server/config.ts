@@ -16,6 +16,16 @@ export interface ServerConfig {
   diskLimitPct: number;
   bandwidth: number;
   logLevel: string;
+  /** Host name laptops reach this server by (legacy `backupurl`); '' = the request's Host. */
+  publicHost: string;
+  /** Legacy: XMPP server told to Sugar at registration ('' = leave Sugar's setting alone). */
+  jabberServer: string;
+  /** Legacy: where old clients drop their completion flag. */
+  completionDir: string;
+  /** Legacy: seconds a granted /backup/1/available slot is held (old clients never heartbeat). */
+  legacyLeaseSec: number;
+  /** Legacy: second listener for Sugar's XML-RPC registration (0 = off; production: 8080). */
+  legacyRegistrationPort: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -28,6 +38,11 @@ export const DEFAULTS: ServerConfig = {
   diskLimitPct: 90,
   bandwidth: 0,
   logLevel: 'info',
+  publicHost: '',
+  jabberServer: '',
+  completionDir: '/var/lib/ds-backup/completion',
+  legacyLeaseSec: 1800,
+  legacyRegistrationPort: 0,
 };
 
 export function configPath(explicit?: string): string | null {

@@ -1,0 +1,163 @@
+/**
+ * folder-ingest — turns plain folders on the server (a legacy laptop's
+ * `datastore-current` after its rsync, or an old server's dated copies) into
+ * snapshots exactly like a native commit.
+ *
+ * The folders are scanned with the agent's own scanner (src/agent/scan.ts:
+ * same canonical trees, same datastore exclusions, symlinks kept as links,
+ * never followed), with a server-side hash cache per serial and source
+ * (`<root>/legacy/cache/<SN>/<source>.json`, path + size + mtime + inode) so
+ * an unchanged file is not read again. Every blob the pool lacks is COPIED
+ * (never hard-linked: the laptop's Unix account owns those files and could
+ * change them later): opened with O_NOFOLLOW, checked to be a regular file
+ * whose real path (/proc/self/fd) is still inside the folder being ingested,
+ * hashed while copied, and refused when the bytes no longer match the scan
+ * (the laptop changed it meanwhile → `conflict`, the caller rescans).
+ * Copies are staged, flushed with one syncfs, published, and then the same
+ * ingest.commit() a native client reaches writes the trees, the snapshot
+ * folders, `-latest` and the catalog rows.
+ */
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { AppError } from '../../common/errors.js';
+import { DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
+import { saveCache } from '../../agent/cache.js';
+import type { DeviceRow } from '../catalog.js';
+import { commit } from '../ingest.js';
+import type { SnapshotInfo } from '../snapshots.js';
+import type { Store } from '../store.js';
+
+export interface FolderSource {
+  source: string;
+  dir: string;
+  excludes: Set<string>;
+}
+
+/** What a legacy client rsyncs into its home, and the source each becomes. */
+export const LEGACY_FOLDERS: ReadonlyArray<{ source: string; folder: string; excludes: Set<string> }> = [
+  { source: 'datastore', folder: 'datastore-current', excludes: DATASTORE_EXCLUDES },
+  { source: 'documents', folder: 'documents', excludes: new Set() },
+  { source: 'power-logs', folder: 'power-logs', excludes: new Set() },
+];
+
+/** The legacy folders present (real directories, not links) under a home. */
+export function legacySources(home: string): FolderSource[] {
+  return LEGACY_FOLDERS.filter((f) => {
+    try {
+      return lstatSync(join(home, f.folder)).isDirectory();
+    } catch {
+      return false;
+    }
+  }).map((f) => ({ source: f.source, dir: join(home, f.folder), excludes: f.excludes }));
+}
+
+const CHUNK = 1 << 20;
+
+/** Copies one file into a pool temp file, checking confinement and hash. */
+function copyIntoPool(store: Store, path: string, confine: string, expect: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new AppError('conflict', `cannot open ${path}: ${(e as Error).message}`);
+  }
+  const tmp = store.pool.tempPath('legacy');
+  let out = -1;
+  try {
+    if (!fstatSync(fd).isFile()) throw new AppError('conflict', `${path} is no longer a regular file`);
+    const real = readlinkSync(`/proc/self/fd/${fd}`);
+    if (!real.startsWith(confine + '/')) throw new AppError('conflict', `${path} resolves outside ${confine}`);
+    out = openSync(tmp, 'w', 0o444);
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      const part = buf.subarray(0, n);
+      h.update(part);
+      let off = 0;
+      while (off < n) off += writeSync(out, part, off);
+    }
+    if (h.digest('hex') !== expect) throw new AppError('conflict', `${path} changed while it was being ingested`);
+    return tmp;
+  } catch (e) {
+    if (out >= 0) {
+      closeSync(out);
+      out = -1;
+      store.pool.discard([{ tmp }]);
+    }
+    throw e;
+  } finally {
+    if (out >= 0) closeSync(out);
+    closeSync(fd);
+  }
+}
+
+export interface IngestOptions {
+  /** Snapshot time (import keeps the old folder's date). */
+  now?: Date;
+  runId?: string;
+  /** Ignore the hash cache (after a conflict). */
+  rehash?: boolean;
+}
+
+export interface IngestResult {
+  snapshots: SnapshotInfo[];
+  files: number;
+  hashedFiles: number;
+  copiedBlobs: number;
+  copiedBytes: number;
+}
+
+function cacheFile(store: Store, serial: string, source: string): string {
+  const dir = join(store.root, 'legacy', 'cache', serial);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return join(dir, `${source}.json`);
+}
+
+async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions): Promise<IngestResult> {
+  const scans: Array<{ scan: ScanResult; cache: string }> = sources.map((s) => {
+    const cache = cacheFile(store, device.serial, s.source);
+    return { scan: scanSource(s.source, s.dir, opts.rehash ? join(cache, 'none') : cache, 'legacy', s.excludes), cache };
+  });
+  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  const seen = new Set<string>();
+  let copiedBytes = 0;
+  try {
+    for (const { scan } of scans) {
+      const confine = realpathSync(scan.dir);
+      for (const [id, b] of scan.blobs) {
+        if (seen.has(id) || store.pool.blobSize(id) >= 0) continue;
+        seen.add(id);
+        staged.push({ tmp: copyIntoPool(store, b.path, confine, id), id, kind: 'blob' });
+        copiedBytes += b.size;
+      }
+    }
+    if (staged.length) {
+      await store.pool.flush();
+      store.pool.publish(staged);
+    }
+  } catch (e) {
+    store.pool.discard(staged);
+    throw e;
+  }
+  const runId = opts.runId ?? randomBytes(8).toString('hex');
+  const snapshots = await commit(store, device, scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: Object.fromEntries(scan.trees) })), runId, opts.now);
+  for (const { scan, cache } of scans) saveCache(cache, scan.cache);
+  return {
+    snapshots, files: scans.reduce((n, s) => n + s.scan.files, 0), hashedFiles: scans.reduce((n, s) => n + s.scan.hashedFiles, 0),
+    copiedBlobs: staged.length, copiedBytes,
+  };
+}
+
+/** Ingests folders as one commit; a file changed underneath → one full rescan. */
+export async function ingestFolders(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions = {}): Promise<IngestResult> {
+  if (!sources.length) throw new AppError('not_found', `nothing to ingest for ${device.serial}`);
+  try {
+    return await ingestOnce(store, device, sources, opts);
+  } catch (e) {
+    if (!(e instanceof AppError) || e.code !== 'conflict') throw e;
+    return ingestOnce(store, device, sources, { ...opts, rehash: true });
+  }
+}
