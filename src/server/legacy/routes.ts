@@ -1,7 +1,7 @@
 /**
  * legacy/routes — what unchanged 2008–2013 XO laptops call over HTTP.
  *
- *   POST /                          Sugar's XML-RPC `register(sn, nick, uuid, pubkey)` (text/xml)
+ *   POST / (and /RPC2)              Sugar's XML-RPC `register(sn, nick, uuid, pubkey)` (text/xml)
  *   GET  /backup/1/available/<SN>   traffic control: 200 go · 403 unknown/malformed serial · 503 busy
  *
  * The availability check goes through the same Admission as the native
@@ -68,7 +68,8 @@ function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyR
 /** POST / — XML-RPC registration, with its own text/xml body parser. */
 export async function registrationPlugin(app: FastifyInstance, opts: { ctx: ServerContext }): Promise<void> {
   app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
-  app.post('/', { schema: { body: { type: 'string' } } }, (req, reply) => handleRegister(opts.ctx, req, reply));
+  // Python's ServerProxy("http://host:port") (no path) posts to /RPC2.
+  for (const path of ['/', '/RPC2']) app.post(path, { schema: { body: { type: 'string' } } }, (req, reply) => handleRegister(opts.ctx, req, reply));
 }
 
 export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {

@@ -162,6 +162,6 @@ export function removeLegacyAccounts(root: string): string[] {
       removed.push(serial);
     }
   }
-  writeAccounts(root, {});
+  if (existsSync(join(root, 'legacy'))) writeAccounts(root, {});
   return removed;
 }
