@@ -208,6 +208,24 @@ describe('legacy XO clients over rsync + ssh', { skip: SKIP }, () => {
     assert.equal(second.length, 2);
     assert.equal(second[1].error, undefined);
     assert.notEqual(second[1].snapshots[0], name);
+
+    // A flag that arrives while the server is down is picked up at start.
+    await legacy.close();
+    writeFileSync(join(entryDir, 'title'), 'changed while the server was down');
+    assert.equal((await oldRsync(`${profile}/datastore/`, 'datastore-current')).code, 0);
+    assert.equal((await flag()).code, 0);
+    assert.deepEqual(readdirSync(completion), [SN]);
+    legacy = await startLegacy(srv);
+    await legacy.watcher.kick();
+    assert.equal(legacy.watcher.processed.length, 1);
+    assert.equal(legacy.watcher.processed[0].error, undefined);
+    assert.deepEqual(readdirSync(completion), []);
+
+    // A flag not owned by the laptop's account (here root's) is removed, not ingested.
+    writeFileSync(join(completion, SN), '');
+    await legacy.watcher.kick();
+    assert.equal(legacy.watcher.processed.length, 1, 'forged flag ignored');
+    assert.deepEqual(readdirSync(completion), []);
     cleanup(profile, restoreProfile, out);
   });
 
