@@ -273,16 +273,20 @@ describe('legacy XO clients over rsync + ssh', { skip: SKIP }, () => {
     assert.equal((await registerXmlRpc(srv.url, OTHER, `${key}.pub`)).success, 'OK');
 
     const regPort = await freePort();
-    const s2 = await startServer({ legacyRegistrationPort: regPort });
+    const s2 = await startServer({ legacyRegistrationPort: regPort, legacyAutoSetup: true, completionDir: completion });
     const l2 = await startLegacy(s2, { host: '127.0.0.1' });
     try {
       const r = await registerXmlRpc(`http://127.0.0.1:${regPort}/`, 'SHF7REG001', `${key}.pub`);
       assert.equal(r.success, 'OK');
       assert.equal(r.backupurl, 'SHF7REG001@127.0.0.1:backup');
       assert.equal((await fetch(`http://127.0.0.1:${regPort}/api/v1/ping`)).status, 404, 'only registration on that port');
+      // --legacy-auto-setup: the account exists right after registration.
+      assert.equal((await sh('getent', ['passwd', 'SHF7REG001'])).code, 0);
+      assert.match(readFileSync(join(s2.root, 'users', 'SHF7REG001', '.ssh', 'authorized_keys'), 'utf8'), /^restrict,command="ds-backup-legacy SHF7REG001" ssh-ed25519 /);
     } finally {
       await l2.close();
       await s2.close();
+      removeLegacyAccounts(s2.root);
       cleanup(s2.root);
     }
   });

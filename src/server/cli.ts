@@ -49,10 +49,11 @@ program
   .option('--legacy-registration-port <n>', 'also serve Sugar\'s XML-RPC registration (POST /) on this port; old laptops call 8080 (default off)', intOption(1, 65535))
   .option('--completion-dir <dir>', 'folder old laptops drop their completion flag in (default /var/lib/ds-backup/completion)')
   .option('--public-host <name>', 'host name laptops use for this server, sent to old laptops as SN@host:backup (default: the request\'s Host)')
+  .option('--legacy-auto-setup', 'as root: make an old laptop\'s Unix account right when it registers (else run legacy setup yourself)')
   .option('--legacy-lease <seconds>', 'how long a slot granted by /backup/1/available is held for an old laptop (default 1800)', intOption(60, 86400))
-  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string; legacyRegistrationPort?: number; completionDir?: string; publicHost?: string; legacyLease?: number }) => {
+  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string; legacyRegistrationPort?: number; completionDir?: string; publicHost?: string; legacyLease?: number; legacyAutoSetup?: boolean }) => {
     const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel,
-      legacyRegistrationPort: opts.legacyRegistrationPort, completionDir: opts.completionDir, publicHost: opts.publicHost, legacyLeaseSec: opts.legacyLease });
+      legacyRegistrationPort: opts.legacyRegistrationPort, completionDir: opts.completionDir, publicHost: opts.publicHost, legacyLeaseSec: opts.legacyLease, legacyAutoSetup: opts.legacyAutoSetup });
     const { app, ctx } = buildServer(cfg);
     const recovered = syncMissing(ctx.store);
     if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');

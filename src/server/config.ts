@@ -26,6 +26,8 @@ export interface ServerConfig {
   legacyLeaseSec: number;
   /** Legacy: second listener for Sugar's XML-RPC registration (0 = off; production: 8080). */
   legacyRegistrationPort: number;
+  /** Legacy: run `legacy setup` for a laptop right after its XML-RPC registration (server running as root). */
+  legacyAutoSetup: boolean;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -43,6 +45,7 @@ export const DEFAULTS: ServerConfig = {
   completionDir: '/var/lib/ds-backup/completion',
   legacyLeaseSec: 1800,
   legacyRegistrationPort: 0,
+  legacyAutoSetup: false,
 };
 
 export function configPath(explicit?: string): string | null {

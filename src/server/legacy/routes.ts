@@ -18,6 +18,7 @@ import { AppError } from '../../common/errors.js';
 import { isSerial } from '../../common/names.js';
 import type { ServerContext } from '../context.js';
 import { checkRegistration, registerLegacy } from './registration.js';
+import { legacySetup } from './setup.js';
 import { FAULT, faultResponse, parseCall, structResponse, XmlRpcFault } from './xmlrpc.js';
 
 /** Live legacy leases of one running server: serial → lease id. */
@@ -43,6 +44,16 @@ function xml(reply: FastifyReply, body: string): FastifyReply {
   return reply.status(200).type('text/xml').send(body);
 }
 
+/** Makes the laptop's Unix account now, so its first backup works (serve --legacy-auto-setup, as root). */
+function autoSetup(ctx: ServerContext, serial: string, req: FastifyRequest): void {
+  try {
+    const r = legacySetup(ctx.store, { completionDir: ctx.config.completionDir, only: serial });
+    req.log.info({ serial, accounts: r.accounts, skipped: r.skipped }, 'legacy account set up');
+  } catch (err) {
+    req.log.error({ err, serial }, 'legacy auto setup failed; run ds-backup-server legacy setup');
+  }
+}
+
 function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   let call;
   try {
@@ -56,6 +67,7 @@ function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyR
       return xml(reply, structResponse({ success: 'ERR', error: r.reason }));
     }
     req.log.info({ serial: reg.serial, created: r.created, keyChange: r.keyChange, reason: r.reason }, 'legacy registration');
+    if (ctx.config.legacyAutoSetup) autoSetup(ctx, reg.serial, req);
     return xml(reply, structResponse({ success: 'OK', error: '', jabberserver: ctx.config.jabberServer, backupurl: `${reg.serial}@${host}:backup` }));
   } catch (e) {
     if (e instanceof XmlRpcFault) return xml(reply, faultResponse(e.faultCode, e.message));

@@ -79,7 +79,9 @@ function writeIfChanged(path: string, text: string, mode: number): void {
 
 /** The login shell script: runs shell.js with this root and completion folder. */
 function writeShell(root: string, completionDir: string): string {
-  const js = fileURLToPath(new URL('./shell.js', import.meta.url));
+  let js = fileURLToPath(new URL('./shell.js', import.meta.url));
+  // Run from sources (tsx): use the built file.
+  if (!existsSync(js)) js = js.replace(/\/src\/server\/legacy\/shell\.js$/, '/dist/server/legacy/shell.js');
   if (!existsSync(js)) throw new AppError('internal', `${js} is missing; run npm run build`);
   const path = join(root, 'legacy', 'shell');
   writeIfChanged(path, `#!/bin/sh\n# ds-backup legacy login shell: confined rsync only (see ds-backup-server legacy setup)\n` +
@@ -119,7 +121,8 @@ function prepareHome(home: string, serial: string, a: PasswdEntry, pubkey: strin
   writeIfChanged(join(ssh, 'authorized_keys'), `restrict,command="ds-backup-legacy ${serial}" ${pubkey} ds-backup:${serial}\n`, 0o644);
 }
 
-export function legacySetup(store: Store, opts: { completionDir: string }): SetupResult {
+/** Sets up every laptop with a key, or only `opts.only` (after one registration). */
+export function legacySetup(store: Store, opts: { completionDir: string; only?: string }): SetupResult {
   if (process.getuid?.() !== 0) throw new AppError('forbidden', 'legacy setup creates Unix accounts: run it as root');
   const root = store.root;
   addSearch(root);
@@ -131,7 +134,7 @@ export function legacySetup(store: Store, opts: { completionDir: string }): Setu
   const shell = writeShell(root, opts.completionDir);
   const accounts: Record<string, LegacyAccount> = readAccounts(root);
   const result: SetupResult = { completionDir: opts.completionDir, shell, accounts: [], skipped: [] };
-  for (const serial of store.serials().sort()) {
+  for (const serial of opts.only ? [opts.only] : store.serials().sort()) {
     const rec = store.registry.readRecord(serial);
     if (!rec || !rec.pubkey) continue;
     if (rec.disabled) {
