@@ -17,7 +17,7 @@
  * ingest.commit() a native client reaches writes the trees, the snapshot
  * folders, `-latest` and the catalog rows.
  */
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, readdirSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AppError } from '../../common/errors.js';
@@ -41,11 +41,17 @@ export const LEGACY_FOLDERS: ReadonlyArray<{ source: string; folder: string; exc
   { source: 'power-logs', folder: 'power-logs', excludes: new Set() },
 ];
 
-/** The legacy folders present (real directories, not links) under a home. */
+/**
+ * The legacy folders to snapshot under a home: real directories (not links);
+ * `documents` and `power-logs` only when not empty or already snapshotted
+ * before (setup creates them empty, and most old laptops never send them).
+ */
 export function legacySources(home: string): FolderSource[] {
   return LEGACY_FOLDERS.filter((f) => {
     try {
-      return lstatSync(join(home, f.folder)).isDirectory();
+      const dir = join(home, f.folder);
+      if (!lstatSync(dir).isDirectory()) return false;
+      return f.source === 'datastore' || readdirSync(dir).length > 0 || existsSync(join(home, `${f.source}-latest`));
     } catch {
       return false;
     }
