@@ -349,11 +349,20 @@ describe('import-legacy', () => {
     assert.deepEqual([j2.imported, j2.skipped, j2.devicesCreated, j2.copiedBlobs], [0, 4, 0, 0]);
     assert.equal(poolFiles(), blobs, 'nothing doubles in the pool');
 
+    // An older folder found later: imported, sequence numbers rebuilt in date order, -latest unchanged.
+    await sh('cp', ['-al', join(a, 'datastore-2013-07-26_10:00'), join(a, 'datastore-2013-07-20_09:00')]);
+    const r3 = await serverCli(['import-legacy', old, '--root', root, '--json']);
+    assert.equal(r3.code, 0, r3.stderr);
+    const j3 = JSON.parse(r3.stdout) as { imported: number; reindexed: boolean };
+    assert.deepEqual([j3.imported, j3.reindexed], [1, true]);
+    assert.equal(readlinkSync(join(root, 'users', 'SHC31100365', 'datastore-latest')), 'datastore-2013-07-28_16:04');
+
     const st = new Store(root);
     try {
       const rows = st.db.prepare('SELECT serial, name, seq FROM snapshots ORDER BY serial, seq').all() as Array<{ serial: string; name: string; seq: number }>;
-      assert.equal(rows.length, 4, 'nothing doubles in the catalog');
-      assert.deepEqual(rows.filter((x) => x.serial === 'SHC31100365').map((x) => x.seq), [1, 2, 3]);
+      assert.equal(rows.length, 5, 'nothing doubles in the catalog');
+      assert.deepEqual(rows.filter((x) => x.serial === 'SHC31100365').map((x) => x.name.slice(10)), ['2013-07-20_09:00', '2013-07-26_10:00', '2013-07-27_10:05', '2013-07-28_16:04']);
+      assert.deepEqual(rows.filter((x) => x.serial === 'SHC31100365').map((x) => x.seq), [1, 2, 3, 4]);
       const e0 = st.db.prepare(`SELECT count(*) AS n, min(layout) AS l FROM entries e JOIN accounts a ON a.id = e.account_id WHERE a.key = 'SHF82300C5D'`).get() as { n: number; l: number };
       assert.equal(e0.n, 6, 'layout-0 entries indexed');
       assert.equal(e0.l, 0);
