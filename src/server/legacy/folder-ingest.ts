@@ -122,6 +122,16 @@ function cacheFile(store: Store, serial: string, source: string): string {
   return join(dir, `${source}.json`);
 }
 
+/** The scan's trees the account does not already hold (unchanged folders cost nothing). */
+function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<string, string> {
+  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
+  const out: Record<string, string> = {};
+  for (const [id, text] of scan.trees) {
+    if (!(owned.get(device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
+  }
+  return out;
+}
+
 async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions): Promise<IngestResult> {
   const scans: Array<{ scan: ScanResult; cache: string }> = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
@@ -149,7 +159,7 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
     throw e;
   }
   const runId = opts.runId ?? randomBytes(8).toString('hex');
-  const snapshots = await commit(store, device, scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: Object.fromEntries(scan.trees) })), runId, opts.now);
+  const snapshots = await commit(store, device, scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: newTrees(store, device, scan) })), runId, opts.now);
   for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
     snapshots, files: scans.reduce((n, s) => n + s.scan.files, 0), hashedFiles: scans.reduce((n, s) => n + s.scan.hashedFiles, 0),

@@ -113,6 +113,8 @@ function prepareHome(home: string, serial: string, a: PasswdEntry, pubkey: strin
   for (const f of HOME_FOLDERS) {
     const d = join(home, f);
     if (!existsSync(d)) mkdirSync(d);
+    // A folder from an old server (other uid): hand its whole content to the account once.
+    if (statSync(d).uid !== a.uid) execFileSync('chown', ['-R', '--no-dereference', `${a.uid}:${a.gid}`, d]);
     ensureMode(d, 0o700, a.uid, a.gid);
   }
   const ssh = join(home, '.ssh');
