@@ -100,7 +100,11 @@ function ensureUser(serial: string, home: string, shell: string): { entry: Passw
   try {
     execFileSync('useradd', args, { stdio: 'pipe' });
   } catch {
-    execFileSync('useradd', ['--badname', ...args], { stdio: 'pipe' });
+    try {
+      execFileSync('useradd', ['--badname', ...args], { stdio: 'pipe' });
+    } catch (e) {
+      return `useradd failed: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0]}`;
+    }
   }
   const entry = getent(serial);
   if (!entry) return `useradd did not create ${serial}`;
