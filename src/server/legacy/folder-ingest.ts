@@ -7,7 +7,9 @@
  * same canonical trees, same datastore exclusions, symlinks kept as links,
  * never followed), with a server-side hash cache per serial and source
  * (`<root>/legacy/cache/<SN>/<source>.json`, path + size + mtime + inode) so
- * an unchanged file is not read again. Every blob the pool lacks is COPIED
+ * an unchanged file is not read again. Every file hashed in this run is
+ * read once more through a confined descriptor (see freshlyHashed) before
+ * its hash may enter a snapshot. Every blob the pool lacks is COPIED
  * (never hard-linked: the laptop's Unix account owns those files and could
  * change them later): opened with O_NOFOLLOW, checked to be a regular file
  * whose real path (/proc/self/fd) is still inside the folder being ingested,
@@ -22,7 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AppError } from '../../common/errors.js';
 import { DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
-import { saveCache } from '../../agent/cache.js';
+import { loadCache, saveCache, type HashCache } from '../../agent/cache.js';
 import type { DeviceRow } from '../catalog.js';
 import { commit } from '../ingest.js';
 import type { SnapshotInfo } from '../snapshots.js';
@@ -60,21 +62,28 @@ export function legacySources(home: string): FolderSource[] {
 
 const CHUNK = 1 << 20;
 
-/** Copies one file into a pool temp file, checking confinement and hash. */
-function copyIntoPool(store: Store, path: string, confine: string, expect: string): string {
+/**
+ * Reads one file through a confined descriptor: O_NOFOLLOW, a regular file,
+ * its real path (/proc/self/fd) inside `confine`, the inode the scan saw
+ * (when given), and bytes hashing to `expect`. With `copy`, the bytes go to
+ * a pool temp file whose path is returned. Any mismatch is a `conflict`.
+ */
+function confinedRead(store: Store, path: string, confine: string, expect: string, opts: { copy: boolean; ino?: number }): string | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     throw new AppError('conflict', `cannot open ${path}: ${(e as Error).message}`);
   }
-  const tmp = store.pool.tempPath('legacy');
+  const tmp = opts.copy ? store.pool.tempPath('legacy') : null;
   let out = -1;
   try {
-    if (!fstatSync(fd).isFile()) throw new AppError('conflict', `${path} is no longer a regular file`);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new AppError('conflict', `${path} is no longer a regular file`);
+    if (opts.ino !== undefined && st.ino !== opts.ino) throw new AppError('conflict', `${path} was replaced while being ingested`);
     const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(confine + '/')) throw new AppError('conflict', `${path} resolves outside ${confine}`);
-    out = openSync(tmp, 'w', 0o444);
+    if (tmp) out = openSync(tmp, 'w', 0o444);
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK);
     for (;;) {
@@ -83,7 +92,7 @@ function copyIntoPool(store: Store, path: string, confine: string, expect: strin
       const part = buf.subarray(0, n);
       h.update(part);
       let off = 0;
-      while (off < n) off += writeSync(out, part, off);
+      while (out >= 0 && off < n) off += writeSync(out, part, off);
     }
     if (h.digest('hex') !== expect) throw new AppError('conflict', `${path} changed while it was being ingested`);
     return tmp;
@@ -91,13 +100,30 @@ function copyIntoPool(store: Store, path: string, confine: string, expect: strin
     if (out >= 0) {
       closeSync(out);
       out = -1;
-      store.pool.discard([{ tmp }]);
+      store.pool.discard([{ tmp: tmp! }]);
     }
     throw e;
   } finally {
     if (out >= 0) closeSync(out);
     closeSync(fd);
   }
+}
+
+/**
+ * Files the scan hashed in this run (not cache hits): the scanner read them
+ * by path, which a laptop racing its own folder could redirect (a folder
+ * swapped for a link after it was listed). Each is read again through a
+ * confined descriptor before its hash may enter a snapshot, so a tree can
+ * name only content that really was inside the folder. Cache hits match a
+ * path, size, mtime AND inode verified by an earlier run.
+ */
+function freshlyHashed(scan: ScanResult, old: HashCache): Array<{ rel: string; ino: number; hash: string; size: number }> {
+  const out: Array<{ rel: string; ino: number; hash: string; size: number }> = [];
+  for (const [rel, e] of Object.entries(scan.cache.files)) {
+    const o = old.files[rel];
+    if (!o || o[0] !== e[0] || o[1] !== e[1] || o[2] !== e[2] || o[3] !== e[3]) out.push({ rel, size: e[0], ino: e[2], hash: e[3] });
+  }
+  return out;
 }
 
 export interface IngestOptions {
@@ -133,22 +159,30 @@ function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<str
 }
 
 async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions): Promise<IngestResult> {
-  const scans: Array<{ scan: ScanResult; cache: string }> = sources.map((s) => {
+  const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
-    return { scan: scanSource(s.source, s.dir, opts.rehash ? join(cache, 'none') : cache, 'legacy', s.excludes), cache };
+    const from = opts.rehash ? join(cache, 'none') : cache;
+    const old = loadCache(from);
+    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes), cache, old };
   });
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
   const seen = new Set<string>();
   let copiedBytes = 0;
+  const take = (path: string, confine: string, id: string, size: number, ino?: number) => {
+    const copy = !seen.has(id) && store.pool.blobSize(id) < 0;
+    const tmp = confinedRead(store, path, confine, id, { copy, ino });
+    if (tmp) {
+      seen.add(id);
+      staged.push({ tmp, id, kind: 'blob' });
+      copiedBytes += size;
+    }
+  };
   try {
-    for (const { scan } of scans) {
+    for (const { scan, old } of scans) {
       const confine = realpathSync(scan.dir);
-      for (const [id, b] of scan.blobs) {
-        if (seen.has(id) || store.pool.blobSize(id) >= 0) continue;
-        seen.add(id);
-        staged.push({ tmp: copyIntoPool(store, b.path, confine, id), id, kind: 'blob' });
-        copiedBytes += b.size;
-      }
+      for (const f of freshlyHashed(scan, old)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino);
+      // Cache hits whose blob is gone from the pool (collected meanwhile).
+      for (const [id, b] of scan.blobs) if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
