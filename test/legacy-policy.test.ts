@@ -5,7 +5,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Stats } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { confinedRead } from '../src/server/legacy/folder-ingest.js';
+import type { Store } from '../src/server/store.js';
 import { judgeCommand } from '../src/server/legacy/command-policy.js';
 import { judgeFlag } from '../src/server/legacy/completion.js';
 import { normalizePubkey, reRegistration } from '../src/server/legacy/registration.js';
@@ -89,5 +94,31 @@ describe('XML-RPC and registration', () => {
     assert.equal(reRegistration({ pubkey: 'ssh-dss AAAA', tokenHash: 'aa', disabled: false }, k).accept, false);
     assert.equal(reRegistration({ pubkey: null, tokenHash: 'aa', disabled: false }, k).accept, false);
     assert.equal(reRegistration({ pubkey: k, tokenHash: null, disabled: true }, k).accept, false);
+  });
+});
+
+describe('confined reads of a laptop folder', () => {
+  test('a path redirected outside the folder through a swapped directory is refused', () => {
+    const base = mkdtempSync(join(tmpdir(), 'dsb-confine-'));
+    try {
+      const inside = join(base, 'datastore-current');
+      const outside = join(base, 'secret');
+      mkdirSync(inside);
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'shadow'), 'root:x');
+      mkdirSync(join(inside, 'ok'));
+      writeFileSync(join(inside, 'ok', 'f'), 'hello');
+      const store = {} as Store;
+      const h = (s: string) => createHash('sha256').update(s).digest('hex');
+      assert.equal(confinedRead(store, join(inside, 'ok', 'f'), inside, h('hello'), { copy: false }), null);
+      // The folder "ab" was listed as a directory, then swapped for a link to a folder outside.
+      symlinkSync(outside, join(inside, 'ab'));
+      assert.throws(() => confinedRead(store, join(inside, 'ab', 'shadow'), inside, h('root:x'), { copy: false }), /outside/);
+      symlinkSync(join(outside, 'shadow'), join(inside, 'link'));
+      assert.throws(() => confinedRead(store, join(inside, 'link'), inside, h('root:x'), { copy: false }), /cannot open/);
+      assert.throws(() => confinedRead(store, join(inside, 'ok', 'f'), inside, h('other'), { copy: false }), /changed/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

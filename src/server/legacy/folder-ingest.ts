@@ -68,7 +68,7 @@ const CHUNK = 1 << 20;
  * (when given), and bytes hashing to `expect`. With `copy`, the bytes go to
  * a pool temp file whose path is returned. Any mismatch is a `conflict`.
  */
-function confinedRead(store: Store, path: string, confine: string, expect: string, opts: { copy: boolean; ino?: number }): string | null {
+export function confinedRead(store: Store, path: string, confine: string, expect: string, opts: { copy: boolean; ino?: number }): string | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
