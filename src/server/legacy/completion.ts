@@ -57,20 +57,26 @@ export class CompletionWatcher {
   ) {}
 
   start(): this {
-    if (!existsSync(this.dir)) {
-      this.log.warn({ dir: this.dir }, 'legacy completion folder missing; run ds-backup-server legacy setup (watching disabled)');
-      return this;
-    }
-    try {
-      this.watcher = watch(this.dir, () => this.kick());
-      this.watcher.on('error', (err) => this.log.warn({ err }, 'completion folder watch failed; periodic scan continues'));
-    } catch (err) {
-      this.log.warn({ err }, 'cannot watch the completion folder; periodic scan only');
-    }
+    if (!existsSync(this.dir)) this.log.warn({ dir: this.dir }, 'legacy completion folder missing; run ds-backup-server legacy setup (checked again every scan)');
     this.timer = setInterval(() => this.kick(), this.intervalMs);
     this.timer.unref();
     this.kick();
     return this;
+  }
+
+  /** fs.watch once the folder exists (it may be made by setup after serve started). */
+  private ensureWatch(): void {
+    if (this.watcher || this.stopped || !existsSync(this.dir)) return;
+    try {
+      this.watcher = watch(this.dir, () => this.kick());
+      this.watcher.on('error', (err) => {
+        this.log.warn({ err }, 'completion folder watch failed; periodic scan continues');
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch (err) {
+      this.log.warn({ err }, 'cannot watch the completion folder; periodic scan only');
+    }
   }
 
   /** Schedules a scan; scans never overlap. Resolves when the folder is drained. */
@@ -92,11 +98,12 @@ export class CompletionWatcher {
   }
 
   private async scan(): Promise<void> {
+    this.ensureWatch();
     let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch (err) {
-      this.log.warn({ err, dir: this.dir }, 'cannot read the completion folder');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, dir: this.dir }, 'cannot read the completion folder');
       return;
     }
     if (!names.length) return;
