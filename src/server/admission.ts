@@ -74,8 +74,12 @@ export class Admission {
     return [...this.leases.values()];
   }
 
-  /** Grants a lease or throws `busy` with Retry-After. */
-  request(deviceId: number, serial: string): Lease {
+  /**
+   * Grants a lease or throws `busy` with Retry-After. `timeoutMs` overrides
+   * the policy's lease timeout (legacy rsync clients never heartbeat, so
+   * their lease lasts a whole rsync run).
+   */
+  request(deviceId: number, serial: string, timeoutMs = this.policy.leaseTimeoutMs): Lease {
     this.sweep();
     for (const [id, l] of this.leases) if (l.deviceId === deviceId) this.leases.delete(id);
     const sys = this.system();
@@ -87,7 +91,7 @@ export class Admission {
       throw new AppError('busy', `server busy (${d.reason}); retry in ${d.retryAfter} s`, { retryAfter: d.retryAfter });
     }
     const t = this.now();
-    const lease: Lease = { id: randomBytes(16).toString('hex'), deviceId, serial, grantedAt: t, expiresAt: t + this.policy.leaseTimeoutMs };
+    const lease: Lease = { id: randomBytes(16).toString('hex'), deviceId, serial, grantedAt: t, expiresAt: t + timeoutMs };
     this.leases.set(lease.id, lease);
     this.counters.granted++;
     this.peakActive = Math.max(this.peakActive, this.leases.size);

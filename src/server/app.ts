@@ -10,6 +10,7 @@ import type { ServerContext } from './context.js';
 import { installErrorHandler } from './http-errors.js';
 import { backupRoutes } from './routes/backups.js';
 import { deviceRoutes } from './routes/devices.js';
+import { legacyRoutes } from './legacy/routes.js';
 import { restoreRoutes } from './routes/restore.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
@@ -51,6 +52,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);
   webRoutes(app, ctx);
+  legacyRoutes(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

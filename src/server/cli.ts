@@ -13,6 +13,8 @@ import { buildServer } from './app.js';
 import { configPath, loadConfig, type ServerConfig } from './config.js';
 import { reindex, syncMissing } from './reindex.js';
 import { Store } from './store.js';
+import { legacyCommands } from './legacy/cli.js';
+import { startLegacy } from './legacy/serve.js';
 
 interface CommonOpts {
   root?: string;
@@ -45,16 +47,23 @@ program
   .option('--disk-limit <pct>', 'refuse backups above this % of disk blocks or inodes used (default 90)', intOption(1, 100))
   .option('--log-level <level>', 'pino log level (default info)')
   .option('--json', 'print the listening address as one JSON line')
-  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string }) => {
-    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel });
+  .option('--legacy-registration-port <n>', 'also serve Sugar\'s XML-RPC registration (POST /) on this port; old laptops call 8080 (default off)', intOption(1, 65535))
+  .option('--completion-dir <dir>', 'folder old laptops drop their completion flag in (default /var/lib/ds-backup/completion)')
+  .option('--public-host <name>', 'host name laptops use for this server, sent to old laptops as SN@host:backup (default: the request\'s Host)')
+  .option('--legacy-auto-setup', 'as root: make an old laptop\'s Unix account right when it registers (else run legacy setup yourself)')
+  .option('--legacy-lease <seconds>', 'how long a slot granted by /backup/1/available is held for an old laptop (default 1800)', intOption(60, 86400))
+  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string; legacyRegistrationPort?: number; completionDir?: string; publicHost?: string; legacyLease?: number; legacyAutoSetup?: boolean; json?: boolean }) => {
+    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel,
+      legacyRegistrationPort: opts.legacyRegistrationPort, completionDir: opts.completionDir, publicHost: opts.publicHost, legacyLeaseSec: opts.legacyLease, legacyAutoSetup: opts.legacyAutoSetup });
     const { app, ctx } = buildServer(cfg);
     const recovered = syncMissing(ctx.store);
     if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
     const address = await app.listen({ port: cfg.port, host: cfg.host });
+    const legacy = await startLegacy({ app, ctx });
     const url = address.replace('0.0.0.0', '127.0.0.1');
     if (opts.json) printJson({ url, root: ctx.store.root });
     else process.stdout.write(`ds-backup-server listening on ${url} (root ${ctx.store.root})\n`);
-    const stop = () => void app.close().then(() => process.exit(0));
+    const stop = () => void legacy.close().then(() => app.close()).then(() => process.exit(0));
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }));
@@ -101,6 +110,8 @@ program
     process.stdout.write(`${store.admin.newToken()}\n`);
     store.close();
   }));
+
+legacyCommands(program, config);
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -19,6 +19,18 @@ export interface ServerConfig {
   /** Dashboard: a laptop not backed up for this many days is late / stale. */
   lateDays: number;
   staleDays: number;
+  /** Host name laptops reach this server by (legacy `backupurl`); '' = the request's Host. */
+  publicHost: string;
+  /** Legacy: XMPP server told to Sugar at registration ('' = leave Sugar's setting alone). */
+  jabberServer: string;
+  /** Legacy: where old clients drop their completion flag. */
+  completionDir: string;
+  /** Legacy: seconds a granted /backup/1/available slot is held (old clients never heartbeat). */
+  legacyLeaseSec: number;
+  /** Legacy: second listener for Sugar's XML-RPC registration (0 = off; production: 8080). */
+  legacyRegistrationPort: number;
+  /** Legacy: run `legacy setup` for a laptop right after its XML-RPC registration (server running as root). */
+  legacyAutoSetup: boolean;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -33,6 +45,12 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   lateDays: 3,
   staleDays: 7,
+  publicHost: '',
+  jabberServer: '',
+  completionDir: '/var/lib/ds-backup/completion',
+  legacyLeaseSec: 1800,
+  legacyRegistrationPort: 0,
+  legacyAutoSetup: false,
 };
 
 export function configPath(explicit?: string): string | null {

@@ -1,0 +1,152 @@
+/**
+ * import — `ds-backup-server import-legacy <old /library/users>`: an old
+ * school server's hard-linked `<SN>/datastore-YYYY-MM-DD_HH:MM` folders
+ * become snapshots with their original dates.
+ *
+ * Each dated folder (layout 0 or 6: the catalog's reader understands both)
+ * goes through folder-ingest like a live legacy backup, with createdAt =
+ * the folder's name read as UTC, so the new snapshot has the very same
+ * name. The per-serial hash cache makes the hard-linked unchanged files of
+ * the next folder cost a stat each; identical content is stored once.
+ * Idempotent: a folder whose snapshot name already exists is skipped, so a
+ * second run adds nothing. A serial without a device record gets one (no
+ * token, no key); a later XML-RPC registration from that laptop claims it
+ * (registration.ts), a native laptop needs `ds-backup-server device token`.
+ * `-latest` is pointed back at the newest snapshot; when an imported folder
+ * is older than a snapshot the account already had, the catalog is rebuilt
+ * (reindex) so sequence numbers follow dates.
+ */
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { isSerial } from '../../common/names.js';
+import { replaceSymlink } from '../../common/durable.js';
+import { DATASTORE_EXCLUDES } from '../../agent/scan.js';
+import type { DeviceRecord } from '../registry.js';
+import { reindex } from '../reindex.js';
+import { listSnapshotNames, readSnapshot } from '../snapshots.js';
+import type { Store } from '../store.js';
+import { ingestFolders } from './folder-ingest.js';
+
+const OLD_RE = /^datastore-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})(?::(\d{2}))?$/;
+
+export interface OldFolder {
+  serial: string;
+  name: string;
+  path: string;
+  date: Date;
+}
+
+/** The dated datastore folders of an old /library/users, oldest first per serial. */
+export function findOldFolders(usersDir: string): { folders: OldFolder[]; ignored: string[] } {
+  const folders: OldFolder[] = [];
+  const ignored: string[] = [];
+  for (const serial of readdirSync(usersDir).sort()) {
+    const dir = join(usersDir, serial);
+    if (!lstatSync(dir).isDirectory()) continue;
+    if (!isSerial(serial)) {
+      ignored.push(`${serial}: not a serial number`);
+      continue;
+    }
+    for (const name of readdirSync(dir).sort()) {
+      const m = OLD_RE.exec(name);
+      if (!m) continue;
+      const path = join(dir, name);
+      if (!lstatSync(path).isDirectory()) continue; // datastore-latest is a link
+      const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x ?? 0));
+      const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+      if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== mo - 1) {
+        ignored.push(`${serial}/${name}: not a date`);
+        continue;
+      }
+      folders.push({ serial, name, path, date });
+    }
+  }
+  folders.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.date.getTime() - b.date.getTime()));
+  return { folders, ignored };
+}
+
+export interface ImportResult {
+  serials: number;
+  devicesCreated: number;
+  imported: number;
+  skipped: number;
+  files: number;
+  copiedBlobs: number;
+  copiedBytes: number;
+  reindexed: boolean;
+  ignored: string[];
+  errors: string[];
+}
+
+function ensureDevice(store: Store, serial: string, createdAt: number): boolean {
+  if (store.registry.bySerial(serial)) return false;
+  const rec: DeviceRecord = store.registry.readRecord(serial) ?? {
+    serial, nickname: '', account: serial, tokenHash: null, createdAt, disabled: false, pubkey: null, uuid: null,
+  };
+  store.registry.writeRecord(rec);
+  store.registry.index(rec);
+  return true;
+}
+
+/** Points <source>-latest at the newest snapshot (an import may have moved it back). */
+function fixLatest(store: Store, serial: string): void {
+  const dir = store.userDir(serial);
+  let best: { name: string; at: number } | null = null;
+  for (const name of listSnapshotNames(dir)) {
+    if (!name.startsWith('datastore-')) continue;
+    const info = readSnapshot(dir, name);
+    if (info && (!best || info.createdAt > best.at)) best = { name, at: info.createdAt };
+  }
+  if (!best) return;
+  let cur = '';
+  try {
+    cur = readlinkSync(join(dir, 'datastore-latest'));
+  } catch {
+    /* none */
+  }
+  if (cur !== best.name) replaceSymlink(best.name, join(dir, 'datastore-latest'));
+}
+
+function newestCreatedAt(store: Store, serial: string): number {
+  const r = store.db.prepare(`SELECT max(s.created_at) AS t FROM snapshots s JOIN devices d ON d.account_id = s.account_id
+    WHERE d.serial = ? AND s.source = 'datastore'`).get(serial) as { t: number | null } | undefined;
+  return r?.t ?? 0;
+}
+
+export async function importLegacy(store: Store, usersDir: string, onProgress?: (done: number, total: number, what: string) => void): Promise<ImportResult> {
+  const { folders, ignored } = findOldFolders(usersDir);
+  const res: ImportResult = { serials: 0, devicesCreated: 0, imported: 0, skipped: 0, files: 0, copiedBlobs: 0, copiedBytes: 0, reindexed: false, ignored, errors: [] };
+  const serials = new Set<string>();
+  let needReindex = false;
+  let done = 0;
+  for (const f of folders) {
+    if (!serials.has(f.serial)) {
+      serials.add(f.serial);
+      if (ensureDevice(store, f.serial, f.date.getTime())) res.devicesCreated++;
+    }
+    onProgress?.(done, folders.length, `${f.serial}/${f.name}`);
+    if (listSnapshotNames(store.userDir(f.serial)).includes(f.name)) {
+      res.skipped++;
+    } else {
+      try {
+        if (newestCreatedAt(store, f.serial) > f.date.getTime()) needReindex = true;
+        const device = store.registry.bySerial(f.serial)!;
+        const r = await ingestFolders(store, device, [{ source: 'datastore', dir: f.path, excludes: DATASTORE_EXCLUDES }], { now: f.date, runId: 'import-legacy' });
+        res.imported += r.snapshots.length;
+        res.files += r.files;
+        res.copiedBlobs += r.copiedBlobs;
+        res.copiedBytes += r.copiedBytes;
+      } catch (e) {
+        res.errors.push(`${f.serial}/${f.name}: ${(e as Error).message}`);
+      }
+    }
+    onProgress?.(++done, folders.length, `${f.serial}/${f.name}`);
+  }
+  for (const sn of serials) fixLatest(store, sn);
+  res.serials = serials.size;
+  if (needReindex) {
+    reindex(store);
+    res.reindexed = true;
+  }
+  return res;
+}

@@ -1,0 +1,105 @@
+/**
+ * legacy/routes — what unchanged 2008–2013 XO laptops call over HTTP.
+ *
+ *   POST / (and /RPC2)              Sugar's XML-RPC `register(sn, nick, uuid, pubkey)` (text/xml)
+ *   GET  /backup/1/available/<SN>   traffic control: 200 go · 403 unknown/malformed serial · 503 busy
+ *
+ * The availability check goes through the same Admission as the native
+ * protocol (one set of slots). A granted slot becomes a *legacy lease*,
+ * held for `legacyLeaseSec` (old clients never heartbeat) and released when
+ * the laptop's completion flag has been processed (completion.ts). Answers
+ * are plain text; the old client looks only at the status code.
+ *
+ * registrationPlugin() is also mounted alone on the second listener
+ * (`serve --legacy-registration-port N`).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../common/errors.js';
+import { isSerial } from '../../common/names.js';
+import type { ServerContext } from '../context.js';
+import { checkRegistration, registerLegacy } from './registration.js';
+import { legacySetup } from './setup.js';
+import { FAULT, faultResponse, parseCall, structResponse, XmlRpcFault } from './xmlrpc.js';
+
+/** Live legacy leases of one running server: serial → lease id. */
+const legacyLeases = new WeakMap<ServerContext, Map<string, string>>();
+
+export function leasesOf(ctx: ServerContext): Map<string, string> {
+  let m = legacyLeases.get(ctx);
+  if (!m) legacyLeases.set(ctx, (m = new Map()));
+  return m;
+}
+
+/** Frees the slot a legacy laptop holds (after its completion flag). */
+export function releaseLegacyLease(ctx: ServerContext, serial: string): boolean {
+  const m = leasesOf(ctx);
+  const id = m.get(serial);
+  if (!id) return false;
+  m.delete(serial);
+  ctx.admission.release(id);
+  return true;
+}
+
+function xml(reply: FastifyReply, body: string): FastifyReply {
+  return reply.status(200).type('text/xml').send(body);
+}
+
+/** Makes the laptop's Unix account now, so its first backup works (serve --legacy-auto-setup, as root). */
+function autoSetup(ctx: ServerContext, serial: string, req: FastifyRequest): void {
+  try {
+    const r = legacySetup(ctx.store, { completionDir: ctx.config.completionDir, only: serial });
+    req.log.info({ serial, accounts: r.accounts, skipped: r.skipped }, 'legacy account set up');
+  } catch (err) {
+    req.log.error({ err, serial }, 'legacy auto setup failed; run ds-backup-server legacy setup');
+  }
+}
+
+function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let call;
+  try {
+    call = parseCall(typeof req.body === 'string' ? req.body : '');
+    if (call.method !== 'register') throw new XmlRpcFault(FAULT.noMethod, `method ${call.method} not supported`);
+    const reg = checkRegistration(call.params);
+    const r = registerLegacy(ctx.store.registry, reg);
+    const host = ctx.config.publicHost || req.hostname.replace(/:\d+$/, '');
+    if (!r.ok) {
+      req.log.warn({ serial: reg.serial, reason: r.reason }, 'legacy registration refused');
+      return xml(reply, structResponse({ success: 'ERR', error: r.reason }));
+    }
+    req.log.info({ serial: reg.serial, created: r.created, keyChange: r.keyChange, reason: r.reason }, 'legacy registration');
+    if (ctx.config.legacyAutoSetup) autoSetup(ctx, reg.serial, req);
+    return xml(reply, structResponse({ success: 'OK', error: '', jabberserver: ctx.config.jabberServer, backupurl: `${reg.serial}@${host}:backup` }));
+  } catch (e) {
+    if (e instanceof XmlRpcFault) return xml(reply, faultResponse(e.faultCode, e.message));
+    if (e instanceof AppError && e.code === 'bad_request') return xml(reply, faultResponse(FAULT.invalidParams, e.message));
+    req.log.error({ err: e }, 'legacy registration failed');
+    return xml(reply, faultResponse(FAULT.internal, 'internal server error'));
+  }
+}
+
+/** POST / — XML-RPC registration, with its own text/xml body parser. */
+export async function registrationPlugin(app: FastifyInstance, opts: { ctx: ServerContext }): Promise<void> {
+  app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+  // Python's ServerProxy("http://host:port") (no path) posts to /RPC2.
+  for (const path of ['/', '/RPC2']) app.post(path, { schema: { body: { type: 'string' } } }, (req, reply) => handleRegister(opts.ctx, req, reply));
+}
+
+export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  void app.register(registrationPlugin, { ctx });
+  app.get<{ Params: { sn: string } }>('/backup/1/available/:sn', {
+    schema: { params: { type: 'object', required: ['sn'], properties: { sn: { type: 'string', maxLength: 200 } } } },
+  }, async (req, reply) => {
+    const sn = req.params.sn;
+    const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
+    if (!dev || dev.disabled) return reply.status(403).type('text/plain').send('Forbidden\n');
+    try {
+      const lease = ctx.admission.request(dev.id, sn, ctx.config.legacyLeaseSec * 1000);
+      leasesOf(ctx).set(sn, lease.id);
+      return reply.status(200).type('text/plain').send('OK\n');
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code !== 'busy') throw e;
+      if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
+      return reply.status(503).type('text/plain').send('Service Unavailable\n');
+    }
+  });
+}
