@@ -5,12 +5,14 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
+import { TokenBucket } from './bandwidth.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { installErrorHandler } from './http-errors.js';
 import { backupRoutes } from './routes/backups.js';
 import { deviceRoutes } from './routes/devices.js';
 import { restoreRoutes } from './routes/restore.js';
+import { statusRoutes } from './routes/status.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
 
@@ -26,7 +28,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     { maxConcurrent: config.maxConcurrent, leaseTimeoutMs: config.leaseTimeoutSec * 1000, loadLimit: config.loadLimit, diskLimitPct: config.diskLimitPct },
     () => ({ load1: load1(), diskUsedPct: diskUsage(store.root).usedPct }),
   );
-  const ctx: ServerContext = { store, admission, config };
+  const ctx: ServerContext = { store, admission, config, bandwidth: new TokenBucket(config.bandwidth) };
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: 1024 * 1024,
@@ -47,6 +49,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);
+  statusRoutes(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

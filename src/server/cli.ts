@@ -43,9 +43,10 @@ program
   .option('--lease-timeout <seconds>', 'a silent client loses its slot after this (default 120)', intOption(1, 86400))
   .option('--load-limit <x>', 'refuse backups above this 1-minute load average (default 5)', intOption(0, 1000))
   .option('--disk-limit <pct>', 'refuse backups above this % of disk blocks or inodes used (default 90)', intOption(1, 100))
+  .option('--bandwidth <bytes_per_s>', 'cap all backup uploads together at this many bytes per second (default 0 = no cap)', intOption(0))
   .option('--log-level <level>', 'pino log level (default info)')
-  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string }) => {
-    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel });
+  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; bandwidth?: number; logLevel?: string }) => {
+    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, bandwidth: opts.bandwidth, logLevel: opts.logLevel });
     const { app, ctx } = buildServer(cfg);
     const recovered = syncMissing(ctx.store);
     if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
