@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../src/common/errors.js';
 import { Admission, decide, DEFAULT_POLICY, type AdmissionPolicy } from '../src/server/admission.js';
-import { HOLD_MS, isAhead, MAX_RETRY_S, MIN_RETRY_S, slotsRetryAfter } from '../src/server/admission-queue.js';
+import { HOLD_BEFORE_MS, HOLD_MS, isAhead, outranks, MAX_RETRY_S, MIN_RETRY_S, slotsRetryAfter } from '../src/server/admission-queue.js';
 import { TokenBucket } from '../src/server/bandwidth.js';
 import { cleanup, registered, startServer, token, type TestServer } from './helpers/harness.js';
 
@@ -43,9 +43,9 @@ describe('decide() (pure)', () => {
     assert.equal((decide(p, { active: 0, load1: 9, diskUsedPct: 95 }, 0) as { reason: string }).reason, 'disk');
     assert.equal((decide(p, { active: 0, load1: 5.5, diskUsedPct: 50 }, 0) as { reason: string }).reason, 'load');
     assert.equal((decide(p, { active: 10, load1: 1, diskUsedPct: 50 }, 0) as { reason: string }).reason, 'slots');
-    assert.equal((decide(p, { active: 9, load1: 1, diskUsedPct: 50, ahead: 1 }, 0) as { reason: string }).reason, 'priority');
+    assert.equal((decide(p, { active: 9, load1: 1, diskUsedPct: 50, held: 1 }, 0) as { reason: string }).reason, 'priority');
     assert.deepEqual(decide(p, { active: 9, load1: 5, diskUsedPct: 90 }, 0), { grant: true });
-    assert.deepEqual(decide(p, { active: 8, load1: 1, diskUsedPct: 50, ahead: 1 }, 0), { grant: true });
+    assert.deepEqual(decide(p, { active: 8, load1: 1, diskUsedPct: 50, held: 1 }, 0), { grant: true });
   });
 
   test('Retry-After grows with the queue position and is spread by jitter', () => {
@@ -53,7 +53,8 @@ describe('decide() (pure)', () => {
     assert.equal(slotsRetryAfter(20, 10, 30, 0.5), 90, 'two rounds of leases ahead');
     assert.equal(slotsRetryAfter(0, 10, 30, 0), 15);
     assert.equal(slotsRetryAfter(0, 10, 30, 0.999), 45);
-    assert.equal(slotsRetryAfter(0, 10, 0.2, 0.5), MIN_RETRY_S);
+    assert.equal(slotsRetryAfter(0, 10, 0.2, 0.5), 1, 'the head of the queue may poll every second');
+    assert.equal(slotsRetryAfter(10, 10, 0.2, 0.5), MIN_RETRY_S, 'the rest no more often than every 5 s');
     assert.equal(slotsRetryAfter(10_000, 10, 30, 0.5), MAX_RETRY_S);
     const spread = new Set(Array.from({ length: 50 }, (_, i) => slotsRetryAfter(5, 10, 30, i / 50)));
     assert.ok(spread.size >= 20, `waiters come back at ${spread.size} different times`);
@@ -67,6 +68,8 @@ describe('decide() (pure)', () => {
     assert.ok(isAhead(week, yesterday));
     assert.ok(!isAhead(yesterday, week));
     assert.ok(isAhead({ ...week, firstRefusedAt: 50 }, week), 'FIFO among equals');
+    assert.ok(outranks(never, week) && outranks(week, yesterday));
+    assert.ok(!outranks({ lastSuccess: 1000 }, { lastSuccess: 2000 }), 'the same day: no one holds a slot for the other');
   });
 });
 
@@ -76,7 +79,7 @@ describe('Admission (fake clock)', () => {
     const l1 = a.request(1, 'A');
     a.request(2, 'B');
     const e = refusal(() => a.request(3, 'C'));
-    assert.ok(e.retryAfter! >= MIN_RETRY_S);
+    assert.equal(e.retryAfter, 1, 'no lease completed yet and the live ones are young: come back in a second');
     assert.equal(a.counters.refusedSlots, 1);
     c.advance(100_000);
     a.touch(l1.id, 1); // A heartbeats, B stays silent
@@ -102,14 +105,15 @@ describe('Admission (fake clock)', () => {
 
   test('priority: a freed slot goes to the laptop whose last backup is oldest, held briefly for it', () => {
     const { a, c } = admission({ maxConcurrent: 2 });
+    a.avgLeaseSec = 30; // leases typically last 30 s
     const now = c.now();
     const l1 = a.request(1, 'A', now - DAY);
     a.request(2, 'B', now - DAY);
     const yesterday = refusal(() => a.request(3, 'YEST', now - DAY));
     const week = refusal(() => a.request(4, 'WEEK', now - 7 * DAY));
-    assert.ok(week.retryAfter! <= yesterday.retryAfter!, 'the more starved laptop is told to come back sooner');
+    assert.ok(week.retryAfter! <= yesterday.retryAfter!, 'the more starved laptop is told to come back no later');
     a.release(l1.id);
-    c.advance(1000);
+    c.advance(week.retryAfter! * 1000 - 1000); // WEEK is due in a second
     // The slot is free, but YEST asks first: it is held for WEEK.
     const held = refusal(() => a.request(3, 'YEST', now - DAY));
     assert.match(held.message, /held for laptops waiting longer/);
@@ -121,16 +125,26 @@ describe('Admission (fake clock)', () => {
     assert.equal(a.snapshot().waiting, 2, 'YEST and NEW still wait');
   });
 
-  test('a never-backed-up laptop beats everyone; a waiter that does not return stops holding the slot', () => {
+  test('a never-backed-up laptop beats everyone; no slot idles for a waiter far from due or gone', () => {
     const { a, c } = admission({ maxConcurrent: 1 });
+    a.avgLeaseSec = 30;
     const l = a.request(1, 'A', c.now());
     const ghost = refusal(() => a.request(9, 'NEVER', null));
     refusal(() => a.request(2, 'OLD', c.now() - 30 * DAY));
     a.release(l.id);
-    refusal(() => a.request(2, 'OLD', c.now() - 30 * DAY)); // held for NEVER
-    c.advance(ghost.retryAfter! * 1000 + HOLD_MS + 1);
+    c.advance(ghost.retryAfter! * 1000 - 1500);
+    refusal(() => a.request(2, 'OLD', c.now() - 30 * DAY)); // held: NEVER is due now
+    c.advance(HOLD_MS + 2000);
     const got = a.request(2, 'OLD', c.now() - 30 * DAY);
     assert.equal(got.serial, 'OLD', 'the hold lapsed: no slot is kept for a laptop that went away');
+
+    const b = admission({ maxConcurrent: 1 });
+    b.a.avgLeaseSec = 30;
+    const l2 = b.a.request(1, 'A', b.c.now());
+    const far = refusal(() => b.a.request(9, 'NEVER', null));
+    assert.ok(far.retryAfter! * 1000 > HOLD_BEFORE_MS + 1000);
+    b.a.release(l2.id);
+    assert.equal(b.a.request(2, 'OLD', b.c.now() - DAY).serial, 'OLD', 'NEVER is not due for a while: the free slot is used');
   });
 
   test('load and disk refusals are counted and do not queue', () => {
@@ -152,7 +166,7 @@ describe('Admission (fake clock)', () => {
     }
     assert.ok(Math.abs(a.avgLeaseSec - 2) < 0.01);
     a.request(1, 'A');
-    assert.equal(refusal(() => a.request(2, 'B')).retryAfter, MIN_RETRY_S, 'short leases: come back soon');
+    assert.equal(refusal(() => a.request(2, 'B')).retryAfter, 2, 'two-second leases: come back in about two seconds');
   });
 });
 
@@ -206,6 +220,7 @@ describe('admission over HTTP', () => {
     db.prepare('UPDATE devices SET last_backup_at = ? WHERE serial = ?').run(Date.now() - DAY, 'SHF7000951');
     db.prepare('UPDATE devices SET last_backup_at = ? WHERE serial = ?').run(Date.now() - 9 * DAY, 'SHF7000952');
 
+    srv.ctx.admission.avgLeaseSec = 0.1; // short leases: waiters are due within seconds, so their slots are held
     const r1 = await post(token(a.profile));
     assert.equal(r1.status, 201);
     const { lease } = (await r1.json()) as { lease: string };

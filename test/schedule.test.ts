@@ -13,7 +13,7 @@ import { AppError } from '../src/common/errors.js';
 import { Profile } from '../src/agent/profile.js';
 import { powerVerdict, readPower } from '../src/agent/power.js';
 import { scheduledRun, type RunDeps, type RunSettings } from '../src/agent/run.js';
-import { backoffMs, doneToday, localMidnight, MAX_TRIES, nextMidnight } from '../src/agent/schedule.js';
+import { backoffMs, BUSY_BUDGET_MS, busyStep, doneToday, localMidnight, MAX_TRIES, nextMidnight } from '../src/agent/schedule.js';
 import { readState } from '../src/agent/state.js';
 import { tryLock } from '../src/agent/lock.js';
 import type { BackupResult } from '../src/agent/backup.js';
@@ -96,6 +96,25 @@ describe('schedule rules (pure)', () => {
     assert.equal(backoffMs(5, undefined, 0.999999), 3_839_996);
     const mean = [1, 2, 3, 4, 5].reduce((a, n) => a + backoffMs(n, undefined, 0.5), 0);
     assert.ok(mean > 55 * 60_000 && mean < 65 * 60_000, 'about an hour in all on average');
+  });
+
+  test('busy with Retry-After: as often as the server says, within an hour of waiting', () => {
+    let st = { blind: 0, waitedMs: 0 };
+    let n = 0;
+    for (;;) {
+      const step = busyStep(st, 5, 0.5);
+      if (step.giveUp) break;
+      st = step.state;
+      n++;
+    }
+    assert.equal(n, 720, '720 waits of 5 s = one hour');
+    assert.equal(st.waitedMs, BUSY_BUDGET_MS);
+    const blind = [1, 2, 3, 4, 5, 6].reduce((acc) => {
+      const s2 = busyStep(acc.st, undefined, 0.5);
+      return { st: s2.state, give: [...acc.give, s2.giveUp] };
+    }, { st: { blind: 0, waitedMs: 0 }, give: [] as boolean[] });
+    assert.deepEqual(blind.give, [false, false, false, false, false, true], 'without Retry-After: the 6th busy try gives up');
+    assert.equal(busyStep({ blind: 0, waitedMs: 0 }, 0, 0.5).waitMs, 1000, 'Retry-After 0 still waits a second');
   });
 
   test('power: battery, mains, USB and no supply at all', () => {
@@ -219,9 +238,18 @@ describe('scheduledRun with a fake clock', () => {
     assert.deepEqual(calls.sleeps, [120_000, 240_000, 480_000, 960_000, 1_920_000]);
     const st = readState(p);
     assert.equal(st.outcome, 'busy');
-    assert.match(st.reason!, /after 6 tries/);
+    assert.match(st.reason!, /after 6 tries \(62 min of waiting\)/);
     assert.equal(st.nextAttempt, T0 + 3_720_000 + 15 * 60_000);
     assert.equal(calls.released, 1);
+    cleanup(p.dir);
+  });
+
+  test('busy with a long Retry-After: give up when the next wait would pass the hour', async () => {
+    const p = profileDir();
+    const { deps, calls } = fake(p, { outcomes: [1200, 1200, 1200, 1200, 'ok'] });
+    const r = await scheduledRun(p, settings(), deps);
+    assert.deepEqual([r.outcome, r.exitCode, r.tries], ['busy', 4, 4]);
+    assert.deepEqual(calls.sleeps, [1_200_000, 1_200_000, 1_200_000]);
     cleanup(p.dir);
   });
 

@@ -157,11 +157,12 @@ Checks in order, each skip exiting 0 with the reason in the log and state.json:
   3. not registered, or the server does not answer GET /api/v1/ping
 Then a random sleep of 0..--max-sleep minutes, the "today" check again, the
 lock <profile>/lock/ds-backup.run (held by another run: exit 5 at once), and
-the backup. Server busy (503): wait Retry-After, else back off with full
-jitter (waits up to ${backoffCaps().map((c) => c / 60_000).join(', ')} min), at most ${MAX_TRIES} tries.
+the backup. Server busy (503): wait as its Retry-After says (for at most an
+hour of waiting in all); without Retry-After back off with full jitter
+(waits up to ${backoffCaps().map((c) => c / 60_000).join(', ')} min), at most ${MAX_TRIES} tries.
 Settings file: <profile>/ds-backup/schedule.json {"minBattery": 30, "maxSleepMinutes": 20}.
-Exit codes: 0 backed up or skipped, 1 failed, 4 still busy after ${MAX_TRIES} tries
-(try again at the next tick), 5 another run holds the lock.`)
+Exit codes: 0 backed up or skipped, 1 failed, 4 server still busy: gave up
+until the next tick, 5 another run holds the lock.`)
   .action(action(async (o: { profile?: string; sleep: boolean; maxSleep?: number; minBattery?: number; sysfsRoot: string; documents?: string; json?: boolean }) => {
     const profile = new Profile(o.profile);
     const settings = runSettings(profile, { noSleep: !o.sleep, maxSleep: o.maxSleep, minBattery: o.minBattery, sysfsRoot: o.sysfsRoot, documents: o.documents });

@@ -8,8 +8,9 @@
  *   3. not registered, or the server does not answer GET /api/v1/ping.
  * Then a random stagger sleep (0 … maxSleep), "done today" again, the run
  * lock without waiting (lock.ts; held elsewhere → exit 5), and the backup.
- * Busy (503) → wait Retry-After or back off (schedule.ts), at most MAX_TRIES
- * tries, then give up until the next tick (exit 4).
+ * Busy (503) → wait Retry-After (within an hour of waiting) or back off
+ * with full jitter (at most MAX_TRIES tries) — schedule.ts busyStep — then
+ * give up until the next tick (exit 4).
  *
  * Settings: options, else <profile>/ds-backup/schedule.json
  * ({"minBattery": 30, "maxSleepMinutes": 20}), else the defaults. A separate
@@ -27,7 +28,7 @@ import { backup, type BackupResult } from './backup.js';
 import { tryLock, type RunLock } from './lock.js';
 import { powerVerdict, readPower, type PowerInfo } from './power.js';
 import type { Profile } from './profile.js';
-import { backoffMs, DEFAULT_MAX_SLEEP_MS, DEFAULT_MIN_BATTERY, doneToday, MAX_TRIES, nextMidnight, staggerMs, TICK_MS } from './schedule.js';
+import { busyStep, DEFAULT_MAX_SLEEP_MS, DEFAULT_MIN_BATTERY, doneToday, nextMidnight, staggerMs, TICK_MS, type BusyState } from './schedule.js';
 import { lastDone, writeState, type RunState } from './state.js';
 
 export interface RunSettings {
@@ -128,6 +129,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
   const lock = await deps.lock(profile.lockFile);
   if (!lock) return end({ outcome: 'locked', reason: `another ds-backup run holds ${profile.lockFile}`, exitCode: EXIT.locked });
   try {
+    let busy: BusyState = { blind: 0, waitedMs: 0 };
     for (let tries = 1; ; tries++) {
       try {
         const r = await deps.backup(profile, s.documents);
@@ -136,12 +138,14 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
         if (!(e instanceof AppError && e.code === 'busy')) {
           return end({ outcome: 'failed', reason: (e as Error).message, exitCode: EXIT.error, tries, nextAttempt: deps.now() + TICK_MS });
         }
-        if (tries >= MAX_TRIES) {
-          return end({ outcome: 'busy', reason: `server still busy after ${tries} tries; trying again at the next timer tick`, exitCode: EXIT.busy, tries, nextAttempt: deps.now() + TICK_MS });
+        const step = busyStep(busy, e.retryAfter, deps.random());
+        busy = step.state;
+        if (step.giveUp) {
+          return end({ outcome: 'busy', reason: `server still busy after ${tries} tries (${Math.round(busy.waitedMs / 60_000)} min of waiting); trying again at the next timer tick`, exitCode: EXIT.busy, tries, nextAttempt: deps.now() + TICK_MS });
         }
-        const wait = backoffMs(tries, e.retryAfter, deps.random());
-        writeState(profile, { lastAttempt: deps.now(), outcome: 'busy', reason: `${e.message} (try ${tries} of ${MAX_TRIES})`, nextAttempt: deps.now() + wait });
-        deps.log(`server busy (try ${tries} of ${MAX_TRIES}); waiting ${Math.round(wait / 1000)} s`);
+        const wait = step.waitMs;
+        writeState(profile, { lastAttempt: deps.now(), outcome: 'busy', reason: `${e.message} (try ${tries})`, nextAttempt: deps.now() + wait });
+        deps.log(`server busy (try ${tries}); waiting ${Math.round(wait / 1000)} s`);
         await deps.sleep(wait);
         sleptMs += wait;
       }

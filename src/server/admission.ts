@@ -10,8 +10,9 @@
  *
  * When slots are contended, laptops whose last successful backup is oldest
  * go first: refused laptops wait in a queue (admission-queue.ts) that holds
- * freed slots briefly for the waiters ahead, and Retry-After is spread by
- * queue position and jitter so waiters do not come back in a herd. The
+ * freed slots briefly for waiters whose last success is on an earlier day,
+ * and Retry-After is spread by queue position and jitter so waiters do not
+ * come back in a herd. The
  * typical lease length (EWMA of completed leases) scales Retry-After.
  *
  * The decision itself is the pure function `decide()` so it can be tested and
@@ -31,7 +32,7 @@ export interface AdmissionPolicy {
 }
 
 export const DEFAULT_POLICY: AdmissionPolicy = { maxConcurrent: 10, leaseTimeoutMs: 120_000, loadLimit: 5, diskLimitPct: 90 };
-/** Assumed lease length before any lease completed. */
+/** Assumed lease length for decide() callers that do not say. */
 export const INITIAL_LEASE_S = 30;
 
 export interface Lease {
@@ -46,8 +47,10 @@ export interface SystemState {
   active: number;
   load1: number;
   diskUsedPct: number;
-  /** Waiters of higher priority that hold a slot (default 0). */
-  ahead?: number;
+  /** Waiters of higher priority that hold a slot now (default 0). */
+  held?: number;
+  /** Waiters before this one in the queue (sets Retry-After; default = held). */
+  position?: number;
   /** Typical lease length in seconds (default INITIAL_LEASE_S). */
   avgLeaseSec?: number;
 }
@@ -62,11 +65,11 @@ export type Decision = { grant: true } | { grant: false; reason: RefuseReason; r
  */
 export function decide(policy: AdmissionPolicy, s: SystemState, jitter: number): Decision {
   const spread = (base: number) => Math.round(base * (1 + jitter));
-  const ahead = s.ahead ?? 0;
+  const held = s.held ?? 0;
   if (s.diskUsedPct > policy.diskLimitPct) return { grant: false, reason: 'disk', retryAfter: spread(1800) };
   if (s.load1 > policy.loadLimit) return { grant: false, reason: 'load', retryAfter: spread(120) };
-  if (s.active + ahead >= policy.maxConcurrent) {
-    const retryAfter = slotsRetryAfter(ahead, policy.maxConcurrent, s.avgLeaseSec ?? INITIAL_LEASE_S, jitter);
+  if (s.active + held >= policy.maxConcurrent) {
+    const retryAfter = slotsRetryAfter(s.position ?? held, policy.maxConcurrent, s.avgLeaseSec ?? INITIAL_LEASE_S, jitter);
     return { grant: false, reason: s.active >= policy.maxConcurrent ? 'slots' : 'priority', retryAfter };
   }
   return { grant: true };
@@ -79,7 +82,8 @@ export class Admission {
   /** Time to answer POST /api/v1/backups (ms), recorded by the status routes. */
   readonly latency = new LatencyWindow();
   peakActive = 0;
-  avgLeaseSec = INITIAL_LEASE_S;
+  /** EWMA of completed lease lengths (s); 0 until one completed. */
+  avgLeaseSec = 0;
   private leaseSamples = 0;
 
   constructor(
@@ -119,7 +123,7 @@ export class Admission {
       }
     }
     const me = this.queue.candidate(deviceId, lastSuccess);
-    const s = { active: this.leases.size, ...this.system(), ahead: this.queue.aheadOf(me), avgLeaseSec: this.avgLeaseSec };
+    const s = { active: this.leases.size, ...this.system(), held: this.queue.heldFor(me), position: this.queue.position(me), avgLeaseSec: this.leaseEstimate() };
     const d = decide(this.policy, s, this.random());
     if (!d.grant) {
       const key = `refused${d.reason[0].toUpperCase()}${d.reason.slice(1)}` as 'refusedSlots';
@@ -135,6 +139,13 @@ export class Admission {
     this.counters.granted++;
     this.peakActive = Math.max(this.peakActive, this.leases.size);
     return lease;
+  }
+
+  /** Typical lease length (s): the EWMA, or the oldest live lease's age before any completed. */
+  leaseEstimate(): number {
+    if (this.leaseSamples > 0 || this.avgLeaseSec > 0) return this.avgLeaseSec;
+    const t = this.now();
+    return Math.max(1, ...[...this.leases.values()].map((l) => (t - l.grantedAt) / 1000));
   }
 
   /** The live lease `id` of this device; extends it (every request is a heartbeat). */
@@ -165,7 +176,7 @@ export class Admission {
       peakActive: this.peakActive,
       waiting: this.queue.list().length,
       reserving: this.queue.reserving(),
-      avgLeaseSec: Math.round(this.avgLeaseSec * 100) / 100,
+      avgLeaseSec: Math.round(this.leaseEstimate() * 100) / 100,
       counters: { ...this.counters },
       latencyMs: this.latency.summary(),
       leases: active.map((l) => ({ serial: l.serial, grantedAt: l.grantedAt, expiresAt: l.expiresAt })),
