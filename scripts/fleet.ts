@@ -2,7 +2,7 @@
  * fleet — a school of laptops waking up at once, against one real server.
  *
  *   npm run fleet -- --laptops 200 [--max-concurrent 10] [--entries 12]
- *                    [--arrival 3] [--bandwidth BYTES_PER_S] [--keep]
+ *                    [--arrival 3] [--bandwidth BYTES_PER_S] [--keep] [--timeline]
  *
  * Starts `ds-backup-server serve` as a child process (temp root, loopback,
  * --load-limit 100 so other work on this machine does not refuse backups),
@@ -14,7 +14,8 @@
  * Prints backups completed, failures (must be 0), the peak of concurrent
  * backups the server saw (must not exceed --max-concurrent), wall time, the
  * server's admission latency (answer time of POST /api/v1/backups) p50/p99
- * and the laptops' wait until admitted. Exit 1 if a rule is broken.
+ * and the laptops' wait until admitted (--timeline: admissions per 5 s).
+ * Exit 1 if a rule is broken.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +38,7 @@ const { values: o } = parseArgs({
     arrival: { type: 'string', default: '3' },
     bandwidth: { type: 'string', default: '0' },
     keep: { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const N = Number(o.laptops);
@@ -144,7 +146,7 @@ try {
     `decisions:               ${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `typical lease:           ${s.avgLeaseSec} s`,
   ];
-  if (process.env.FLEET_TIMELINE) {
+  if (o.timeline) {
     const per = new Map<number, number>();
     for (const r of ok) per.set(Math.floor((r.admittedAt! - t0) / 5000), (per.get(Math.floor((r.admittedAt! - t0) / 5000)) ?? 0) + 1);
     lines.push(`admitted per 5 s:        ${[...per.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k * 5}s:${v}`).join(' ')}`);

@@ -263,6 +263,21 @@ describe('scheduledRun with a fake clock', () => {
     cleanup(p.dir);
   });
 
+  test('the previous lock holder finished today: skipped after taking the lock, lock released', async () => {
+    const p = profileDir();
+    const { deps, calls } = fake(p, {
+      lock: async (file) => {
+        writeFileSync(p.doneFile, '');
+        utimesSync(p.doneFile, new Date(T0), new Date(T0));
+        return { file, release: async () => void calls.released++ };
+      },
+    });
+    const r = await scheduledRun(p, settings(), deps);
+    assert.deepEqual([r.outcome, r.reason], ['skipped', 'already backed up today']);
+    assert.deepEqual([calls.backups, calls.released], [0, 1]);
+    cleanup(p.dir);
+  });
+
   test('lock held elsewhere: exit 5 at once, no backup', async () => {
     const p = profileDir();
     const { deps, calls } = fake(p, { lock: async () => null });

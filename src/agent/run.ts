@@ -7,7 +7,8 @@
  *   2. on battery below minBattery % (power.ts);
  *   3. not registered, or the server does not answer GET /api/v1/ping.
  * Then a random stagger sleep (0 … maxSleep), "done today" again, the run
- * lock without waiting (lock.ts; held elsewhere → exit 5), and the backup.
+ * lock without waiting (lock.ts; held elsewhere → exit 5), "done today" once
+ * more (the holder may just have finished), and the backup.
  * Busy (503) → wait Retry-After (within an hour of waiting) or back off
  * with full jitter (at most MAX_TRIES tries) — schedule.ts busyStep — then
  * give up until the next tick (exit 4).
@@ -129,6 +130,8 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
   const lock = await deps.lock(profile.lockFile);
   if (!lock) return end({ outcome: 'locked', reason: `another ds-backup run holds ${profile.lockFile}`, exitCode: EXIT.locked });
   try {
+    // A run that held the lock until just now may have finished today's backup.
+    if (isDone()) return skip('already backed up today', nextMidnight(deps.now()));
     let busy: BusyState = { blind: 0, waitedMs: 0 };
     for (let tries = 1; ; tries++) {
       try {
