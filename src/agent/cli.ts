@@ -5,11 +5,15 @@
  *   backup     back up the Journal (and Documents) now
  *   list       the backups the server keeps for this laptop
  *   restore    bring back everything, or one Journal entry
+ *   run        the scheduled run a timer calls (skips when not needed)
+ *   status     when the last backup succeeded, when the next is due
+ *   install-timer  make `run` happen every 15 minutes (systemd or cron)
  *
- * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy.
+ * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy ·
+ * 5 another run holds the lock.
  */
 import { Command } from 'commander';
-import { action, configureProgram, EXIT, ExitError, printJson } from '../common/cli-util.js';
+import { action, configureProgram, EXIT, ExitError, intOption, printJson } from '../common/cli-util.js';
 import { isSerial } from '../common/names.js';
 import { backup } from './backup.js';
 import { ApiClient } from './client.js';
@@ -18,6 +22,11 @@ import { progressBar } from './progress.js';
 import { listSnapshots } from './remote.js';
 import { restoreAll, restoreEntry } from './restore.js';
 import { fetchPin, openInBrowser, requestWebLink } from './web-link.js';
+import { realDeps, runSettings, scheduledRun } from './run.js';
+import { backoffCaps, MAX_TRIES } from './schedule.js';
+import { agentStatus, formatStatus } from './status.js';
+import { apply, defaultInput, hasSystemd, plan } from './timer.js';
+import { join } from 'node:path';
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -36,7 +45,7 @@ Examples:
   ds-backup register --server http://schoolserver:8080 --replaces SHF7000500 --old-pin 123456
 
 The profile is ~/.sugar/default (or --profile DIR, whose datastore/ is the Journal).
-Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy.`);
+Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy, 5 another run holds the lock.`);
 
 program
   .command('register')
@@ -159,5 +168,77 @@ async function restoreWeb(profile: Profile, open: boolean, json: boolean): Promi
     await client.close();
   }
 }
+program
+  .command('run')
+  .description('the scheduled backup: skip quietly when not needed, else wait a little, lock, back up')
+  .option('--profile <dir>', 'Sugar profile folder (default ~/.sugar/default)')
+  .option('--no-sleep', 'skip the random stagger sleep before backing up')
+  .option('--max-sleep <minutes>', 'longest stagger sleep (default 20, or schedule.json maxSleepMinutes)', intOption(0, 24 * 60))
+  .option('--min-battery <pct>', 'on battery, skip below this charge (default 30, or schedule.json minBattery)', intOption(0, 100))
+  .option('--sysfs-root <dir>', 'read power supplies from DIR/sys/class/power_supply (tests)', '/')
+  .option('--documents <dir>', 'Documents folder to back up')
+  .option('--json', 'print the outcome as JSON')
+  .addHelpText('after', `
+Checks in order, each skip exiting 0 with the reason in the log and state.json:
+  1. already backed up today (ds-backup-done touched since local midnight)
+  2. on battery below --min-battery % (/sys/class/power_supply)
+  3. not registered, or the server does not answer GET /api/v1/ping
+Then a random sleep of 0..--max-sleep minutes, the "today" check again, the
+lock <profile>/lock/ds-backup.run (held by another run: exit 5 at once), and
+the backup. Server busy (503): wait as its Retry-After says (for at most an
+hour of waiting in all); without Retry-After back off with full jitter
+(waits up to ${backoffCaps().map((c) => c / 60_000).join(', ')} min), at most ${MAX_TRIES} tries.
+Settings file: <profile>/ds-backup/schedule.json {"minBattery": 30, "maxSleepMinutes": 20}.
+Exit codes: 0 backed up or skipped, 1 failed, 4 server still busy: gave up
+until the next tick, 5 another run holds the lock.`)
+  .action(action(async (o: { profile?: string; sleep: boolean; maxSleep?: number; minBattery?: number; sysfsRoot: string; documents?: string; json?: boolean }) => {
+    const profile = new Profile(o.profile);
+    const settings = runSettings(profile, { noSleep: !o.sleep, maxSleep: o.maxSleep, minBattery: o.minBattery, sysfsRoot: o.sysfsRoot, documents: o.documents });
+    const r = await scheduledRun(profile, settings, realDeps((line) => say(`ds-backup run: ${line}`)));
+    if (o.json) printJson(r);
+    process.exit(r.exitCode); // now: do not linger on idle keep-alive sockets
+  }));
+
+program
+  .command('status')
+  .description('when the last backup succeeded, when the next attempt is due, why the last run skipped or failed')
+  .option('--profile <dir>', 'Sugar profile folder')
+  .option('--json', 'print as JSON')
+  .action(action((o: { profile?: string; json?: boolean }) => {
+    const s = agentStatus(new Profile(o.profile));
+    if (o.json) return printJson(s);
+    process.stdout.write(formatStatus(s));
+  }));
+
+program
+  .command('install-timer')
+  .description('run `ds-backup run` every 15 minutes: a systemd user timer, or the crontab line without systemd')
+  .option('--profile <dir>', 'Sugar profile folder the timer backs up (default ~/.sugar/default)')
+  .option('--dry-run', 'print what would be written and run, change nothing')
+  .option('--cron', 'print the crontab line even when systemd is present')
+  .option('--systemd', 'use systemd units even when no systemd user manager answers (e.g. preparing an image)')
+  .option('--json', 'print the plan as JSON')
+  .addHelpText('after', `
+systemd: writes ~/.config/systemd/user/ds-backup.{service,timer} (Nice=19,
+IOSchedulingClass=idle, every 15 min), then systemctl --user enable --now.
+No systemd: prints a crontab line to add with \`crontab -e\`.`)
+  .action(action((o: { profile?: string; dryRun?: boolean; cron?: boolean; systemd?: boolean; json?: boolean }) => {
+    if (o.cron && o.systemd) throw new ExitError(EXIT.usage, 'choose one of --cron and --systemd');
+    const profile = new Profile(o.profile);
+    const systemd = !o.cron && (o.systemd || hasSystemd());
+    const p = plan(defaultInput(o.profile, join(profile.stateDir, 'run.log'), systemd));
+    if (p.mode === 'systemd' && !o.dryRun) apply(p);
+    if (o.json) return printJson({ ...p, dryRun: Boolean(o.dryRun) });
+    if (p.mode === 'cron') {
+      say('systemd is not available here; add this line with `crontab -e`:');
+      process.stdout.write(`${p.crontab}\n`);
+      return;
+    }
+    for (const f of p.files) {
+      if (o.dryRun) process.stdout.write(`# ${f.path}\n${f.content}\n`);
+      else say(`wrote ${f.path}`);
+    }
+    for (const c of p.commands) (o.dryRun ? (l: string) => process.stdout.write(`${l}\n`) : say)(`${o.dryRun ? 'would run' : 'ran'}: ${c.join(' ')}`);
+  }));
 
 await program.parseAsync(process.argv);

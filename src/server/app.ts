@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Admission } from './admission.js';
+import { TokenBucket } from './bandwidth.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { installErrorHandler } from './http-errors.js';
@@ -12,6 +13,7 @@ import { backupRoutes } from './routes/backups.js';
 import { deviceRoutes } from './routes/devices.js';
 import { legacyRoutes } from './legacy/routes.js';
 import { restoreRoutes } from './routes/restore.js';
+import { statusRoutes } from './routes/status.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
 import { webRoutes } from './web/index.js';
@@ -28,7 +30,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     { maxConcurrent: config.maxConcurrent, leaseTimeoutMs: config.leaseTimeoutSec * 1000, loadLimit: config.loadLimit, diskLimitPct: config.diskLimitPct },
     () => ({ load1: load1(), diskUsedPct: diskUsage(store.root).usedPct }),
   );
-  const ctx: ServerContext = { store, admission, config };
+  const ctx: ServerContext = { store, admission, config, bandwidth: new TokenBucket(config.bandwidth) };
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: 1024 * 1024,
@@ -53,6 +55,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   restoreRoutes(app, ctx);
   webRoutes(app, ctx);
   legacyRoutes(app, ctx);
+  statusRoutes(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

@@ -45,6 +45,7 @@ program
   .option('--lease-timeout <seconds>', 'a silent client loses its slot after this (default 120)', intOption(1, 86400))
   .option('--load-limit <x>', 'refuse backups above this 1-minute load average (default 5)', intOption(0, 1000))
   .option('--disk-limit <pct>', 'refuse backups above this % of disk blocks or inodes used (default 90)', intOption(1, 100))
+  .option('--bandwidth <bytes_per_s>', 'cap all backup uploads together at this many bytes per second (default 0 = no cap)', intOption(0))
   .option('--log-level <level>', 'pino log level (default info)')
   .option('--json', 'print the listening address as one JSON line')
   .option('--legacy-registration-port <n>', 'also serve Sugar\'s XML-RPC registration (POST /) on this port; old laptops call 8080 (default off)', intOption(1, 65535))
@@ -52,8 +53,8 @@ program
   .option('--public-host <name>', 'host name laptops use for this server, sent to old laptops as SN@host:backup (default: the request\'s Host)')
   .option('--legacy-auto-setup', 'as root: make an old laptop\'s Unix account right when it registers (else run legacy setup yourself)')
   .option('--legacy-lease <seconds>', 'how long a slot granted by /backup/1/available is held for an old laptop (default 1800)', intOption(60, 86400))
-  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string; legacyRegistrationPort?: number; completionDir?: string; publicHost?: string; legacyLease?: number; legacyAutoSetup?: boolean; json?: boolean }) => {
-    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, logLevel: opts.logLevel,
+  .action(action(async (opts: CommonOpts & { port?: number; host?: string; maxConcurrent?: number; leaseTimeout?: number; loadLimit?: number; diskLimit?: number; logLevel?: string; legacyRegistrationPort?: number; completionDir?: string; publicHost?: string; legacyLease?: number; legacyAutoSetup?: boolean; json?: boolean; bandwidth?: number }) => {
+    const cfg = config({ root: opts.root, config: opts.config, host: opts.host, port: opts.port, maxConcurrent: opts.maxConcurrent, leaseTimeoutSec: opts.leaseTimeout, loadLimit: opts.loadLimit, diskLimitPct: opts.diskLimit, bandwidth: opts.bandwidth, logLevel: opts.logLevel,
       legacyRegistrationPort: opts.legacyRegistrationPort, completionDir: opts.completionDir, publicHost: opts.publicHost, legacyLeaseSec: opts.legacyLease, legacyAutoSetup: opts.legacyAutoSetup });
     const { app, ctx } = buildServer(cfg);
     const recovered = syncMissing(ctx.store);

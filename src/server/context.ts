@@ -1,8 +1,10 @@
 /**
  * context — what every route of a running server shares: the store, the
- * admission state and the configuration it was started with.
+ * admission state, the configuration it was started with and the upload
+ * bandwidth bucket.
  */
 import type { Admission } from './admission.js';
+import type { TokenBucket } from './bandwidth.js';
 import type { ServerConfig } from './config.js';
 import type { Store } from './store.js';
 
@@ -10,4 +12,6 @@ export interface ServerContext {
   store: Store;
   admission: Admission;
   config: ServerConfig;
+  /** Server-wide upload bandwidth cap (rate 0 = none). */
+  bandwidth: TokenBucket;
 }

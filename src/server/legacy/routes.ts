@@ -93,7 +93,7 @@ export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
     if (!dev || dev.disabled) return reply.status(403).type('text/plain').send('Forbidden\n');
     try {
-      const lease = ctx.admission.request(dev.id, sn, ctx.config.legacyLeaseSec * 1000);
+      const lease = ctx.admission.request(dev.id, sn, { lastSuccess: dev.last_backup_at, timeoutMs: ctx.config.legacyLeaseSec * 1000 });
       leasesOf(ctx).set(sn, lease.id);
       return reply.status(200).type('text/plain').send('OK\n');
     } catch (e) {

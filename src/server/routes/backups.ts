@@ -10,6 +10,7 @@
  *   PATCH  /api/v1/backups/:lease/uploads/:id    append at Upload-Offset (Upload-Length = total)
  *   POST   /api/v1/backups/:lease/commit         {runId, sources:[{source, root, trees}]} → snapshots
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../common/errors.js';
 import { BLOB_ID_RE } from '../../common/hash.js';
@@ -34,7 +35,9 @@ function header(req: FastifyRequest, name: string): number {
 }
 
 export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { store, admission } = ctx;
+  const { store, admission, bandwidth } = ctx;
+  // Upload bodies pass through the server-wide bandwidth cap (a no-op when off).
+  const capped = (body: unknown) => bandwidth.throttle(body as AsyncIterable<Buffer>);
   const leased = (req: FastifyRequest<{ Params: { lease: string } }>) => {
     const dev = requireDevice(store.registry, req);
     admission.touch(req.params.lease, dev.id);
@@ -43,7 +46,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post('/api/v1/backups', async (req, reply) => {
     const dev = requireDevice(store.registry, req);
-    const lease = admission.request(dev.id, dev.serial);
+    const lease = admission.request(dev.id, dev.serial, { lastSuccess: dev.last_backup_at });
     return reply.status(201).send({ lease: lease.id, leaseTimeout: admission.policy.leaseTimeoutMs / 1000 });
   });
 
@@ -74,7 +77,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post<{ Params: { lease: string } }>('/api/v1/backups/:lease/blobs', { schema: { params: leaseParam } }, async (req) => {
     leased(req);
-    return receiveBatch(store, req.body as AsyncIterable<Buffer>);
+    return receiveBatch(store, capped(req.body));
   });
 
   app.get<{ Params: { lease: string; id: string } }>('/api/v1/backups/:lease/uploads/:id', { schema: { params: uploadParams } }, async (req) => {
@@ -87,7 +90,8 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const offset = header(req, 'upload-offset');
     const length = header(req, 'upload-length');
     if (length > MAX_BLOB || offset > length) throw new AppError('too_large', 'upload length out of range');
-    return appendUpload(store, dev.serial, req.params.id, offset, length, req.body as NodeJS.ReadableStream);
+    const body = bandwidth.rate > 0 ? Readable.from(capped(req.body)) : (req.body as NodeJS.ReadableStream);
+    return appendUpload(store, dev.serial, req.params.id, offset, length, body);
   });
 
   app.post<{ Params: { lease: string }; Body: { runId?: string; sources: CommitSource[] } }>('/api/v1/backups/:lease/commit', {
