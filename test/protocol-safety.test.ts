@@ -228,6 +228,11 @@ describe('agent command line', () => {
     const detected = await agent(['register', '--server', srv.url, '--profile', bare, '--json']);
     assert.equal(detected.code, 0, detected.stderr);
     assert.equal((JSON.parse(detected.stdout) as { serial: string }).serial, 'SHF82300C5D');
+    const st = await agent(['status', '--profile', bare, '--json']);
+    assert.equal(st.code, 0);
+    const pin = (JSON.parse(st.stdout) as { restorePin: string | null }).restorePin;
+    assert.match(pin ?? '', /^\d{4,}$/, 'status shows the restore PIN');
+    assert.match((await agent(['status', '--profile', bare])).stdout, new RegExp(`restore PIN: +${pin}`));
     const help = await agent(['backup', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--profile/);
