@@ -35,6 +35,8 @@ export interface BackupResult {
   uploadedBytes: number;
   sentBytes: number;
   seconds: number;
+  /** Server time spent in the commit (ms), as the server reports it. */
+  commitMs: number | null;
   warnings: string[];
 }
 
@@ -75,7 +77,7 @@ async function sendAndCommit(client: ApiClient, lease: string, scans: ScanResult
   stats.wire += up.wireBytes;
   opts.onStage?.('committing');
   const sources = scans.map((s) => ({ source: s.source, root: s.root, trees: full ? Object.fromEntries(s.trees) : newTrees(s) }));
-  return client.json<{ snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }> }>('POST', `/api/v1/backups/${lease}/commit`, {
+  return client.json<{ snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }>; commitMs?: number }>('POST', `/api/v1/backups/${lease}/commit`, {
     json: { runId: randomBytes(8).toString('hex'), sources },
   });
 }
@@ -122,6 +124,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
       uploadedBytes: stats.bytes,
       sentBytes: client.sentBytes + stats.wire,
       seconds: (Date.now() - started) / 1000,
+      commitMs: res.commitMs ?? null,
       warnings: scans.flatMap((s) => s.warnings),
     };
   } finally {
