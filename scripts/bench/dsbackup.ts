@@ -1,7 +1,8 @@
 /**
  * dsbackup — ds-backup as a benchmark Tool: the server as a separate process
  * from the built dist/ (`node bin/ds-backup-server.js serve`), the agent as
- * `node bin/ds-backup.js backup --json`, over loopback HTTP.
+ * `bin/ds-backup.js backup --json` — run as installed, through its shebang
+ * (`node --max-semi-space-size=1`), over loopback HTTP.
  *
  * Server peak RSS is its VmHWM (read from /proc at the end of each run and
  * reset between scenarios with clear_refs); server CPU is the /proc stat
@@ -88,21 +89,21 @@ export class DsBackupTool implements Tool {
   private async measured(args: string[]): Promise<{ sample: Sample; json: Record<string, unknown> }> {
     const pid = this.proc!.pid!;
     const before = procStats(pid);
-    const { sample, stdout } = await timed(process.execPath, args);
+    const { sample, stdout } = await timed(AGENT, args);
     const after = procStats(pid);
     const json = JSON.parse(stdout) as Record<string, unknown>;
     return { sample: { ...sample, serverRss: after.hwm, serverCpu: after.cpu - before.cpu }, json };
   }
 
   async backup(l: Laptop): Promise<Sample> {
-    const { sample, json } = await this.measured([AGENT, 'backup', '--profile', l.profile, '--json']);
+    const { sample, json } = await this.measured(['backup', '--profile', l.profile, '--json']);
     const extra: Record<string, number> = {};
     for (const k of ['commitMs', 'files', 'hashedFiles', 'uploadedBlobs', 'uploadedBytes', 'sentBytes']) if (typeof json[k] === 'number') extra[k] = json[k] as number;
     return { ...sample, extra };
   }
 
   async restore(l: Laptop, to: string): Promise<Sample> {
-    return (await this.measured([AGENT, 'restore', '--profile', l.profile, '--all', '--to', to, '--json'])).sample;
+    return (await this.measured(['restore', '--profile', l.profile, '--all', '--to', to, '--json'])).sample;
   }
 
   close(): Promise<void> {

@@ -16,7 +16,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeProfile } from '../../src/journal/generator.js';
 import { mutateJournal } from '../../src/journal/mutate.js';
-import type { Sample } from './measure.js';
+import { run, type Sample } from './measure.js';
 import { DsBackupTool } from './dsbackup.js';
 import { CpTool, missingPeer, ResticTool, RsyncTool, type Laptop, type Tool, type ToolName } from './peers.js';
 
@@ -91,6 +91,9 @@ async function repeat(opts: BenchOptions, tools: Tool[], rows: Row[], base: Omit
   for (let rep = 0; rep < opts.runs; rep++) {
     await before(rep);
     for (const t of rotate(tools, rep)) {
+      // Start every timed run with no dirty pages left by the previous step
+      // (ds-backup's syncfs would otherwise pay for other tools' writes).
+      await run('sync', []);
       const s = await one(t);
       mine.get(t.name)!.runs.push(s);
       opts.log(`  ${base.scenario} ${base.size} ${t.name} #${rep + 1}: ${s.wall.toFixed(2)} s, wire ${s.wire === null ? '-' : (s.wire / 1e6).toFixed(1) + ' MB'}, cpu ${s.cpu.toFixed(2)} s, rss ${(s.rss / 1e6).toFixed(0)} MB`);
@@ -148,6 +151,7 @@ async function classroom(opts: BenchOptions, tools: Tool[], rows: Row[]): Promis
   for (let i = 0; i < kids.length; i++) {
     for (const t of rotate(tools, i)) {
       await t.prepare(kids[i].laptop);
+      await run('sync', []);
       const s = await t.backup(kids[i].laptop);
       const a = total.get(t.name)!;
       a.wall += s.wall;
