@@ -41,6 +41,7 @@ export interface BackupResult {
 }
 
 const MISSING_CHUNK = 50_000;
+const EARLY_SAVE_BYTES = 64 * 1024 * 1024;
 
 export function sourcesOf(profile: Profile, documents?: string): Array<{ source: string; dir: string; excludes: Set<string> }> {
   if (!existsSync(profile.datastore)) throw new AppError('bad_request', `no Journal at ${profile.datastore} (use --profile DIR)`);
@@ -88,7 +89,10 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
   opts.onStage?.('scanning');
   const scans = sourcesOf(profile, opts.documents).map((s) => scanSource(s.source, s.dir, profile.cacheFile(s.source), cfg.server, s.excludes));
   profile.ensureStateDir();
-  for (const s of scans) if (s.cacheDirty) saveCache(profile.cacheFile(s.source), s.cache);
+  // Saved before the upload only when much was hashed (so a failed upload does
+  // not cost that hashing again); a small change is saved once, after the
+  // commit: the whole cache is rewritten each time (BENCHMARKS.md).
+  for (const s of scans) if (s.cacheDirty && s.hashedBytes >= EARLY_SAVE_BYTES) saveCache(profile.cacheFile(s.source), s.cache);
   const client = new ApiClient(cfg.server, cfg.token);
   const stats = { blobs: 0, bytes: 0, wire: 0 };
   let lease: string | null = null;
