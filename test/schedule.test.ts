@@ -34,7 +34,7 @@ function sysfs(supplies: Record<string, Record<string, string>>): string {
 const battery = (capacity: number, status = 'Discharging') => ({ type: 'Battery', present: '1', capacity: String(capacity), status });
 const ac = (online: boolean) => ({ type: 'Mains', online: online ? '1' : '0' });
 
-const okResult: BackupResult = { snapshots: [{ name: 'datastore-2026-11-26_10:00', source: 'datastore', files: 1, bytes: 1 }], files: 1, bytes: 1, hashedFiles: 1, uploadedBlobs: 1, uploadedBytes: 1, sentBytes: 1, seconds: 0, warnings: [] };
+const okResult: BackupResult = { snapshots: [{ name: 'datastore-2026-11-26_10:00', source: 'datastore', files: 1, bytes: 1 }], files: 1, bytes: 1, hashedFiles: 1, uploadedBlobs: 1, uploadedBytes: 1, sentBytes: 1, seconds: 0, commitMs: 1, warnings: [] };
 
 function fake(profile: Profile, over: Partial<RunDeps> & { outcomes?: Array<'ok' | number | null | Error> } = {}) {
   let t = T0;

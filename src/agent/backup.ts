@@ -35,10 +35,13 @@ export interface BackupResult {
   uploadedBytes: number;
   sentBytes: number;
   seconds: number;
+  /** Server time spent in the commit (ms), as the server reports it. */
+  commitMs: number | null;
   warnings: string[];
 }
 
 const MISSING_CHUNK = 50_000;
+const EARLY_SAVE_BYTES = 64 * 1024 * 1024;
 
 export function sourcesOf(profile: Profile, documents?: string): Array<{ source: string; dir: string; excludes: Set<string> }> {
   if (!existsSync(profile.datastore)) throw new AppError('bad_request', `no Journal at ${profile.datastore} (use --profile DIR)`);
@@ -75,7 +78,7 @@ async function sendAndCommit(client: ApiClient, lease: string, scans: ScanResult
   stats.wire += up.wireBytes;
   opts.onStage?.('committing');
   const sources = scans.map((s) => ({ source: s.source, root: s.root, trees: full ? Object.fromEntries(s.trees) : newTrees(s) }));
-  return client.json<{ snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }> }>('POST', `/api/v1/backups/${lease}/commit`, {
+  return client.json<{ snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }>; commitMs?: number }>('POST', `/api/v1/backups/${lease}/commit`, {
     json: { runId: randomBytes(8).toString('hex'), sources },
   });
 }
@@ -86,7 +89,10 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
   opts.onStage?.('scanning');
   const scans = sourcesOf(profile, opts.documents).map((s) => scanSource(s.source, s.dir, profile.cacheFile(s.source), cfg.server, s.excludes));
   profile.ensureStateDir();
-  for (const s of scans) if (s.cacheDirty) saveCache(profile.cacheFile(s.source), s.cache);
+  // Saved before the upload only when much was hashed (so a failed upload does
+  // not cost that hashing again); a small change is saved once, after the
+  // commit: the whole cache is rewritten each time (BENCHMARKS.md).
+  for (const s of scans) if (s.cacheDirty && s.hashedBytes >= EARLY_SAVE_BYTES) saveCache(profile.cacheFile(s.source), s.cache);
   const client = new ApiClient(cfg.server, cfg.token);
   const stats = { blobs: 0, bytes: 0, wire: 0 };
   let lease: string | null = null;
@@ -122,6 +128,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
       uploadedBytes: stats.bytes,
       sentBytes: client.sentBytes + stats.wire,
       seconds: (Date.now() - started) / 1000,
+      commitMs: res.commitMs ?? null,
       warnings: scans.flatMap((s) => s.warnings),
     };
   } finally {

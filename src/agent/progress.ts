@@ -2,7 +2,11 @@
  * progress — a byte progress bar on stderr when it is a terminal (and not
  * --json); silent otherwise, so logs and scripts stay clean.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressType from 'cli-progress';
+
+// Loaded only when a bar is shown (a terminal): scripted and timer runs skip its load time.
+const requireCjs = createRequire(import.meta.url);
 
 export interface Progress {
   start(total: number): void;
@@ -14,6 +18,7 @@ const quiet: Progress = { start() {}, add() {}, stop() {} };
 
 export function progressBar(label: string, enabled: boolean): Progress {
   if (!enabled || !process.stderr.isTTY) return quiet;
+  const cliProgress = requireCjs('cli-progress') as typeof cliProgressType;
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {percentage}% | {value_mb}/{total_mb} MB | {eta_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,

@@ -10,7 +10,7 @@
  * are skipped with a warning. Excluded top-level names (the Journal's index,
  * flags and checksums, which Sugar rebuilds) are left out.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { compareNames, serializeTree, treeId, type TreeEntry } from '../common/tree.js';
@@ -28,8 +28,8 @@ export interface ScanResult {
   dirIds: Map<string, string>;
   /** Folders whose tree differs from the last committed snapshot. */
   changedDirs: Set<string>;
-  /** One readable path per distinct file blob. */
-  blobs: Map<string, { path: string; size: number }>;
+  /** One readable path per distinct file blob (size and mtime as scanned, to detect later changes). */
+  blobs: Map<string, { path: string; size: number; mtime: number }>;
   /** Blobs named in changed folders: what the server may lack. */
   candidates: Set<string>;
   files: number;
@@ -62,9 +62,24 @@ export function hashFile(path: string): { hash: string; size: number } {
   }
 }
 
+/** One reusable read buffer: hashing thousands of small files allocates nothing per file. */
+const SMALL_BUF = Buffer.allocUnsafe(BIG);
+
 function hashSmall(path: string): { hash: string; size: number } {
-  const data = readFileSync(path);
-  return { hash: createHash('sha256').update(data).digest('hex'), size: data.length };
+  const fd = openSync(path, 'r');
+  try {
+    const h = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, SMALL_BUF, 0, BIG, null);
+      if (n === 0) break;
+      h.update(SMALL_BUF.subarray(0, n));
+      size += n;
+    }
+    return { hash: h.digest('hex'), size };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 class Scanner {
@@ -81,6 +96,7 @@ class Scanner {
     let size: number;
     if (hit && hit[0] === st.size && hit[1] === mtime && hit[2] === st.ino) {
       [size, , , hash] = hit;
+      this.r.cache.files[rel] = hit; // reused as is: no allocation per unchanged file
     } else {
       try {
         ({ hash, size } = st.size >= BIG ? hashFile(abs) : hashSmall(abs));
@@ -90,9 +106,9 @@ class Scanner {
       }
       this.r.hashedFiles++;
       this.r.hashedBytes += size;
+      this.r.cache.files[rel] = [size, mtime, st.ino, hash];
     }
-    this.r.cache.files[rel] = [size, mtime, st.ino, hash];
-    if (!this.r.blobs.has(hash)) this.r.blobs.set(hash, { path: abs, size });
+    if (!this.r.blobs.has(hash)) this.r.blobs.set(hash, { path: abs, size, mtime });
     this.r.files++;
     this.r.bytes += size;
     return [rel.slice(rel.lastIndexOf('/') + 1), 'f', st.mode & 0o7777, mtime, size, hash];

@@ -14,16 +14,30 @@
  * tree is present" means "its whole closure is present".
  */
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { syncFilesystem } from '../common/durable.js';
+
+const TINY_MAX = 512;
+const TINY_TOTAL = 8 * 1024 * 1024;
 
 export class Pool {
   readonly root: string;
   readonly poolDir: string;
   readonly treesDir: string;
   readonly incomingDir: string;
-  private knownDirs = new Set<string>();
+  /**
+   * Bytes of tiny blobs received lately (Journal metadata values: titles,
+   * mime types, timestamps). The commit's indexer reads thousands of them
+   * right after they arrived; serving them from memory saved a 30,000-file
+   * first commit ~0.15 s of file opens. Content-addressed and verified, so
+   * never stale; bounded (cleared when full).
+   */
+  private tiny = new Map<string, Buffer>();
+  private tinyBytes = 0;
+  /** Temp names: a per-process random prefix and a counter (no random bytes per file). */
+  private tmpPrefix = randomBytes(6).toString('hex');
+  private tmpCount = 0;
 
   constructor(root: string) {
     this.root = root;
@@ -59,12 +73,23 @@ export class Pool {
   }
 
   readBlob(id: string): Buffer {
-    return readFileSync(this.blobPath(id));
+    return this.tiny.get(id) ?? readFileSync(this.blobPath(id));
+  }
+
+  /** Keeps a verified tiny blob's bytes for readBlob (see `tiny`). */
+  rememberTiny(id: string, data: Buffer): void {
+    if (data.length > TINY_MAX || this.tiny.has(id)) return;
+    if (this.tinyBytes + data.length > TINY_TOTAL) {
+      this.tiny.clear();
+      this.tinyBytes = 0;
+    }
+    this.tiny.set(id, Buffer.from(data)); // a copy: the payload may be a slice of a larger chunk
+    this.tinyBytes += data.length + 100;
   }
 
   /** Writes bytes (already verified) to a temp file; publish() makes it visible. */
   stage(data: Buffer | string): string {
-    const tmp = join(this.incomingDir, `${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = join(this.incomingDir, `${this.tmpPrefix}-${++this.tmpCount}.tmp`);
     writeFileSync(tmp, data, { mode: 0o444 });
     return tmp;
   }
@@ -74,19 +99,22 @@ export class Pool {
     return join(this.incomingDir, `${tag}.${randomBytes(6).toString('hex')}.tmp`);
   }
 
-  private ensureDir(dir: string): void {
-    if (this.knownDirs.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
-    this.knownDirs.add(dir);
-  }
-
-  /** Moves flushed temp files to their final names. Call only after flush(). */
+  /**
+   * Moves flushed temp files to their final names. Call only after flush().
+   * One rename per file; its folder is created only when the rename says it
+   * is missing. A name already present holds the same bytes (content
+   * addressed), so replacing it is harmless.
+   */
   publish(staged: Array<{ tmp: string; id: string; kind: 'blob' | 'tree' }>): void {
     for (const s of staged) {
       const final = s.kind === 'blob' ? this.blobPath(s.id) : this.treePath(s.id);
-      this.ensureDir(join(final, '..'));
-      if (existsSync(final)) unlinkSync(s.tmp);
-      else renameSync(s.tmp, final);
+      try {
+        renameSync(s.tmp, final);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(dirname(final), { recursive: true });
+        renameSync(s.tmp, final);
+      }
     }
   }
 

@@ -11,24 +11,33 @@ import { describeEntry, diffEntries, type TreeSource } from './indexer.js';
 import type { SnapshotInfo } from './snapshots.js';
 import type { Tree } from '../common/tree.js';
 
-/** File count and byte total of a tree, cached in tree_stats. */
+/**
+ * File count and byte total of a tree, cached in tree_stats. Subtrees are
+ * walked with two prepared statements in one transaction (a statement
+ * prepared and committed per tree cost a 30,000-file first commit ~0.25 s).
+ */
 export function treeStats(db: Catalog, src: TreeSource, id: string): { files: number; bytes: number } {
-  const hit = db.prepare('SELECT files, bytes FROM tree_stats WHERE id = ?').get(id) as { files: number; bytes: number } | undefined;
-  if (hit) return hit;
-  let files = 0;
-  let bytes = 0;
-  for (const e of src.tree(id).e) {
-    if (e[1] === 'd') {
-      const s = treeStats(db, src, e[5]);
-      files += s.files;
-      bytes += s.bytes;
-    } else {
-      files += 1;
-      bytes += e[4];
+  const get = db.prepare('SELECT files, bytes FROM tree_stats WHERE id = ?');
+  const put = db.prepare('INSERT OR REPLACE INTO tree_stats (id, files, bytes) VALUES (?, ?, ?)');
+  const walk = (tid: string): { files: number; bytes: number } => {
+    const hit = get.get(tid) as { files: number; bytes: number } | undefined;
+    if (hit) return hit;
+    let files = 0;
+    let bytes = 0;
+    for (const e of src.tree(tid).e) {
+      if (e[1] === 'd') {
+        const s = walk(e[5]);
+        files += s.files;
+        bytes += s.bytes;
+      } else {
+        files += 1;
+        bytes += e[4];
+      }
     }
-  }
-  db.prepare('INSERT OR REPLACE INTO tree_stats (id, files, bytes) VALUES (?, ?, ?)').run(id, files, bytes);
-  return { files, bytes };
+    put.run(tid, files, bytes);
+    return { files, bytes };
+  };
+  return db.inTransaction ? walk(id) : db.transaction(walk)(id);
 }
 
 /** Adds account references for trees and the blobs they name (new trees only). */

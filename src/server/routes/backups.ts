@@ -118,9 +118,11 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   }, async (req) => {
     const dev = leased(req);
+    const t0 = performance.now();
     const snaps = await commit(store, dev, req.body.sources, req.body.runId ?? null);
+    const commitMs = Math.round(performance.now() - t0);
     admission.release(req.params.lease);
-    req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name) }, 'backup committed');
-    return { snapshots: snaps.map((s) => ({ name: s.name, source: s.source, createdAt: s.createdAt, files: s.files, bytes: s.bytes })) };
+    req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name), commitMs }, 'backup committed');
+    return { snapshots: snaps.map((s) => ({ name: s.name, source: s.source, createdAt: s.createdAt, files: s.files, bytes: s.bytes })), commitMs };
   });
 }
