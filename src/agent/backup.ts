@@ -41,7 +41,8 @@ export interface BackupResult {
 }
 
 const MISSING_CHUNK = 50_000;
-const EARLY_SAVE_BYTES = 64 * 1024 * 1024;
+/** Save the hash cache before uploading once this much was hashed: an interrupted run then re-reads nothing. */
+const EARLY_SAVE_BYTES = 16 * 1024 * 1024;
 
 export function sourcesOf(profile: Profile, documents?: string): Array<{ source: string; dir: string; excludes: Set<string> }> {
   if (!existsSync(profile.datastore)) throw new AppError('bad_request', `no Journal at ${profile.datastore} (use --profile DIR)`);
