@@ -48,7 +48,7 @@ function assertConsistent(root: string, serial: string): number {
       const t = JSON.parse(readFileSync(join(root, 'trees', id.slice(0, 2), id), 'utf8')) as Tree;
       for (const e of t.e) {
         if (e[1] === 'd') stack.push(e[5]);
-        else if (e[1] === 'f') assert.equal(statSync(join(root, 'pool', e[5].slice(0, 2), e[5].slice(2, 4), e[5])).size, e[4], `${name}: blob of ${e[0]}`);
+        else if (e[1] === 'f') assert.equal(statSync(join(root, 'pool', e[5].slice(0, 2), e[5])).size, e[4], `${name}: blob of ${e[0]}`);
       }
     }
     n++;

@@ -1,7 +1,8 @@
 /**
  * pool — the content-addressed store of file blobs and directory trees.
  *
- *   <root>/pool/ab/cd/<sha256>   file contents, mode 0444, immutable
+ *   <root>/pool/ab/<sha256>      file contents, mode 0444, immutable (one level of
+ *                                256 folders, made up front: see POOL_DEPTH)
  *   <root>/trees/ab/<sha256>     directory listings (common/tree.ts), written
  *                                only by the server after it checked them and
  *                                every child they name
@@ -17,6 +18,15 @@ import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSyn
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { syncFilesystem } from '../common/durable.js';
+
+/**
+ * Folder levels under pool/ (and trees/): one, like git's loose objects.
+ * DESIGN.md had two (pool/ab/cd/); measured here, creating the ~24,000 leaf
+ * folders a fresh pool needs cost 1.2–2 s of a first backup (and 65,536
+ * folders of 4 KiB each on a full server), while ext4's hashed directories
+ * keep lookups fast with tens of thousands of names per folder.
+ */
+export const POOL_DEPTH = 1;
 
 const TINY_MAX = 512;
 const TINY_TOTAL = 8 * 1024 * 1024;
@@ -45,10 +55,17 @@ export class Pool {
     this.treesDir = join(root, 'trees');
     this.incomingDir = join(root, 'incoming');
     for (const d of [this.poolDir, this.treesDir, this.incomingDir]) mkdirSync(d, { recursive: true });
+    if (!existsSync(join(this.treesDir, 'ff'))) {
+      for (let i = 0; i < 256; i++) {
+        const ab = i.toString(16).padStart(2, '0');
+        mkdirSync(join(this.poolDir, ab), { recursive: true });
+        mkdirSync(join(this.treesDir, ab), { recursive: true });
+      }
+    }
   }
 
   blobPath(id: string): string {
-    return join(this.poolDir, id.slice(0, 2), id.slice(2, 4), id);
+    return join(this.poolDir, id.slice(0, 2), id);
   }
 
   treePath(id: string): string {
