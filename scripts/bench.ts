@@ -19,7 +19,7 @@
  * Needs the built CLIs (`npm run build`) and GNU time (/usr/bin/time).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtCliMissing, REPO } from './bench/dsbackup.js';
@@ -44,8 +44,15 @@ const { values: a } = parseArgs({
     out: { type: 'string' },
     'no-netns': { type: 'boolean' },
     'no-md': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+
+if (a.help) {
+  const doc = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(new URL(import.meta.url), 'utf8'))![1];
+  process.stdout.write(doc.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trim() + '\n');
+  process.exit(0);
+}
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n`);
