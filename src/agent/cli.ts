@@ -5,6 +5,7 @@
  *   backup     back up the Journal (and Documents) now
  *   list       the backups the server keeps for this laptop
  *   restore    bring back everything, or one Journal entry
+ *   pin, unpin, pins   keep a backup or one entry version beyond the server's cleanup
  *
  * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy.
  */
@@ -17,6 +18,7 @@ import { detectSerial, Profile } from './profile.js';
 import { progressBar } from './progress.js';
 import { listSnapshots } from './remote.js';
 import { restoreAll, restoreEntry } from './restore.js';
+import { addPinCommands } from './pin-cli.js';
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -111,15 +113,17 @@ program
   .option('--snapshot <name>', 'which backup, e.g. datastore-2026-11-26_06:26 (default: the latest)')
   .option('--to <dir>', 'write into DIR/<source> instead of back into this laptop\'s Journal')
   .option('--xoj', 'with --entry: write a Journal Entry Bundle (.xoj) instead of an entry folder')
+  .option('--version <v>', 'with --entry: a pinned version of the entry (see: ds-backup pins), even if no backup holds it any more')
   .option('--force', 'overwrite local files newer than the backup')
   .option('--documents <dir>', 'Documents folder to restore into (without --to)')
   .option('--json', 'print the result as JSON')
-  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; json?: boolean }) => {
+  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; json?: boolean; version?: string }) => {
     if (Boolean(o.all) === Boolean(o.entry)) throw new ExitError(EXIT.usage, 'say what to restore: --all or --entry UID');
     if (o.xoj && !o.entry) throw new ExitError(EXIT.usage, '--xoj goes with --entry UID');
+    if (o.version && !o.entry) throw new ExitError(EXIT.usage, '--version goes with --entry UID');
     const profile = new Profile(o.profile);
     if (o.entry) {
-      const r = await restoreEntry({ profile, uid: o.entry, snapshot: o.snapshot, to: o.to, xoj: o.xoj, force: o.force });
+      const r = await restoreEntry({ profile, uid: o.entry, snapshot: o.snapshot, to: o.to, xoj: o.xoj, force: o.force, version: o.version });
       if (o.json) return printJson(r);
       return say(`restored "${r.title}" (${r.uid}) from ${r.snapshot} to ${r.path}`);
     }
@@ -130,5 +134,7 @@ program
       say(`${x.snapshot} → ${x.dest}: ${x.written} files written, ${x.skipped} already right${x.keptNewer ? `, ${x.keptNewer} newer local files kept (use --force)` : ''}`);
     }
   }));
+
+addPinCommands(program);
 
 await program.parseAsync(process.argv);

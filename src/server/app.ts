@@ -11,6 +11,8 @@ import { installErrorHandler } from './http-errors.js';
 import { backupRoutes } from './routes/backups.js';
 import { deviceRoutes } from './routes/devices.js';
 import { restoreRoutes } from './routes/restore.js';
+import { pinRoutes } from './routes/pins.js';
+import { installLeaseFile } from './lease-file.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
 
@@ -47,6 +49,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);
+  pinRoutes(app, ctx);
+  installLeaseFile(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

@@ -3,6 +3,7 @@
  *
  *   serve      run the HTTP server (backups, restore)
  *   reindex    rebuild catalog.sqlite from the disk
+ *   cleanup    the daily cleanup now (thinning, quota, GC); verify: re-hash the pool
  *
  * Every command takes --root DIR (default /library or the config file's).
  */
@@ -13,6 +14,7 @@ import { buildServer } from './app.js';
 import { configPath, loadConfig, type ServerConfig } from './config.js';
 import { reindex, syncMissing } from './reindex.js';
 import { Store } from './store.js';
+import { addCleanupCommands, startDailyCleanup } from './cleanup-cli.js';
 
 interface CommonOpts {
   root?: string;
@@ -51,7 +53,11 @@ program
     if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
     const address = await app.listen({ port: cfg.port, host: cfg.host });
     process.stdout.write(`ds-backup-server listening on ${address.replace('0.0.0.0', '127.0.0.1')} (root ${ctx.store.root})\n`);
-    const stop = () => void app.close().then(() => process.exit(0));
+    const stopCleanup = cfg.dailyCleanup ? startDailyCleanup(ctx, app.log) : () => {};
+    const stop = () => {
+      stopCleanup();
+      void app.close().then(() => process.exit(0));
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }));
@@ -73,6 +79,8 @@ program
       for (const s of r.skipped) process.stdout.write(`skipped ${s}\n`);
     }
   }));
+
+addCleanupCommands(program, config);
 
 program
   .command('admin-password')

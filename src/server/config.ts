@@ -16,6 +16,18 @@ export interface ServerConfig {
   diskLimitPct: number;
   bandwidth: number;
   logLevel: string;
+  /** Cleanup: keep every snapshot younger than this many days. */
+  keepDays: number;
+  /** Cleanup: soft quota, % of the filesystem's blocks or inodes. */
+  softQuotaPct: number;
+  quotaRounds: number;
+  /** Cleanup: absolute per-account cap in bytes (0 = none). */
+  accountCapBytes: number;
+  autoPinStarred: boolean;
+  /** Cleanup: % of the pool re-hashed by the daily run. */
+  verifySamplePct: number;
+  /** Cleanup: run the daily job inside `serve`. */
+  dailyCleanup: boolean;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -28,6 +40,13 @@ export const DEFAULTS: ServerConfig = {
   diskLimitPct: 90,
   bandwidth: 0,
   logLevel: 'info',
+  keepDays: 90,
+  softQuotaPct: 70,
+  quotaRounds: 10,
+  accountCapBytes: 0,
+  autoPinStarred: true,
+  verifySamplePct: 1,
+  dailyCleanup: true,
 };
 
 export function configPath(explicit?: string): string | null {

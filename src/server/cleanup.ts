@@ -1,0 +1,238 @@
+/**
+ * cleanup — the daily job: pins of starred entries, thinning, soft quota,
+ * reference recount, garbage collection, a verify sample, and a report.
+ *
+ * Order (each step leaves a consistent store, so a crash anywhere is
+ * finished by the next run):
+ *  1. finish a crashed run: index snapshot folders the catalog lacks, drop
+ *     catalog rows of folders that are gone, reload pins from disk;
+ *  2. auto-pin starred entries (pins.ts) while their snapshots still exist;
+ *  3. thin (retention.ts) and remove those snapshots: folder first (renamed
+ *     to a .tmp- name, then deleted), then its catalog rows;
+ *  4. recount every account's references from the disk (refs.ts) — exact
+ *     usage, account_blobs, and the GC mark — then collect garbage (gc.ts);
+ *  5. if the filesystem is still above the soft quota (or an account above
+ *     its cap), plan quota rounds (quota.ts), remove, recount, collect again;
+ *  6. re-hash a sample of the pool (verify.ts); write the report.
+ * `dryRun` decides and measures everything but deletes and writes nothing.
+ */
+import { readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fsyncDir } from '../common/durable.js';
+import type { SnapshotRow } from './catalog.js';
+import { collectGarbage, type GcResult } from './gc.js';
+import { Pins, type Pin } from './pins.js';
+import { planQuota, DEFAULT_QUOTA, type DiskFigures, type QuotaPlan, type QuotaPolicy } from './quota.js';
+import { IdSet, recomputeAccount } from './refs.js';
+import { syncMissing } from './reindex.js';
+import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
+import { StoreUsage } from './usage.js';
+import { verifyStore, type VerifyResult } from './verify.js';
+import type { Store } from './store.js';
+import { statfsSync } from 'node:fs';
+
+export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
+  autoPinStarred: boolean;
+  verifySamplePct: number;
+}
+
+export const DEFAULT_CLEANUP: CleanupPolicy = { ...DEFAULT_RETENTION, ...DEFAULT_QUOTA, autoPinStarred: true, verifySamplePct: 1 };
+
+export interface CleanupOptions {
+  dryRun?: boolean;
+  now?: number;
+  /** Disk figures (tests); default: statfs of the store. */
+  disk?: () => DiskFigures;
+  leaseGrants?: () => number[];
+  slackMs?: number;
+  yieldEvery?: number;
+}
+
+export interface RemovedSnapshot {
+  serial: string;
+  name: string;
+  source: string;
+  reason: 'thinned' | 'quota';
+  why: string;
+}
+
+export interface CleanupReport {
+  id: string;
+  startedAt: number;
+  finishedAt: number;
+  seconds: number;
+  dryRun: boolean;
+  snapshots: { before: number; kept: number; removed: number };
+  removed: RemovedSnapshot[];
+  kept: Record<string, number>;
+  pins: { total: number; added: number; dropped: number };
+  quota: Pick<QuotaPlan, 'overQuota' | 'share' | 'rounds' | 'notes'> | null;
+  gc: GcResult[];
+  bytesFreed: number;
+  objectsFreed: number;
+  accounts: Array<{ serial: string; bytes: number }>;
+  verify: Omit<VerifyResult, 'seconds'> | null;
+  repaired: { indexed: number; dropped: number };
+}
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+export function measureDisk(root: string): DiskFigures {
+  const s = statfsSync(root);
+  return { totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, totalInodes: s.files, usedInodes: s.files - s.ffree };
+}
+
+/** Drops catalog rows of snapshot folders that no longer exist (a crash after the folder went). */
+function dropVanished(store: Store): number {
+  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  const gone = rows.filter((s) => !existsSync(join(store.userDir(s.serial), s.name, 'snapshot.json')));
+  forgetSnapshots(store, gone);
+  return gone.length;
+}
+
+function forgetSnapshots(store: Store, rows: SnapshotRow[]): void {
+  const db = store.db;
+  const del = db.prepare('DELETE FROM snapshots WHERE id = ?');
+  const dead = db.prepare(`DELETE FROM entries WHERE account_id = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM snapshots s
+      WHERE s.account_id = entries.account_id AND s.source = entries.source AND s.seq >= entries.first_seq AND (entries.last_seq IS NULL OR s.seq <= entries.last_seq))`);
+  db.transaction(() => {
+    for (const r of rows) del.run(r.id);
+    for (const k of new Set(rows.map((r) => `${r.account_id}\t${r.source}`))) {
+      const [a, s] = k.split('\t');
+      dead.run(Number(a), s);
+    }
+  })();
+}
+
+/** Removes snapshot folders (disk first), then their catalog rows. */
+function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
+  for (const r of rows) {
+    const dir = store.userDir(r.serial);
+    const gone = join(dir, `.tmp-del-${r.name}-${randomBytes(4).toString('hex')}`);
+    try {
+      renameSync(join(dir, r.name), gone);
+      fsyncDir(dir);
+      rmSync(gone, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  forgetSnapshots(store, rows);
+}
+
+function pinsByAccount(pins: Pins): Map<number, Pin[]> {
+  const m = new Map<number, Pin[]>();
+  for (const p of pins.all()) {
+    let l = m.get(p.accountId);
+    if (!l) m.set(p.accountId, (l = []));
+    l.push(p);
+  }
+  return m;
+}
+
+/** Recounts every account (exact account_blobs and usage) and returns the mark of everything referenced. */
+async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, without: ReadonlySet<number>, yieldEvery: number) {
+  const marked = new IdSet();
+  const usage = new Map<number, number>();
+  const accounts = store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[];
+  let n = 0;
+  for (const a of accounts) {
+    const r = recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
+    for (const id of r.closure.sizes.keys()) marked.add(id);
+    usage.set(a, r.bytes);
+    n += r.closure.trees;
+    if (n >= yieldEvery) {
+      n = 0;
+      await yieldNow();
+    }
+  }
+  return { marked, usage };
+}
+
+function facts(rows: SnapshotRow[], pinned: Set<string>): SnapshotFacts[] {
+  return rows.map((r) => ({ id: r.id, accountId: r.account_id, serial: r.serial, source: r.source, name: r.name, createdAt: r.created_at, pinned: pinned.has(`${r.serial}/${r.name}`) }));
+}
+
+export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_CLEANUP, opts: CleanupOptions = {}): Promise<CleanupReport> {
+  const startedAt = Date.now();
+  const now = opts.now ?? startedAt;
+  const dryRun = Boolean(opts.dryRun);
+  const yieldEvery = opts.yieldEvery ?? 2000;
+  const gcOpts = () => ({ dryRun, leaseGrants: opts.leaseGrants?.() ?? [], slackMs: opts.slackMs, yieldEvery });
+  const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
+  const pins = new Pins(store);
+  if (!dryRun) pins.reload();
+  const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
+  await yieldNow();
+
+  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const verdicts = thin(facts(rows, pins.pinnedSnapshots()), policy, now);
+  const removed: RemovedSnapshot[] = [];
+  const removedIds = new Set<number>();
+  for (const v of verdicts) {
+    if (v.keep) continue;
+    removedIds.add(v.snapshot.id);
+    removed.push({ serial: v.snapshot.serial, name: v.snapshot.name, source: v.snapshot.source, reason: 'thinned', why: v.why });
+  }
+  if (!dryRun) removeSnapshots(store, [...removedIds].map((id) => byId.get(id)!));
+  await yieldNow();
+
+  const byAccount = pinsByAccount(pins);
+  let { marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery);
+  const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts())];
+
+  // Soft quota and per-account cap.
+  let quota: CleanupReport['quota'] = null;
+  const measured = opts.disk ? opts.disk() : measureDisk(store.root);
+  const disk = dryRun ? { ...measured, usedBytes: measured.usedBytes - gc[0].bytes, usedInodes: measured.usedInodes - gc[0].trees - gc[0].blobs } : measured;
+  const survivors = verdicts.filter((v) => v.keep && v.reason !== 'latest' && v.reason !== 'pinned').map((v) => v.snapshot).sort((a, b) => a.createdAt - b.createdAt);
+  const serialOf = new Map(rows.map((r) => [r.account_id, r.serial]));
+  const accounts = (store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[]).map((id) => ({
+    id, label: serialOf.get(id) ?? `account ${id}`,
+    removable: survivors.filter((s) => s.accountId === id).map((s) => ({ id: s.id, name: s.name, serial: s.serial })),
+  }));
+  const plan = planQuota(disk, policy, accounts, new StoreUsage(store, usage, byAccount));
+  quota = { overQuota: plan.overQuota, share: plan.share, rounds: plan.rounds, notes: plan.notes };
+  if (plan.removals.length) {
+    for (const q of plan.removals) {
+      removedIds.add(q.snapshotId);
+      const r = byId.get(q.snapshotId)!;
+      removed.push({ serial: r.serial, name: r.name, source: r.source, reason: 'quota', why: q.why });
+    }
+    if (!dryRun) removeSnapshots(store, plan.removals.map((q) => byId.get(q.snapshotId)!));
+    ({ marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery));
+    gc.push(await collectGarbage(store, marked, gcOpts()));
+  }
+
+  // Commits that landed while we ran: count their references again.
+  if (!dryRun) {
+    const late = store.db.prepare('SELECT DISTINCT account_id FROM snapshots WHERE created_at >= ?').pluck().all(startedAt) as number[];
+    for (const a of late) usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
+  }
+  const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
+  const kept: Record<string, number> = {};
+  for (const v of verdicts) if (v.keep && !removedIds.has(v.snapshot.id)) kept[v.reason] = (kept[v.reason] ?? 0) + 1;
+  const finishedAt = Date.now();
+  return {
+    id: new Date(startedAt).toISOString().replace(/[:.]/g, '-'),
+    startedAt, finishedAt, seconds: (finishedAt - startedAt) / 1000, dryRun,
+    snapshots: { before: rows.length, kept: rows.length - removedIds.size, removed: removedIds.size },
+    removed, kept,
+    pins: { total: pins.all().length, ...starred },
+    quota, gc,
+    bytesFreed: gc.reduce((a, g) => a + g.bytes, 0),
+    objectsFreed: gc.reduce((a, g) => a + g.trees + g.blobs, 0),
+    accounts: [...usage].map(([id, bytes]) => ({ serial: serialOf.get(id) ?? String(id), bytes })).sort((a, b) => b.bytes - a.bytes),
+    verify: verify ? { samplePct: verify.samplePct, blobs: verify.blobs, trees: verify.trees, bytes: verify.bytes, damaged: verify.damaged } : null,
+    repaired,
+  };
+}
+
+/** Folders a cleanup leaves in users/<SN>/ while deleting (cleaned by Store.repair as .tmp-*). */
+export function pendingDeletes(store: Store): number {
+  let n = 0;
+  for (const sn of store.serials()) n += readdirSync(store.userDir(sn)).filter((x) => x.startsWith('.tmp-del-')).length;
+  return n;
+}
