@@ -91,3 +91,14 @@ export function ageStore(store: Store, ms = 3_600_000): void {
   walk(store.pool.treesDir, 1);
   walk(store.pool.poolDir, 2);
 }
+
+/** Bytes of every stored object. */
+export function storedBytes(store: Store): number {
+  let n = 0;
+  const walk = (d: string, depth: number) => {
+    for (const x of readdirSync(d)) depth ? walk(join(d, x), depth - 1) : (n += statSync(join(d, x)).size);
+  };
+  walk(store.pool.treesDir, 1);
+  walk(store.pool.poolDir, 2);
+  return n;
+}
