@@ -36,7 +36,7 @@ async function api<T>(method: string, path: string, body?: unknown, raw?: Buffer
   const res = await fetch(`${srv.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(raw ? { 'content-type': 'application/octet-stream' } : body ? { 'content-type': 'application/json' } : {}) },
-    body: raw ?? (body ? JSON.stringify(body) : undefined),
+    body: raw ? new Uint8Array(raw) : body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
   return { status: res.status, json: (text ? JSON.parse(text) : null) as T };

@@ -26,6 +26,7 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const program = configureProgram(new Command('ds-backup'))
   .description('Back up this laptop\'s Sugar Journal to the school server, and restore it')
   .version('0.1.0')
+  .enablePositionalOptions()
   .addHelpText('after', `
 Examples:
   ds-backup register --server http://schoolserver:8080 --nickname Ana

@@ -103,7 +103,7 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
   const today = dayOf(opts.now ?? Date.now());
   if (!opts.force && !opts.dryRun && lastRunDay(store) === today) return { ran: false, reason: `already done today (${today})` };
   const load = (opts.load ?? (() => loadavg()[0]))();
-  if (!opts.force && load > opts.loadLimit) return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
+  if (!opts.force && !opts.dryRun && load > opts.loadLimit) return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
   const release = takeLock(store);
   if (!release) throw new AppError('conflict', 'another cleanup is running on this store; try again later');
   try {

@@ -184,7 +184,6 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts())];
 
   // Soft quota and per-account cap.
-  let quota: CleanupReport['quota'] = null;
   const measured = opts.disk ? opts.disk() : measureDisk(store.root);
   const disk = dryRun ? { ...measured, usedBytes: measured.usedBytes - gc[0].bytes, usedInodes: measured.usedInodes - gc[0].trees - gc[0].blobs } : measured;
   const survivors = verdicts.filter((v) => v.keep && v.reason !== 'latest' && v.reason !== 'pinned').map((v) => v.snapshot).sort((a, b) => a.createdAt - b.createdAt);
@@ -194,7 +193,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     removable: survivors.filter((s) => s.accountId === id).map((s) => ({ id: s.id, name: s.name, serial: s.serial })),
   }));
   const plan = planQuota(disk, policy, accounts, new StoreUsage(store, usage, byAccount));
-  quota = { overQuota: plan.overQuota, share: plan.share, rounds: plan.rounds, notes: plan.notes };
+  const quota: CleanupReport['quota'] = { overQuota: plan.overQuota, share: plan.share, rounds: plan.rounds, notes: plan.notes };
   if (plan.removals.length) {
     for (const q of plan.removals) {
       removedIds.add(q.snapshotId);

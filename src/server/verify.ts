@@ -47,7 +47,7 @@ function hashFile(path: string): Promise<{ hex: string; bytes: number }> {
 }
 
 function* objects(dir: string, depth: number): Generator<{ path: string; id: string }> {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir);
   } catch {

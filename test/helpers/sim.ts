@@ -69,7 +69,10 @@ export function assertRestorable(store: Store, accountId: number, trees: string[
 export function storedIds(store: Store): Set<string> {
   const out = new Set<string>();
   const walk = (d: string, depth: number) => {
-    for (const n of readdirSync(d)) depth ? walk(join(d, n), depth - 1) : out.add(n);
+    for (const n of readdirSync(d)) {
+      if (depth) walk(join(d, n), depth - 1);
+      else out.add(n);
+    }
   };
   walk(store.pool.treesDir, 1);
   walk(store.pool.poolDir, 2);
@@ -96,7 +99,10 @@ export function ageStore(store: Store, ms = 3_600_000): void {
 export function storedBytes(store: Store): number {
   let n = 0;
   const walk = (d: string, depth: number) => {
-    for (const x of readdirSync(d)) depth ? walk(join(d, x), depth - 1) : (n += statSync(join(d, x)).size);
+    for (const x of readdirSync(d)) {
+      if (depth) walk(join(d, x), depth - 1);
+      else n += statSync(join(d, x)).size;
+    }
   };
   walk(store.pool.treesDir, 1);
   walk(store.pool.poolDir, 2);
