@@ -16,7 +16,7 @@
  *  6. re-hash a sample of the pool (verify.ts); write the report.
  * `dryRun` decides and measures everything but deletes and writes nothing.
  */
-import { readdirSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir } from '../common/durable.js';
@@ -74,6 +74,8 @@ export interface CleanupReport {
   accounts: Array<{ serial: string; bytes: number }>;
   verify: Omit<VerifyResult, 'seconds'> | null;
   repaired: { indexed: number; dropped: number };
+  /** Seconds per step. */
+  steps: Record<string, number>;
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
@@ -83,11 +85,13 @@ export function measureDisk(root: string): DiskFigures {
   return { totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, totalInodes: s.files, usedInodes: s.files - s.ffree };
 }
 
-/** Drops catalog rows of snapshot folders that no longer exist (a crash after the folder went). */
+/** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
 function dropVanished(store: Store): number {
+  if (!store.db.prepare("SELECT 1 FROM meta WHERE key = 'cleanup.removing'").get()) return 0;
   const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
   const gone = rows.filter((s) => !existsSync(join(store.userDir(s.serial), s.name, 'snapshot.json')));
   forgetSnapshots(store, gone);
+  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
   return gone.length;
 }
 
@@ -107,18 +111,34 @@ function forgetSnapshots(store: Store, rows: SnapshotRow[]): void {
 
 /** Removes snapshot folders (disk first), then their catalog rows. */
 function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
-  for (const r of rows) {
-    const dir = store.userDir(r.serial);
-    const gone = join(dir, `.tmp-del-${r.name}-${randomBytes(4).toString('hex')}`);
-    try {
-      renameSync(join(dir, r.name), gone);
-      fsyncDir(dir);
-      rmSync(gone, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  if (!rows.length) return;
+  store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleanup.removing', ?)").run(String(Date.now()));
+  const bySerial = new Map<string, SnapshotRow[]>();
+  for (const r of rows) bySerial.set(r.serial, [...(bySerial.get(r.serial) ?? []), r]);
+  for (const [serial, list] of bySerial) {
+    const dir = store.userDir(serial);
+    const doomed: string[] = [];
+    for (const r of list) {
+      const gone = join(dir, `.tmp-del-${r.name}-${randomBytes(4).toString('hex')}`);
+      try {
+        renameSync(join(dir, r.name), gone);
+        doomed.push(gone);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    fsyncDir(dir);
+    for (const d of doomed) {
+      try {
+        unlinkSync(join(d, 'snapshot.json'));
+        rmdirSync(d);
+      } catch {
+        rmSync(d, { recursive: true, force: true });
+      }
     }
   }
   forgetSnapshots(store, rows);
+  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
 }
 
 function pinsByAccount(pins: Pins): Map<number, Pin[]> {
@@ -159,11 +179,19 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   const now = opts.now ?? startedAt;
   const dryRun = Boolean(opts.dryRun);
   const yieldEvery = opts.yieldEvery ?? 2000;
+  const steps: Record<string, number> = {};
+  let mark = Date.now();
+  const step = (name: string) => {
+    const t = Date.now();
+    steps[name] = (steps[name] ?? 0) + (t - mark) / 1000;
+    mark = t;
+  };
   const gcOpts = () => ({ dryRun, leaseGrants: opts.leaseGrants?.() ?? [], slackMs: opts.slackMs, yieldEvery });
   const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
   const pins = new Pins(store);
   if (!dryRun) pins.reload();
   const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
+  step('repair and pins');
   await yieldNow();
 
   const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
@@ -177,11 +205,14 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     removed.push({ serial: v.snapshot.serial, name: v.snapshot.name, source: v.snapshot.source, reason: 'thinned', why: v.why });
   }
   if (!dryRun) removeSnapshots(store, [...removedIds].map((id) => byId.get(id)!));
+  step('thin');
   await yieldNow();
 
   const byAccount = pinsByAccount(pins);
   let { marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery);
+  step('recount');
   const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts())];
+  step('gc');
 
   // Soft quota and per-account cap.
   const measured = opts.disk ? opts.disk() : measureDisk(store.root);
@@ -210,7 +241,9 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     const late = store.db.prepare('SELECT DISTINCT account_id FROM snapshots WHERE created_at >= ?').pluck().all(startedAt) as number[];
     for (const a of late) usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
   }
+  step('quota');
   const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
+  step('verify');
   const kept: Record<string, number> = {};
   for (const v of verdicts) if (v.keep && !removedIds.has(v.snapshot.id)) kept[v.reason] = (kept[v.reason] ?? 0) + 1;
   const finishedAt = Date.now();
@@ -226,6 +259,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     accounts: [...usage].map(([id, bytes]) => ({ serial: serialOf.get(id) ?? String(id), bytes })).sort((a, b) => b.bytes - a.bytes),
     verify: verify ? { samplePct: verify.samplePct, blobs: verify.blobs, trees: verify.trees, bytes: verify.bytes, damaged: verify.damaged } : null,
     repaired,
+    steps,
   };
 }
 

@@ -17,8 +17,9 @@
  * Live leases come from the running server: in-process from Admission, from
  * a separate `cleanup` process through <root>/run/leases.json, which `serve`
  * rewrites before answering every lease grant and release.
- * To close the stat→unlink race with another process, a victim is renamed
- * into gc-trash/ first, its mtime read again there (a claim that landed in
+ * In the server's own process lstat and unlink run with no request in
+ * between. When another process (a running `serve`) may claim concurrently,
+ * a victim is renamed into gc-trash/ first, its mtime read again there (a claim that landed in
  * between shows), and only then unlinked — or renamed back. A crash leaves
  * files in gc-trash/; the next run puts them back and decides again.
  */
@@ -35,6 +36,8 @@ export interface GcOptions {
   /** Milliseconds subtracted from the horizon for coarse file timestamps (default 2000). */
   slackMs?: number;
   yieldEvery?: number;
+  /** Always use the rename-and-recheck path (tests). */
+  forceTrash?: boolean;
 }
 
 export interface GcResult {
@@ -68,13 +71,13 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Grant times of live leases held by a running `serve` on this root (another process). */
-export function foreignLeaseGrants(root: string): number[] {
+/** A running `serve` on this root in another process: its live leases' grant times. */
+export function foreignServer(root: string): { grants: number[] } | null {
   try {
     const f = JSON.parse(readFileSync(leaseFilePath(root), 'utf8')) as LeaseFile;
-    return f.pid !== process.pid && alive(f.pid) ? f.grants : [];
+    return f.pid !== process.pid && alive(f.pid) ? { grants: f.grants } : null;
   } catch {
-    return [];
+    return null;
   }
 }
 
@@ -94,7 +97,8 @@ function* files(dir: string, depth: number): Generator<{ path: string; name: str
 
 export class Sweeper {
   readonly trash: string;
-  constructor(private readonly store: Store, readonly horizon: number, private readonly dryRun: boolean) {
+  /** useTrash: another process may claim objects concurrently (rename, re-check, then unlink). */
+  constructor(private readonly store: Store, readonly horizon: number, private readonly dryRun: boolean, private readonly useTrash = true) {
     this.trash = join(store.root, 'gc-trash');
     mkdirSync(this.trash, { recursive: true });
   }
@@ -117,6 +121,11 @@ export class Sweeper {
     }
     if (st.mtimeMs >= this.horizon) return -1;
     if (this.dryRun) return st.size;
+    if (!this.useTrash) {
+      // Same process as every claimer (or none runs): lstat and unlink happen with no request in between.
+      unlinkSync(path);
+      return st.size;
+    }
     const t = join(this.trash, `${kind}-${id}`);
     try {
       renameSync(path, t);
@@ -177,9 +186,10 @@ function parentsFirst(store: Store, candidates: string[]): string[] {
 
 export async function collectGarbage(store: Store, marked: IdSet, opts: GcOptions = {}): Promise<GcResult> {
   const start = Date.now();
-  const grants = [...(opts.leaseGrants ?? []), ...foreignLeaseGrants(store.root)];
+  const foreign = foreignServer(store.root);
+  const grants = [...(opts.leaseGrants ?? []), ...(foreign?.grants ?? [])];
   const horizon = Math.min(start, ...grants) - (opts.slackMs ?? 2000);
-  const sw = new Sweeper(store, horizon, Boolean(opts.dryRun));
+  const sw = new Sweeper(store, horizon, Boolean(opts.dryRun), opts.forceTrash || foreign !== null);
   const every = opts.yieldEvery ?? 2000;
   const result: GcResult = { trees: 0, blobs: 0, bytes: 0, protectedTrees: 0, protectedBlobs: 0, restoredFromTrash: opts.dryRun ? 0 : sw.restoreTrash(), horizon };
   let n = 0;
