@@ -29,6 +29,7 @@ export function summary(r: CleanupReport): string {
   ];
   if (r.quota?.overQuota || r.quota?.rounds) lines.push(`soft quota: share ${fmt(r.quota.share)}, ${r.quota.rounds} rounds`);
   for (const n of r.quota?.notes ?? []) lines.push(`note: ${n}`);
+  for (const p of r.problems) lines.push(`problem: ${p}`);
   for (const s of r.removed) lines.push(`  ${r.dryRun ? 'would remove' : 'removed'} ${s.serial}/${s.name}: ${s.why}`);
   if (r.verify) lines.push(`verify: ${r.verify.blobs} blobs, ${r.verify.trees} trees checked (${r.verify.samplePct}% sample), ${r.verify.damaged.length} damaged`);
   for (const d of r.verify?.damaged ?? []) lines.push(`  DAMAGED ${d.kind} ${d.id}: ${d.problem}; affects ${d.snapshots.join(', ') || 'no snapshot'}`);

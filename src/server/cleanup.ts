@@ -24,7 +24,8 @@ import type { SnapshotRow } from './catalog.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { Pins, type Pin } from './pins.js';
 import { planQuota, DEFAULT_QUOTA, type DiskFigures, type QuotaPlan, type QuotaPolicy } from './quota.js';
-import { IdSet, recomputeAccount } from './refs.js';
+import { closure, IdSet, recomputeAccount } from './refs.js';
+import { listSnapshotNames, readSnapshot } from './snapshots.js';
 import { syncMissing } from './reindex.js';
 import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
 import { StoreUsage } from './usage.js';
@@ -76,6 +77,7 @@ export interface CleanupReport {
   repaired: { indexed: number; dropped: number };
   /** Seconds per step. */
   steps: Record<string, number>;
+  problems: string[];
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
@@ -151,14 +153,44 @@ function pinsByAccount(pins: Pins): Map<number, Pin[]> {
   return m;
 }
 
+/** Snapshot folders on disk the catalog does not know (no device record, unreadable...): kept as GC roots all the same. */
+function orphanRoots(store: Store): string[] {
+  const known = new Set(store.db.prepare("SELECT serial || '/' || name FROM snapshots").pluck().all() as string[]);
+  const roots: string[] = [];
+  for (const serial of store.serials()) {
+    const dir = store.userDir(serial);
+    for (const name of listSnapshotNames(dir)) {
+      if (known.has(`${serial}/${name}`)) continue;
+      const info = readSnapshot(dir, name);
+      if (info) roots.push(info.root);
+    }
+  }
+  return roots;
+}
+
 /** Recounts every account (exact account_blobs and usage) and returns the mark of everything referenced. */
-async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, without: ReadonlySet<number>, yieldEvery: number) {
+async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, without: ReadonlySet<number>, yieldEvery: number, problems: string[]) {
   const marked = new IdSet();
   const usage = new Map<number, number>();
   const accounts = store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[];
+  for (const root of orphanRoots(store)) {
+    try {
+      for (const id of closure(store, [root]).sizes.keys()) marked.add(id);
+    } catch {
+      marked.add(root);
+    }
+  }
   let n = 0;
   for (const a of accounts) {
-    const r = recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
+    let r;
+    try {
+      r = recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
+    } catch (e) {
+      // A tree is missing or unreadable: keep everything the catalog says this account references.
+      problems.push(`account ${a}: references not recounted (${(e as Error).message}); its data is kept as the catalog lists it`);
+      for (const id of store.db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(a) as string[]) marked.add(id);
+      continue;
+    }
     for (const id of r.closure.sizes.keys()) marked.add(id);
     usage.set(a, r.bytes);
     n += r.closure.trees;
@@ -180,6 +212,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   const dryRun = Boolean(opts.dryRun);
   const yieldEvery = opts.yieldEvery ?? 2000;
   const steps: Record<string, number> = {};
+  const problems: string[] = [];
   let mark = Date.now();
   const step = (name: string) => {
     const t = Date.now();
@@ -209,7 +242,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   await yieldNow();
 
   const byAccount = pinsByAccount(pins);
-  let { marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery);
+  let { marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems);
   step('recount');
   const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts())];
   step('gc');
@@ -232,7 +265,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
       removed.push({ serial: r.serial, name: r.name, source: r.source, reason: 'quota', why: q.why });
     }
     if (!dryRun) removeSnapshots(store, plan.removals.map((q) => byId.get(q.snapshotId)!));
-    ({ marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery));
+    ({ marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems));
     gc.push(await collectGarbage(store, marked, gcOpts()));
   }
 
@@ -260,6 +293,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     verify: verify ? { samplePct: verify.samplePct, blobs: verify.blobs, trees: verify.trees, bytes: verify.bytes, damaged: verify.damaged } : null,
     repaired,
     steps,
+    problems,
   };
 }
 
