@@ -83,9 +83,9 @@ describe('GC during an in-flight backup', () => {
       utimesSync(store.pool.blobPath(sha(fresh)), t, t);
 
       if (where === 'in the server process') {
-        await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, leaseGrants: () => srv.ctx.admission.active().map((l) => l.grantedAt) });
+        await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, fullGc: true, leaseGrants: () => srv.ctx.admission.active().map((l) => l.grantedAt) });
       } else {
-        const r = await serverCli(['cleanup', '--root', srv.root, '--force', '--json']);
+        const r = await serverCli(['cleanup', '--root', srv.root, '--force', '--full-gc', '--json']);
         assert.equal(r.code, 0, r.stderr);
       }
       assert.ok(store.pool.blobSize(told) >= 0, 'blob reported present survives');
@@ -111,7 +111,7 @@ describe('GC during an in-flight backup', () => {
     renameSync(store.pool.blobPath(live), join(trash, `b-${live}`));
     renameSync(store.pool.blobPath(junk), join(trash, `b-${junk}`));
     ageStore(store);
-    const r = await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, slackMs: 0 });
+    const r = await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, slackMs: 0, fullGc: true });
     assert.equal(r.gc[0].restoredFromTrash, 2);
     assert.ok(store.pool.blobSize(live) >= 0, 'referenced blob restored');
     assert.equal(store.pool.blobSize(junk), -1, 'garbage deleted');

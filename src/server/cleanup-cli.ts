@@ -56,6 +56,7 @@ export function addCleanupCommands(program: Command, config: (o: Opts) => Server
     .option('--config <file>', 'JSON config file')
     .option('--dry-run', 'decide and explain everything, delete nothing')
     .option('--force', 'run even if today\'s run is done or the load is high')
+    .option('--full-gc', 'look at every stored object for garbage (done weekly anyway), not only what accounts just stopped referencing')
     .option('--now <time>', 'decide as if it were this time (ISO 8601; for simulations and tests)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `
@@ -66,7 +67,7 @@ their oldest snapshots, round after round (quotaRounds 10). Settings: config fil
 Safe while 'serve' runs on the same root (in-flight backups keep their data).
 Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage,
 5 another cleanup holds the store's lock.`)
-    .action(action(async (o: Opts & { dryRun?: boolean; force?: boolean; now?: string }) => {
+    .action(action(async (o: Opts & { dryRun?: boolean; force?: boolean; now?: string; fullGc?: boolean }) => {
       const cfg = config(o);
       const now = o.now === undefined ? undefined : Date.parse(o.now);
       if (now !== undefined && !Number.isFinite(now)) throw new ExitError(EXIT.usage, `--now ${o.now} is not a time; use e.g. 2027-06-01T12:00:00Z`);
@@ -77,7 +78,7 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
       }
       const store = new Store(cfg.root);
       try {
-        const out = await attemptCleanup(store, policyOf(cfg), { dryRun: o.dryRun, force: o.force, loadLimit: cfg.loadLimit, now }).catch((e: Error & { code?: string }) => {
+        const out = await attemptCleanup(store, policyOf(cfg), { dryRun: o.dryRun, force: o.force, loadLimit: cfg.loadLimit, now, fullGc: o.fullGc }).catch((e: Error & { code?: string }) => {
           if (e.code === 'conflict') throw new ExitError(EXIT.locked, e.message);
           throw e;
         });

@@ -10,7 +10,9 @@
  *  3. thin (retention.ts) and remove those snapshots: folder first (renamed
  *     to a .tmp- name, then deleted), then its catalog rows;
  *  4. recount every account's references from the disk (refs.ts) — exact
- *     usage, account_blobs, and the GC mark — then collect garbage (gc.ts);
+ *     usage, account_blobs, and the GC mark — then collect garbage (gc.ts):
+ *     the references accounts dropped, or, once a week (or `fullGc`), every
+ *     stored object (uploads never committed, leftovers of old crashes);
  *  5. if the filesystem is still above the soft quota (or an account above
  *     its cap), plan quota rounds (quota.ts), remove, recount, collect again;
  *  6. re-hash a sample of the pool (verify.ts); write the report.
@@ -46,6 +48,8 @@ export interface CleanupOptions {
   /** Disk figures (tests); default: statfs of the store. */
   disk?: () => DiskFigures;
   leaseGrants?: () => number[];
+  /** List the whole store for garbage (default: when the last full sweep is a week old). */
+  fullGc?: boolean;
   slackMs?: number;
   yieldEvery?: number;
 }
@@ -75,8 +79,9 @@ export interface CleanupReport {
   accounts: Array<{ serial: string; bytes: number }>;
   verify: Omit<VerifyResult, 'seconds'> | null;
   repaired: { indexed: number; dropped: number };
-  /** Seconds per step. */
+  /** Seconds per step, and the process's resident memory (MB) after each. */
   steps: Record<string, number>;
+  memory: Record<string, number>;
   problems: string[];
 }
 
@@ -181,6 +186,7 @@ async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, 
     }
   }
   let n = 0;
+  const dropped: string[] = [];
   for (const a of accounts) {
     let r;
     try {
@@ -192,6 +198,7 @@ async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, 
       continue;
     }
     for (const id of r.closure.sizes.keys()) marked.add(id);
+    for (const id of r.dropped) dropped.push(id);
     usage.set(a, r.bytes);
     n += r.closure.trees;
     if (n >= yieldEvery) {
@@ -199,7 +206,7 @@ async function recount(store: Store, pins: Map<number, Pin[]>, dryRun: boolean, 
       await yieldNow();
     }
   }
-  return { marked, usage };
+  return { marked, usage, dropped };
 }
 
 function facts(rows: SnapshotRow[], pinned: Set<string>): SnapshotFacts[] {
@@ -214,12 +221,23 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   const steps: Record<string, number> = {};
   const problems: string[] = [];
   let mark = Date.now();
+  const memory: Record<string, number> = {};
   const step = (name: string) => {
     const t = Date.now();
     steps[name] = (steps[name] ?? 0) + (t - mark) / 1000;
+    memory[name] = Math.round(process.memoryUsage().rss / 1048576);
     mark = t;
   };
-  const gcOpts = () => ({ dryRun, leaseGrants: opts.leaseGrants?.() ?? [], slackMs: opts.slackMs, yieldEvery });
+  const lastFull = Number(store.db.prepare("SELECT value FROM meta WHERE key = 'gc.full-at'").pluck().get() ?? 0);
+  // A run that crashed after dropping references but before collecting them leaves a mark: sweep everything.
+  const pending = store.db.prepare("SELECT 1 FROM meta WHERE key = 'gc.pending'").get() !== undefined;
+  const full = opts.fullGc ?? (pending || startedAt - lastFull >= 7 * 86_400_000);
+  const setPending = (on: boolean) => {
+    if (dryRun) return;
+    if (on) store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.pending', ?)").run(String(startedAt));
+    else store.db.prepare("DELETE FROM meta WHERE key = 'gc.pending'").run();
+  };
+  const gcOpts = (candidates: string[]) => ({ dryRun, leaseGrants: opts.leaseGrants?.() ?? [], slackMs: opts.slackMs, yieldEvery, candidates: full ? undefined : candidates });
   const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
   const pins = new Pins(store);
   if (!dryRun) pins.reload();
@@ -242,9 +260,11 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
   await yieldNow();
 
   const byAccount = pinsByAccount(pins);
-  let { marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems);
+  setPending(true);
+  let { marked, usage, dropped } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems);
   step('recount');
-  const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts())];
+  const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts(dropped))];
+  if (full && !dryRun) store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.full-at', ?)").run(String(startedAt));
   step('gc');
 
   // Soft quota and per-account cap.
@@ -265,8 +285,8 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
       removed.push({ serial: r.serial, name: r.name, source: r.source, reason: 'quota', why: q.why });
     }
     if (!dryRun) removeSnapshots(store, plan.removals.map((q) => byId.get(q.snapshotId)!));
-    ({ marked, usage } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems));
-    gc.push(await collectGarbage(store, marked, gcOpts()));
+    ({ marked, usage, dropped } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems));
+    gc.push(await collectGarbage(store, marked, gcOpts(dropped)));
   }
 
   // Commits that landed while we ran: count their references again.
@@ -274,6 +294,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     const late = store.db.prepare('SELECT DISTINCT account_id FROM snapshots WHERE created_at >= ?').pluck().all(startedAt) as number[];
     for (const a of late) usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
   }
+  setPending(false);
   step('quota');
   const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
   step('verify');
@@ -293,6 +314,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     verify: verify ? { samplePct: verify.samplePct, blobs: verify.blobs, trees: verify.trees, bytes: verify.bytes, damaged: verify.damaged } : null,
     repaired,
     steps,
+    memory,
     problems,
   };
 }

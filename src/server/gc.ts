@@ -3,7 +3,10 @@
  *
  * Mark: the caller passes the ids reachable from every snapshot root and pin
  * (refs.ts, walked from the disk). Sweep: every unmarked tree, then every
- * unmarked blob, is deleted — trees first and parents before children, so a
+ * unmarked blob, is deleted. A daily run considers only the references
+ * accounts just dropped (`candidates`); a full sweep (weekly, see
+ * cleanup.ts) lists the whole store and also finds uploads never committed.
+ * Unreachable objects are deleted — trees first and parents before children, so a
  * crash at any instant leaves no tree whose child is gone.
  *
  * Safe while backups run (the "claim" protocol): whenever the server tells a
@@ -23,7 +26,7 @@
  * between shows), and only then unlinked — or renamed back. A crash leaves
  * files in gc-trash/; the next run puts them back and decides again.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTrustedTree } from '../common/tree.js';
 import { closure, IdSet } from './refs.js';
@@ -38,6 +41,12 @@ export interface GcOptions {
   yieldEvery?: number;
   /** Always use the rename-and-recheck path (tests). */
   forceTrash?: boolean;
+  /**
+   * Only these ids can be garbage (the references accounts just dropped):
+   * no listing of the whole pool. Without it, every stored object is
+   * considered (the full sweep, which also finds uploads never committed).
+   */
+  candidates?: Iterable<string>;
 }
 
 export interface GcResult {
@@ -48,6 +57,7 @@ export interface GcResult {
   protectedBlobs: number;
   restoredFromTrash: number;
   horizon: number;
+  full: boolean;
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
@@ -191,12 +201,23 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
   const horizon = Math.min(start, ...grants) - (opts.slackMs ?? 2000);
   const sw = new Sweeper(store, horizon, Boolean(opts.dryRun), opts.forceTrash || foreign !== null);
   const every = opts.yieldEvery ?? 2000;
-  const result: GcResult = { trees: 0, blobs: 0, bytes: 0, protectedTrees: 0, protectedBlobs: 0, restoredFromTrash: opts.dryRun ? 0 : sw.restoreTrash(), horizon };
+  const result: GcResult = { trees: 0, blobs: 0, bytes: 0, protectedTrees: 0, protectedBlobs: 0, restoredFromTrash: opts.dryRun ? 0 : sw.restoreTrash(), horizon, full: !opts.candidates };
   let n = 0;
   // Trees: claimed (fresh) unreachable trees become roots; the rest are candidates.
   const candidates: string[] = [];
   const freshRoots: string[] = [];
-  for (const f of files(store.pool.treesDir, 1)) {
+  const blobCandidates: string[] = [];
+  const trees = opts.candidates ? [] : files(store.pool.treesDir, 1);
+  if (opts.candidates) {
+    for (const id of new Set(opts.candidates)) {
+      if (marked.has(id)) continue;
+      const path = store.pool.treePath(id);
+      if (!existsSync(path)) blobCandidates.push(id);
+      else if (sw.fresh(path)) freshRoots.push(id);
+      else candidates.push(id);
+    }
+  }
+  for (const f of trees) {
     if (++n % every === 0) await yieldNow();
     if (marked.has(f.name)) continue;
     if (sw.fresh(f.path)) freshRoots.push(f.name);
@@ -218,7 +239,8 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
       result.bytes += size;
     } else result.protectedTrees++;
   }
-  for (const f of files(store.pool.poolDir, 2)) {
+  const blobs = opts.candidates ? blobCandidates.map((id) => ({ name: id, path: store.pool.blobPath(id) })) : files(store.pool.poolDir, 2);
+  for (const f of blobs) {
     if (++n % every === 0) await yieldNow();
     if (marked.has(f.name)) continue;
     const size = sw.sweep(f.path, 'b', f.name);

@@ -182,15 +182,23 @@ export class Pins {
     for (const p of this.all()) if (p.kind === 'entry') have.set(`${p.accountId}/${p.uid}/${p.version}`, p);
     let added = 0;
     let dropped = 0;
+    const fresh = new Map<string, Array<{ accountId: number; pin: Pin }>>();
     for (const r of newest) {
       if (r.keep !== 1 || have.has(`${r.account_id}/${r.uid}/${r.version}`)) continue;
+      let pin: Pin;
       try {
-        this.pinEntry(r.account_id, r.uid, r.version, true, now);
-        added++;
+        pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...this.locate(r.account_id, r) };
       } catch {
-        /* no snapshot holds it any more: nothing to pin */
+        continue; // no snapshot holds it any more: nothing to pin
       }
+      fresh.set(pin.serial, [...(fresh.get(pin.serial) ?? []), { accountId: r.account_id, pin }]);
+      added++;
     }
+    // One write per laptop folder, one transaction for the index.
+    for (const [serial, list] of fresh) this.writeFile(serial, [...this.readFile(serial), ...list.map((x) => x.pin)]);
+    db.transaction(() => {
+      for (const list of fresh.values()) for (const x of list) this.index(x.accountId, x.pin);
+    })();
     // An auto pin goes only when its entry has a newer version (starred ones got their own pin above);
     // an entry the student deleted from the Journal keeps its pin.
     for (const p of have.values()) {

@@ -12,7 +12,8 @@
  * the id): a collision can only keep an unreachable object, never delete a
  * reachable one.
  */
-import { readTrustedTree } from '../common/tree.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Tree } from '../common/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from './store.js';
 
@@ -63,6 +64,23 @@ export interface Closure {
   trees: number;
 }
 
+let buf = Buffer.alloc(1 << 20);
+
+/** A stored tree's text and size: one open/read/close into a reused buffer (the walk's hot path). */
+function readTreeText(path: string): { text: string; size: number } {
+  const fd = openSync(path, 'r');
+  try {
+    let n = readSync(fd, buf, 0, buf.length, 0);
+    if (n === buf.length) {
+      buf = Buffer.alloc(Math.max(buf.length * 2, fstatSync(fd).size + 1));
+      n = readSync(fd, buf, 0, buf.length, 0);
+    }
+    return { text: buf.toString('utf8', 0, n), size: n };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Every tree and blob reachable from `trees` plus `blobs`. A missing tree throws. */
 export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[string, number]> = []): Closure {
   const sizes = new Map<string, number>();
@@ -72,10 +90,10 @@ export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[
   while (stack.length) {
     const id = stack.pop()!;
     if (sizes.has(id)) continue;
-    const text = store.pool.readTree(id);
-    sizes.set(id, Buffer.byteLength(text));
+    const { text, size } = readTreeText(store.pool.treePath(id));
+    sizes.set(id, size);
     treeCount++;
-    for (const e of readTrustedTree(text).e) {
+    for (const e of (JSON.parse(text) as Tree).e) {
       if (e[1] === 'd') stack.push(e[5]);
       else if (e[1] === 'f' && !sizes.has(e[5])) sizes.set(e[5], e[4]);
     }
@@ -90,33 +108,23 @@ export function accountRoots(store: Store, accountId: number, pins: Pin[], witho
 }
 
 /** Makes account_blobs of one account equal to the closure of its snapshots and pins. */
-export function recomputeAccount(store: Store, accountId: number, pins: Pin[], dryRun = false, without?: ReadonlySet<number>): { closure: Closure; added: number; dropped: number; bytes: number } {
+export function recomputeAccount(store: Store, accountId: number, pins: Pin[], dryRun = false, without?: ReadonlySet<number>): { closure: Closure; added: number; dropped: string[]; bytes: number } {
   const r = accountRoots(store, accountId, pins, without);
   const c = closure(store, r.trees, r.blobs);
   let bytes = 0;
   for (const s of c.sizes.values()) bytes += s;
-  if (dryRun) return { closure: c, added: 0, dropped: 0, bytes };
   const db = store.db;
   const existing = db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(accountId) as string[];
+  const had = new Set(existing);
+  const dropped = existing.filter((id) => !c.sizes.has(id));
+  const fresh = [...c.sizes].filter(([id]) => !had.has(id));
+  if (dryRun) return { closure: c, added: fresh.length, dropped, bytes };
   const del = db.prepare('DELETE FROM account_blobs WHERE account_id = ? AND id = ?');
   const ins = db.prepare('INSERT OR IGNORE INTO account_blobs (account_id, id, size) VALUES (?, ?, ?)');
-  let dropped = 0;
-  let added = 0;
+  const added = fresh.length;
   db.transaction(() => {
-    const had = new Set<string>();
-    for (const id of existing) {
-      had.add(id);
-      if (!c.sizes.has(id)) {
-        del.run(accountId, id);
-        dropped++;
-      }
-    }
-    for (const [id, size] of c.sizes) {
-      if (!had.has(id)) {
-        ins.run(accountId, id, size);
-        added++;
-      }
-    }
+    for (const id of dropped) del.run(accountId, id);
+    for (const [id, size] of fresh) ins.run(accountId, id, size);
   })();
   return { closure: c, added, dropped, bytes };
 }
