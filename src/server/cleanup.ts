@@ -82,6 +82,8 @@ export interface CleanupReport {
   /** Seconds per step, and the process's resident memory (MB) after each. */
   steps: Record<string, number>;
   memory: Record<string, number>;
+  /** Peak resident memory of this process so far (MB). */
+  maxRssMB: number;
   problems: string[];
 }
 
@@ -315,6 +317,7 @@ export async function runCleanup(store: Store, policy: CleanupPolicy = DEFAULT_C
     repaired,
     steps,
     memory,
+    maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     problems,
   };
 }
