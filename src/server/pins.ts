@@ -175,16 +175,26 @@ export class Pins {
   /** Auto pins: the newest version of each starred Journal entry. Returns {added, dropped}. */
   syncStarred(now = Date.now()): { added: number; dropped: number } {
     const db = this.store.db;
-    const newest = db.prepare(`SELECT e.* FROM entries e JOIN (SELECT account_id, uid, max(first_seq) AS s FROM entries WHERE source = 'datastore' GROUP BY account_id, uid) m
-        ON e.account_id = m.account_id AND e.uid = m.uid AND e.first_seq = m.s WHERE e.source = 'datastore'`).all() as EntryRow[];
-    const newestOf = new Map(newest.map((r) => [`${r.account_id}/${r.uid}`, r.version]));
+    const newest = db.prepare(`SELECT e.account_id, e.uid, e.version, e.keep FROM entries e JOIN (SELECT account_id, uid, max(first_seq) AS s FROM entries WHERE source = 'datastore' GROUP BY account_id, uid) m
+        ON e.account_id = m.account_id AND e.uid = m.uid AND e.first_seq = m.s WHERE e.source = 'datastore'`);
+    const full = db.prepare("SELECT * FROM entries WHERE account_id = ? AND uid = ? AND version = ? AND source = 'datastore' ORDER BY first_seq DESC LIMIT 1");
     const have = new Map<string, Pin & { accountId: number }>();
     for (const p of this.all()) if (p.kind === 'entry') have.set(`${p.accountId}/${p.uid}/${p.version}`, p);
+    const newestOf = new Map<string, string>();
+    const autoUids = new Set([...have.values()].filter((p) => p.auto).map((p) => `${p.accountId}/${p.uid}`));
+    const starred: Array<[number, string, string]> = [];
+    for (const r of newest.iterate() as IterableIterator<{ account_id: number; uid: string; version: string; keep: number }>) {
+      const auto = have.get(`${r.account_id}/${r.uid}/${r.version}`);
+      // Only entries with an auto pin need their newest version remembered.
+      const key = `${r.account_id}/${r.uid}`;
+      if (autoUids.has(key)) newestOf.set(key, r.version);
+      if (r.keep === 1 && !auto) starred.push([r.account_id, r.uid, r.version]);
+    }
     let added = 0;
     let dropped = 0;
     const fresh = new Map<string, Array<{ accountId: number; pin: Pin }>>();
-    for (const r of newest) {
-      if (r.keep !== 1 || have.has(`${r.account_id}/${r.uid}/${r.version}`)) continue;
+    for (const [accountId, uid, version] of starred) {
+      const r = full.get(accountId, uid, version) as EntryRow;
       let pin: Pin;
       try {
         pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...this.locate(r.account_id, r) };
