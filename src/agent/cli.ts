@@ -8,6 +8,7 @@
  *   run        the scheduled run a timer calls (skips when not needed)
  *   status     when the last backup succeeded, when the next is due
  *   install-timer  make `run` happen every 15 minutes (systemd or cron)
+ *   pin, unpin, pins   keep a backup or one entry version beyond the server's cleanup
  *
  * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy ·
  * 5 another run holds the lock.
@@ -26,6 +27,7 @@ import { backoffCaps, MAX_TRIES } from './schedule.js';
 import { agentStatus, formatStatus } from './status.js';
 import { apply, defaultInput, hasSystemd, plan } from './timer.js';
 import { join } from 'node:path';
+import { addPinCommands } from './pin-cli.js';
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -33,6 +35,7 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const program = configureProgram(new Command('ds-backup'))
   .description('Back up this laptop\'s Sugar Journal to the school server, and restore it')
   .version('0.1.0')
+  .enablePositionalOptions()
   .addHelpText('after', `
 Examples:
   ds-backup register --server http://schoolserver:8080 --nickname Ana
@@ -127,20 +130,22 @@ program
   .option('--snapshot <name>', 'which backup, e.g. datastore-2026-11-26_06:26 (default: the latest)')
   .option('--to <dir>', 'write into DIR/<source> instead of back into this laptop\'s Journal')
   .option('--xoj', 'with --entry: write a Journal Entry Bundle (.xoj) instead of an entry folder')
+  .option('--version <v>', 'with --entry: a pinned version of the entry (see: ds-backup pins), even if no backup holds it any more')
   .option('--force', 'overwrite local files newer than the backup')
   .option('--documents <dir>', 'Documents folder to restore into (without --to)')
   .option('--web', 'open the restore web page, signed in with a one-time link (valid 5 minutes, single use)')
   .option('--no-open', 'with --web: print only the link on stdout instead of opening a browser')
   .option('--json', 'print the result as JSON')
-  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; web?: boolean; open?: boolean; json?: boolean }) => {
+  .action(action(async (o: { profile?: string; all?: boolean; entry?: string; snapshot?: string; to?: string; xoj?: boolean; force?: boolean; documents?: string; web?: boolean; open?: boolean; json?: boolean; version?: string }) => {
     if (o.web) return restoreWeb(new Profile(o.profile), o.open !== false, Boolean(o.json));
     if (Boolean(o.all) === Boolean(o.entry)) throw new ExitError(EXIT.usage, 'say what to restore: --all or --entry UID');
     if (o.xoj && !o.entry) throw new ExitError(EXIT.usage, '--xoj goes with --entry UID');
+    if (o.version && !o.entry) throw new ExitError(EXIT.usage, '--version goes with --entry UID');
     const profile = new Profile(o.profile);
     // Loaded here, not at startup: the .xoj writer (yazl) costs every backup run ~0.1 s otherwise.
     const { restoreAll, restoreEntry } = await import('./restore.js');
     if (o.entry) {
-      const r = await restoreEntry({ profile, uid: o.entry, snapshot: o.snapshot, to: o.to, xoj: o.xoj, force: o.force });
+      const r = await restoreEntry({ profile, uid: o.entry, snapshot: o.snapshot, to: o.to, xoj: o.xoj, force: o.force, version: o.version });
       if (o.json) return printJson(r);
       return say(`restored "${r.title}" (${r.uid}) from ${r.snapshot} to ${r.path}`);
     }
@@ -241,5 +246,7 @@ No systemd: prints a crontab line to add with \`crontab -e\`.`)
     }
     for (const c of p.commands) (o.dryRun ? (l: string) => process.stdout.write(`${l}\n`) : say)(`${o.dryRun ? 'would run' : 'ran'}: ${c.join(' ')}`);
   }));
+
+addPinCommands(program);
 
 await program.parseAsync(process.argv);

@@ -17,6 +17,7 @@ import { materialize, removeIfPresent, type MaterializeStats } from './materiali
 import type { Profile } from './profile.js';
 import { fetchTrees, listSnapshots, pickSnapshots, type RemoteSnapshot } from './remote.js';
 import { findEntry, writeEntry } from './entry-restore.js';
+import { restorePinnedEntry } from './pins.js';
 
 export interface RestoreOptions {
   profile: Profile;
@@ -75,10 +76,16 @@ export function restoreAll(opts: RestoreOptions): Promise<RestoreResult> {
 export interface EntryRestoreOptions extends RestoreOptions {
   uid: string;
   xoj?: boolean;
+  /** A pinned entry version (id or 8+ character prefix): restored even when no snapshot holds it. */
+  version?: string;
 }
 
 export function restoreEntry(opts: EntryRestoreOptions): Promise<{ uid: string; snapshot: string; path: string; title: string }> {
   return withClient(opts.profile, async (client, serial) => {
+    if (opts.version) {
+      const datastore = opts.to ? join(opts.to, 'datastore') : opts.profile.datastore;
+      return restorePinnedEntry(client, { uid: opts.uid, version: opts.version, datastore, xojDir: opts.to ?? process.cwd(), xoj: Boolean(opts.xoj), force: Boolean(opts.force) || Boolean(opts.to), live: !opts.to });
+    }
     const { snapshots } = await listSnapshots(client);
     const [snap] = pickSnapshots(snapshots, serial, opts.snapshot, 'datastore') as RemoteSnapshot[];
     const trees: Map<string, Tree> = await fetchTrees(client, snap.root);

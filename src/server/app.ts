@@ -14,6 +14,8 @@ import { deviceRoutes } from './routes/devices.js';
 import { legacyRoutes } from './legacy/routes.js';
 import { restoreRoutes } from './routes/restore.js';
 import { statusRoutes } from './routes/status.js';
+import { pinRoutes } from './routes/pins.js';
+import { installLeaseFile } from './lease-file.js';
 import { Store } from './store.js';
 import { diskUsage, load1 } from './system.js';
 import { webRoutes } from './web/index.js';
@@ -56,6 +58,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   webRoutes(app, ctx);
   legacyRoutes(app, ctx);
   statusRoutes(app, ctx);
+  pinRoutes(app, ctx);
+  installLeaseFile(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

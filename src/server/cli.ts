@@ -3,6 +3,7 @@
  *
  *   serve      run the HTTP server (backups, restore)
  *   reindex    rebuild catalog.sqlite from the disk
+ *   cleanup    the daily cleanup now (thinning, quota, GC); verify: re-hash the pool
  *
  * Every command takes --root DIR (default /library or the config file's).
  */
@@ -15,6 +16,7 @@ import { reindex, syncMissing } from './reindex.js';
 import { Store } from './store.js';
 import { legacyCommands } from './legacy/cli.js';
 import { startLegacy } from './legacy/serve.js';
+import { addCleanupCommands, startDailyCleanup } from './cleanup-cli.js';
 
 interface CommonOpts {
   root?: string;
@@ -64,7 +66,11 @@ program
     const url = address.replace('0.0.0.0', '127.0.0.1');
     if (opts.json) printJson({ url, root: ctx.store.root });
     else process.stdout.write(`ds-backup-server listening on ${url} (root ${ctx.store.root})\n`);
-    const stop = () => void legacy.close().then(() => app.close()).then(() => process.exit(0));
+    const stopCleanup = cfg.dailyCleanup ? startDailyCleanup(ctx, app.log) : () => {};
+    const stop = () => {
+      stopCleanup();
+      void legacy.close().then(() => app.close()).then(() => process.exit(0));
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }));
@@ -86,6 +92,8 @@ program
       for (const s of r.skipped) process.stdout.write(`skipped ${s}\n`);
     }
   }));
+
+addCleanupCommands(program, config);
 
 program
   .command('admin-password')

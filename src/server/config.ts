@@ -31,6 +31,18 @@ export interface ServerConfig {
   legacyRegistrationPort: number;
   /** Legacy: run `legacy setup` for a laptop right after its XML-RPC registration (server running as root). */
   legacyAutoSetup: boolean;
+  /** Cleanup: keep every snapshot younger than this many days. */
+  keepDays: number;
+  /** Cleanup: soft quota, % of the filesystem's blocks or inodes. */
+  softQuotaPct: number;
+  quotaRounds: number;
+  /** Cleanup: absolute per-account cap in bytes (0 = none). */
+  accountCapBytes: number;
+  autoPinStarred: boolean;
+  /** Cleanup: % of the pool re-hashed by the daily run. */
+  verifySamplePct: number;
+  /** Cleanup: run the daily job inside `serve`. */
+  dailyCleanup: boolean;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -51,6 +63,13 @@ export const DEFAULTS: ServerConfig = {
   legacyLeaseSec: 1800,
   legacyRegistrationPort: 0,
   legacyAutoSetup: false,
+  keepDays: 90,
+  softQuotaPct: 70,
+  quotaRounds: 10,
+  accountCapBytes: 0,
+  autoPinStarred: true,
+  verifySamplePct: 1,
+  dailyCleanup: true,
 };
 
 export function configPath(explicit?: string): string | null {

@@ -51,7 +51,7 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
   const missing = new Set<string>();
   const sizes = new Map<string, number>();
   const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
-  const oldTreeOk = (id: string) => store.pool.hasTree(id) && owned.get(accountId, id) !== undefined;
+  const oldTreeOk = (id: string) => store.pool.claimTree(id) && owned.get(accountId, id) !== undefined;
   if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
   for (const { tree } of trees.values()) {
     for (const e of tree.e) {
@@ -59,7 +59,7 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
         if (!trees.has(e[5]) && !oldTreeOk(e[5])) missing.add(e[5]);
       } else if (e[1] === 'f') {
         let size = sizes.get(e[5]);
-        if (size === undefined) sizes.set(e[5], (size = store.pool.blobSize(e[5])));
+        if (size === undefined) sizes.set(e[5], (size = store.pool.claimBlob(e[5])));
         if (size < 0) missing.add(e[5]);
         else if (size !== e[4]) throw new AppError('invalid_manifest', `file ${e[0]} says ${e[4]} bytes but blob ${e[5]} has ${size}`);
       }

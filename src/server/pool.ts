@@ -14,8 +14,8 @@
  * published only when every child it names is already published, so "the
  * tree is present" means "its whole closure is present".
  */
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { syncFilesystem } from '../common/durable.js';
 
@@ -81,6 +81,29 @@ export class Pool {
     }
   }
 
+  /**
+   * Size of a blob after marking it in use now (its mtime), or -1 when absent.
+   * Used wherever the server tells a client "this exists": GC (gc.ts) never
+   * deletes an object claimed after the oldest live lease began.
+   */
+  claimBlob(id: string): number {
+    return this.claim(this.blobPath(id));
+  }
+
+  claimTree(id: string): boolean {
+    return this.claim(this.treePath(id)) >= 0;
+  }
+
+  private claim(path: string): number {
+    try {
+      const now = new Date();
+      utimesSync(path, now, now);
+      return statSync(path).size;
+    } catch {
+      return -1;
+    }
+  }
+
   hasTree(id: string): boolean {
     return existsSync(this.treePath(id));
   }
@@ -125,13 +148,8 @@ export class Pool {
   publish(staged: Array<{ tmp: string; id: string; kind: 'blob' | 'tree' }>): void {
     for (const s of staged) {
       const final = s.kind === 'blob' ? this.blobPath(s.id) : this.treePath(s.id);
-      try {
-        renameSync(s.tmp, final);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        mkdirSync(dirname(final), { recursive: true });
-        renameSync(s.tmp, final);
-      }
+      if (this.claim(final) >= 0) unlinkSync(s.tmp);
+      else renameSync(s.tmp, final);
     }
   }
 

@@ -7,6 +7,7 @@
  * crash between writing a snapshot and recording it).
  */
 import { clearIndex } from './catalog.js';
+import { Pins } from './pins.js';
 import { listSnapshotNames, readSnapshot, type SnapshotInfo } from './snapshots.js';
 import { recordSnapshot, referenceTrees } from './snapshot-index.js';
 import type { Store } from './store.js';
@@ -78,6 +79,7 @@ export function reindex(store: Store): ReindexResult {
   store.db.transaction(() => clearIndex(store.db))();
   indexSnapshots(store, loadDevices(store, result), result);
   result.entries = (store.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+  new Pins(store).reload();
   return result;
 }
 

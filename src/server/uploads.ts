@@ -63,9 +63,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
         continue;
       }
       result.bytes += data.length;
-      // No stat of the pool per blob: the agent sent only what /missing named;
-      // a blob sent again is rewritten under the same name (same bytes).
-      if (inBatch.has(f.id)) {
+      if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
         result.duplicates++;
         continue;
       }
@@ -94,7 +92,7 @@ export function partPath(store: Store, serial: string, id: string): string {
 
 /** Bytes of a resumable upload already received (the blob's size when complete). */
 export function uploadOffset(store: Store, serial: string, id: string): { offset: number; complete: boolean } {
-  const size = store.pool.blobSize(id);
+  const size = store.pool.claimBlob(id);
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };

@@ -72,7 +72,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   }, async (req) => {
     leased(req);
-    return { missing: [...new Set(req.body.ids)].filter((id) => store.pool.blobSize(id) < 0) };
+    return { missing: [...new Set(req.body.ids)].filter((id) => store.pool.claimBlob(id) < 0) };
   });
 
   app.post<{ Params: { lease: string } }>('/api/v1/backups/:lease/blobs', { schema: { params: leaseParam } }, async (req) => {

@@ -1,0 +1,110 @@
+/**
+ * sim — fast store simulation for cleanup tests: a real Store, devices
+ * registered directly, and "backups" that scan a folder with the agent's own
+ * scanner, put its blobs in the pool and commit through the server's ingest
+ * at a chosen (fixed-clock) time. Plus checks that a snapshot or pin is
+ * still fully restorable: every tree and blob of its closure present,
+ * hashing to its name, and authorized for its account.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, utimesSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATASTORE_EXCLUDES, scanSource } from '../../src/agent/scan.js';
+import { readTrustedTree } from '../../src/common/tree.js';
+import type { DeviceRow } from '../../src/server/catalog.js';
+import { commit } from '../../src/server/ingest.js';
+import type { SnapshotInfo } from '../../src/server/snapshots.js';
+import type { Store } from '../../src/server/store.js';
+import { tmp } from './harness.js';
+
+export const DAY = 86_400_000;
+
+export function device(store: Store, serial: string): DeviceRow {
+  return store.registry.register({ serial, nickname: `kid ${serial}` }).device;
+}
+
+const cacheDir = tmp('simcache');
+
+export async function simBackup(store: Store, dev: DeviceRow, dir: string, at: number, source = 'datastore'): Promise<SnapshotInfo> {
+  const scan = scanSource(source, dir, join(cacheDir, `${dev.serial}-${source}.json`), 'sim', source === 'datastore' ? DATASTORE_EXCLUDES : new Set());
+  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  for (const [id, b] of scan.blobs) if (store.pool.blobSize(id) < 0) staged.push({ id, kind: 'blob', tmp: store.pool.stage(readFileSync(b.path)) });
+  await store.pool.flush();
+  store.pool.publish(staged);
+  const [info] = await commit(store, dev, [{ source, root: scan.root, trees: Object.fromEntries(scan.trees) }], null, new Date(at));
+  return info;
+}
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Asserts that everything under `trees` / `blobs` is present, intact and readable by the account. */
+export function assertRestorable(store: Store, accountId: number, trees: string[], blobs: string[] = [], what = ''): void {
+  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
+  const seen = new Set<string>();
+  const check = (id: string) => assert.ok(owned.get(accountId, id), `${what}: ${id} authorized for its account`);
+  const blob = (id: string) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    assert.equal(sha(store.pool.readBlob(id)), id, `${what}: blob ${id} intact`);
+    check(id);
+  };
+  const stack = [...trees];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const text = store.pool.readTree(id);
+    assert.equal(sha(text), id, `${what}: tree ${id} intact`);
+    check(id);
+    for (const e of readTrustedTree(text).e) {
+      if (e[1] === 'd') stack.push(e[5]);
+      else if (e[1] === 'f') blob(e[5]);
+    }
+  }
+  for (const b of blobs) blob(b);
+}
+
+/** Every object in the pool and tree store (ids). */
+export function storedIds(store: Store): Set<string> {
+  const out = new Set<string>();
+  const walk = (d: string, depth: number) => {
+    for (const n of readdirSync(d)) {
+      if (depth) walk(join(d, n), depth - 1);
+      else out.add(n);
+    }
+  };
+  walk(store.pool.treesDir, 1);
+  walk(store.pool.poolDir, 2);
+  return out;
+}
+
+/** Makes every stored object look `ms` older (time passing for the GC's grace rule). */
+export function ageStore(store: Store, ms = 3_600_000): void {
+  const walk = (d: string, depth: number) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (depth) walk(p, depth - 1);
+      else {
+        const t = (statSync(p).mtimeMs - ms) / 1000;
+        utimesSync(p, t, t);
+      }
+    }
+  };
+  walk(store.pool.treesDir, 1);
+  walk(store.pool.poolDir, 2);
+}
+
+/** Bytes of every stored object. */
+export function storedBytes(store: Store): number {
+  let n = 0;
+  const walk = (d: string, depth: number) => {
+    for (const x of readdirSync(d)) {
+      if (depth) walk(join(d, x), depth - 1);
+      else n += statSync(join(d, x)).size;
+    }
+  };
+  walk(store.pool.treesDir, 1);
+  walk(store.pool.poolDir, 2);
+  return n;
+}
