@@ -81,7 +81,7 @@ test('student: one-time link, find by title, download the .xoj, pin it', { skip:
   await Promise.all([page.waitForLoadState('load'), row.locator('button[name=pinbtn]').click()]);
   const pinnedRow = page.locator('tr', { has: page.locator(`a[href$="/e/${uid}"]`) }).first();
   await assert.doesNotReject(pinnedRow.locator('button[name=pinbtn]', { hasText: 'Unpin' }).waitFor({ timeout: 5000 }));
-  assert.ok(srv.ctx.store.db.prepare("SELECT 1 FROM web_pins WHERE kind = 'entry' AND ref = ?").get(uid));
+  assert.ok(srv.ctx.store.db.prepare("SELECT 1 FROM pins WHERE kind = 'entry' AND uid = ?").get(uid), 'pinned in the real pins');
   await page.screenshot({ path: join(SHOTS, 'pinned.png'), fullPage: true });
 
   await page.click(`a[href$="/e/${uid}"]`);

@@ -128,7 +128,7 @@ describe('web sign-in and sessions', () => {
     assert.equal((await c.post('/ui/logout', {})).status, 403);
     const good = await c.post(`/ui/j/${A}/pin`, { ...form, _csrf: WebClient.csrf(page) });
     assert.equal(good.status, 303);
-    assert.ok(srv.ctx.store.db.prepare('SELECT 1 FROM web_pins WHERE ref = ?').get(uid), 'pinned');
+    assert.ok(srv.ctx.store.db.prepare("SELECT 1 FROM pins WHERE kind = 'entry' AND uid = ?").get(uid), 'pinned');
     const lo = await c.post('/ui/logout', { _csrf: WebClient.csrf(page) });
     assert.equal(lo.status, 303);
     assert.equal((await c.get(`/ui/j/${A}`)).status, 303, 'signed out');

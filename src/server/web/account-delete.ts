@@ -33,7 +33,7 @@ export function deleteAccount(store: Store, accountId: number): string[] {
     db.prepare('DELETE FROM account_blobs WHERE account_id = ?').run(accountId);
     db.prepare('DELETE FROM devices WHERE account_id = ?').run(accountId);
     db.prepare('DELETE FROM accounts WHERE id = ?').run(accountId);
-    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'web_pins'").get()) db.prepare('DELETE FROM web_pins WHERE account_id = ?').run(accountId);
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pins'").get()) db.prepare('DELETE FROM pins WHERE account_id = ?').run(accountId);
     for (const sn of serials) store.webAuth.forgetDevice(sn);
   })();
   return serials;

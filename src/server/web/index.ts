@@ -5,7 +5,7 @@
  * webRoutes() registers, in its own encapsulated scope under /ui: cookie and
  * form-body parsing, an HTML error handler (AppError → page with its status;
  * SignInNeeded → 303 to the sign-in page), and the route groups. Pins come
- * through a PinsPort (TablePins until the cleanup issue's pins are wired).
+ * through a PinsPort (CatalogPins: the cleanup's pins).
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
@@ -18,10 +18,10 @@ import { downloadRoutes } from './download-routes.js';
 import { html } from './html.js';
 import { SignInNeeded, WebKit } from './kit.js';
 import { loginRoutes } from './login-routes.js';
-import { TablePins, type PinsPort } from './pins-port.js';
+import { CatalogPins, type PinsPort } from './pins-port.js';
 import { studentRoutes } from './student-routes.js';
 
-export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPort = new TablePins(ctx.store.db)): void {
+export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPort = new CatalogPins(ctx.store)): void {
   const kit = new WebKit(ctx, ctx.store.webAuth);
   deviceWebApi(app, ctx, ctx.store.webAuth);
   app.get('/', async (_req, reply) => reply.redirect('/ui/', 303));

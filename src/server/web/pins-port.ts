@@ -2,14 +2,16 @@
  * pins-port — what the web pages need from pins: "keep this document / this
  * backup date, whatever the cleanup decides".
  *
- * The retention issue owns the real pins. Until it is merged the pages use
- * TablePins, a minimal implementation on its own table `web_pins` (account,
- * kind, ref). Wiring to the real pins is one adapter implementing PinsPort,
- * passed to webRoutes() instead of TablePins.
- *  - kind 'entry': ref is the Journal entry uid (every version is kept);
+ *  - kind 'entry': ref is the Journal entry uid; pinning keeps its newest
+ *    version (Pins.pinEntry), unpinning drops every pin of that uid the
+ *    student made (auto pins of starred entries come back with the next
+ *    daily cleanup while the entry is still starred);
  *  - kind 'snapshot': ref is `<serial>/<snapshot name>`.
+ * CatalogPins adapts the cleanup's Pins (users/<SN>/pins.json + catalog) to
+ * this interface; the pages never touch pins.json themselves.
  */
-import type { Catalog } from '../catalog.js';
+import { Pins, type Pin } from '../pins.js';
+import type { Store } from '../store.js';
 
 export type PinKind = 'entry' | 'snapshot';
 
@@ -21,27 +23,34 @@ export interface PinsPort {
   pinned(accountId: number, kind: PinKind): Set<string>;
 }
 
-export class TablePins implements PinsPort {
-  constructor(private readonly db: Catalog) {
-    db.exec(`CREATE TABLE IF NOT EXISTS web_pins (
-      account_id INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL, created_at INTEGER NOT NULL,
-      PRIMARY KEY (account_id, kind, ref)) WITHOUT ROWID`);
+function refOf(p: Pin): string {
+  return p.kind === 'entry' ? p.uid! : `${p.serial}/${p.snapshot}`;
+}
+
+export class CatalogPins implements PinsPort {
+  private readonly pins: Pins;
+
+  constructor(store: Store) {
+    this.pins = new Pins(store);
   }
 
   pin(accountId: number, kind: PinKind, ref: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO web_pins VALUES (?, ?, ?, ?)').run(accountId, kind, ref, Date.now());
+    if (kind === 'entry') this.pins.pinEntry(accountId, ref, undefined);
+    else {
+      const slash = ref.indexOf('/');
+      this.pins.pinSnapshot(accountId, ref.slice(0, slash), ref.slice(slash + 1));
+    }
   }
 
   unpin(accountId: number, kind: PinKind, ref: string): void {
-    this.db.prepare('DELETE FROM web_pins WHERE account_id = ? AND kind = ? AND ref = ?').run(accountId, kind, ref);
+    for (const p of this.pins.list(accountId)) if (p.kind === kind && refOf(p) === ref) this.pins.remove(accountId, p.id);
   }
 
   isPinned(accountId: number, kind: PinKind, ref: string): boolean {
-    return this.db.prepare('SELECT 1 FROM web_pins WHERE account_id = ? AND kind = ? AND ref = ?').get(accountId, kind, ref) !== undefined;
+    return this.pinned(accountId, kind).has(ref);
   }
 
   pinned(accountId: number, kind: PinKind): Set<string> {
-    const rows = this.db.prepare('SELECT ref FROM web_pins WHERE account_id = ? AND kind = ?').all(accountId, kind) as Array<{ ref: string }>;
-    return new Set(rows.map((r) => r.ref));
+    return new Set(this.pins.list(accountId).filter((p) => p.kind === kind).map(refOf));
   }
 }
