@@ -14,6 +14,7 @@ import { DATASTORE_EXCLUDES, scanSource } from '../../src/agent/scan.js';
 import { readTrustedTree } from '../../src/common/tree.js';
 import type { DeviceRow } from '../../src/server/catalog.js';
 import { commit } from '../../src/server/ingest.js';
+import { POOL_DEPTH } from '../../src/server/pool.js';
 import type { SnapshotInfo } from '../../src/server/snapshots.js';
 import type { Store } from '../../src/server/store.js';
 import { tmp } from './harness.js';
@@ -75,7 +76,7 @@ export function storedIds(store: Store): Set<string> {
     }
   };
   walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, 2);
+  walk(store.pool.poolDir, POOL_DEPTH);
   return out;
 }
 
@@ -92,7 +93,7 @@ export function ageStore(store: Store, ms = 3_600_000): void {
     }
   };
   walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, 2);
+  walk(store.pool.poolDir, POOL_DEPTH);
 }
 
 /** Bytes of every stored object. */
@@ -105,6 +106,6 @@ export function storedBytes(store: Store): number {
     }
   };
   walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, 2);
+  walk(store.pool.poolDir, POOL_DEPTH);
   return n;
 }
