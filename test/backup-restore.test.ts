@@ -2,22 +2,16 @@
  * The whole path, end to end: register, back up, list, restore everything and
  * one entry, with the real server and the real agent CLI.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync, utimesSync, unlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, startServer, tmp, type TestServer } from './helpers/harness.js';
+import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 import { mutateJournal } from '../src/journal/generator.js';
 import { readZip } from './helpers/unzip.js';
 
 let srv: TestServer;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  await srv.close();
-  cleanup(srv.root);
-});
+serverForSuite((s) => (srv = s));
 
 function assertSameTree(a: string, b: string, skip: string[] = []) {
   const x = fsState(a, skip);

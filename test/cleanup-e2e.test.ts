@@ -5,23 +5,17 @@
  * --now) in its own process, then restore the pinned and the starred entry
  * versions and an old snapshot byte for byte with `ds-backup restore`.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mutateJournal } from '../src/journal/generator.js';
 import { monthOf } from '../src/server/retention.js';
-import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverCli, startServer, tmp, type TestServer } from './helpers/harness.js';
+import { agent, backupJson, fsState, JOURNAL_EXCLUDES, registered, serverCli, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 import { ageStore } from './helpers/sim.js';
 
 let srv: TestServer;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  await srv.close();
-  cleanup(srv.root);
-});
+serverForSuite((s) => (srv = s));
 
 function same(a: Map<string, string>, b: Map<string, string>, what: string) {
   assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort(), `${what}: same paths`);

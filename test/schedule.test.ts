@@ -4,7 +4,7 @@
  * calls (scheduledRun's RunDeps); then the real CLI for `run`, `status` and
  * `install-timer`, and the real flock lock.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { backoffMs, BUSY_BUDGET_MS, busyStep, doneToday, localMidnight, MAX_TRIE
 import { readState } from '../src/agent/state.js';
 import { tryLock } from '../src/agent/lock.js';
 import type { BackupResult } from '../src/agent/backup.js';
-import { agent, cleanup, registered, startServer, tmp, type TestServer } from './helpers/harness.js';
+import { agent, cleanup, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 
 const T0 = new Date(2026, 10, 26, 10, 0, 0).getTime(); // 10:00 local
 
@@ -322,13 +322,7 @@ describe('the run lock (flock)', () => {
 
 describe('ds-backup run / status / install-timer (real CLI)', () => {
   let srv: TestServer;
-  before(async () => {
-    srv = await startServer();
-  });
-  after(async () => {
-    await srv.close();
-    cleanup(srv.root);
-  });
+  serverForSuite((s) => (srv = s));
 
   test('low battery skip, backup, "done today" skip, status, and exit 5 while the lock is held', async () => {
     const { profile } = await registered(srv.url, 'SHF7000910', { entries: 8 });

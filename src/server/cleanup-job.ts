@@ -11,6 +11,7 @@
  * Reports: the catalog table cleanup_reports and <root>/cleanup/reports/<id>.json.
  */
 import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { processAlive } from './system.js';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { AppError } from '../common/errors.js';
@@ -48,15 +49,6 @@ export function lastRunDay(store: Store): string | null {
 
 const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes <root>/cleanup/lock; returns the release function, or null when another live process holds it. */
 export function takeLock(store: Store): (() => void) | null {
   const path = join(dir(store), 'lock');
@@ -74,7 +66,7 @@ export function takeLock(store: Store): (() => void) | null {
       } catch {
         /* vanished */
       }
-      if (pid && alive(pid)) return null;
+      if (pid && processAlive(pid)) return null;
       try {
         unlinkSync(path);
       } catch {

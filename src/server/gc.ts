@@ -27,7 +27,8 @@
  * files in gc-trash/; the next run puts them back and decides again.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { POOL_DEPTH } from './pool.js';
+import { listObjects, POOL_DEPTH } from './pool.js';
+import { processAlive } from './system.js';
 import { join } from 'node:path';
 import { readTrustedTree } from '../common/tree.js';
 import { closure, IdSet } from './refs.js';
@@ -73,36 +74,13 @@ export function leaseFilePath(root: string): string {
   return join(root, 'run', 'leases.json');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A running `serve` on this root in another process: its live leases' grant times. */
 export function foreignServer(root: string): { grants: number[] } | null {
   try {
     const f = JSON.parse(readFileSync(leaseFilePath(root), 'utf8')) as LeaseFile;
-    return f.pid !== process.pid && alive(f.pid) ? { grants: f.grants } : null;
+    return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants } : null;
   } catch {
     return null;
-  }
-}
-
-function* files(dir: string, depth: number): Generator<{ path: string; name: string }> {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const p = join(dir, n);
-    if (depth > 0) yield* files(p, depth - 1);
-    else if (/^[0-9a-f]{64}$/.test(n)) yield { path: p, name: n };
   }
 }
 
@@ -208,7 +186,7 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
   const candidates: string[] = [];
   const freshRoots: string[] = [];
   const blobCandidates: string[] = [];
-  const trees = opts.candidates ? [] : files(store.pool.treesDir, 1);
+  const trees = opts.candidates ? [] : listObjects(store.pool.treesDir, 1);
   if (opts.candidates) {
     for (const id of new Set(opts.candidates)) {
       if (marked.has(id)) continue;
@@ -220,9 +198,9 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
   }
   for (const f of trees) {
     if (++n % every === 0) await yieldNow();
-    if (marked.has(f.name)) continue;
-    if (sw.fresh(f.path)) freshRoots.push(f.name);
-    else candidates.push(f.name);
+    if (marked.has(f.id)) continue;
+    if (sw.fresh(f.path)) freshRoots.push(f.id);
+    else candidates.push(f.id);
   }
   for (const id of freshRoots) {
     try {
@@ -240,11 +218,11 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
       result.bytes += size;
     } else result.protectedTrees++;
   }
-  const blobs = opts.candidates ? blobCandidates.map((id) => ({ name: id, path: store.pool.blobPath(id) })) : files(store.pool.poolDir, POOL_DEPTH);
+  const blobs = opts.candidates ? blobCandidates.map((id) => ({ id, path: store.pool.blobPath(id) })) : listObjects(store.pool.poolDir, POOL_DEPTH);
   for (const f of blobs) {
     if (++n % every === 0) await yieldNow();
-    if (marked.has(f.name)) continue;
-    const size = sw.sweep(f.path, 'b', f.name);
+    if (marked.has(f.id)) continue;
+    const size = sw.sweep(f.path, 'b', f.id);
     if (size >= 0) {
       result.blobs++;
       result.bytes += size;

@@ -31,6 +31,25 @@ export const POOL_DEPTH = 1;
 const TINY_MAX = 512;
 const TINY_TOTAL = 8 * 1024 * 1024;
 
+/**
+ * Objects stored under `dir` (pool/ or trees/, `depth` folder levels) as
+ * {path, id}. With pick(), only the leaf folders it picks are listed (a
+ * sample without listing everything).
+ */
+export function* listObjects(dir: string, depth: number, pick?: () => boolean): Generator<{ path: string; id: string }> {
+  if (depth === 0 && pick && !pick()) return;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (depth > 0) yield* listObjects(join(dir, n), depth - 1, pick);
+    else if (/^[0-9a-f]{64}$/.test(n)) yield { path: join(dir, n), id: n };
+  }
+}
+
 export class Pool {
   readonly root: string;
   readonly poolDir: string;

@@ -23,3 +23,13 @@ export function diskUsage(path: string): DiskUsage {
 export function load1(): number {
   return loadavg()[0];
 }
+
+/** Is a process with this pid alive (ours or not)? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -9,9 +9,8 @@
  * changed on disk.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync } from 'node:fs';
-import { POOL_DEPTH } from './pool.js';
-import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { listObjects, POOL_DEPTH } from './pool.js';
 import { readTrustedTree } from '../common/tree.js';
 import type { EntryRow, SnapshotRow } from './catalog.js';
 import type { Store } from './store.js';
@@ -45,21 +44,6 @@ function hashFile(path: string): Promise<{ hex: string; bytes: number }> {
       .on('end', () => resolve({ hex: h.digest('hex'), bytes }))
       .on('error', reject);
   });
-}
-
-/** Objects under `dir`; with pick(), only the leaf folders it picks (a sample without listing everything). */
-function* objects(dir: string, depth: number, pick?: () => boolean): Generator<{ path: string; id: string }> {
-  if (depth === 0 && pick && !pick()) return;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    if (depth > 0) yield* objects(join(dir, n), depth - 1, pick);
-    else if (/^[0-9a-f]{64}$/.test(n)) yield { path: join(dir, n), id: n };
-  }
 }
 
 /** Does tree `root` reach object `target`? (memoized per tree) */
@@ -121,8 +105,8 @@ export async function verifyStore(store: Store, opts: { samplePct?: number; rand
     else res.trees++;
     if (problem) res.damaged.push(affected(store, o.id, kind, problem));
   };
-  for (const o of objects(store.pool.treesDir, 1, pick)) await check(o, 'tree');
-  for (const o of objects(store.pool.poolDir, POOL_DEPTH, pick)) await check(o, 'blob');
+  for (const o of listObjects(store.pool.treesDir, 1, pick)) await check(o, 'tree');
+  for (const o of listObjects(store.pool.poolDir, POOL_DEPTH, pick)) await check(o, 'blob');
   res.seconds = (Date.now() - t) / 1000;
   return res;
 }

@@ -4,6 +4,7 @@
  * (the built dist/, as a user runs it), and generated laptop profiles.
  */
 import { execFile } from 'node:child_process';
+import { after, before } from 'node:test';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,22 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const built = buildServer({ ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, ...overrides }, { logger: false });
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   return { ...built, url: address, root, close: () => built.app.close() };
+}
+
+/**
+ * A real server for the current test file or suite: started before its tests
+ * (handed to `use`), closed and its root removed after them.
+ */
+export function serverForSuite(use: (s: TestServer) => void, overrides: Partial<ServerConfig> = {}): void {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer(overrides);
+    use(srv);
+  });
+  after(async () => {
+    await srv.close();
+    cleanup(srv.root);
+  });
 }
 
 export interface RunResult {
