@@ -33,7 +33,7 @@ const program = configureProgram(new Command('ds-backup-server'))
   .description('ds-backup school server: receives laptop backups, keeps dated snapshots, serves restores')
   .version('0.1.0')
   .addHelpText('after', `
-Exit codes: 0 ok, 1 error, 2 usage.
+Exit codes: 0 ok, 1 error (verify: damage found), 2 usage, 5 another cleanup holds the lock.
 Quick start: ds-backup-server serve --root ./var --port 8080`);
 
 program
