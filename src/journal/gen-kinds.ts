@@ -12,6 +12,7 @@
  * 590 MB, and about 15 % of the entries have no data file at all.
  */
 import { type Rng, logSize, randomBytes, words, hex } from './prng.js';
+import { crc32, deflateSync } from 'node:zlib';
 
 export type Scale = 'small' | 'reference';
 
@@ -135,8 +136,34 @@ export function dataBytes(rng: Rng, kind: Kind, size: number): Buffer {
   return b;
 }
 
-/** Preview bytes (a PNG by signature): median ~11 KB up to ~90 KB at reference scale. */
+function pngChunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/**
+ * A real PNG of about `n` bytes: a 4:3 RGB image of random pixels, stored
+ * uncompressed (zlib level 0), so it displays in a browser and stays as
+ * incompressible as a photo preview.
+ */
+export function noisePng(rng: Rng, n: number): Buffer {
+  const w = Math.max(1, Math.round(Math.sqrt((Math.max(n - 80, 3) / 3) * (4 / 3))));
+  const h = Math.max(1, Math.round((w * 3) / 4));
+  const pixels = randomBytes(rng, h * (1 + 3 * w));
+  for (let y = 0; y < h; y++) pixels[y * (1 + 3 * w)] = 0; // filter type 0 on every row
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter method, no interlace
+  return Buffer.concat([PNG_SIG, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(pixels, { level: 0 })), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** Preview bytes (a real PNG): median ~11 KB up to ~90 KB at reference scale. */
 export function previewBytes(rng: Rng, scale: Scale): Buffer {
-  const n = scale === 'reference' ? logSize(rng, 11 * KB, 0.65, 2 * KB, 90 * KB) : rng.int(24, 300);
-  return randomBytes(rng, n, PNG_SIG);
+  const n = scale === 'reference' ? logSize(rng, 11 * KB, 0.65, 2 * KB, 90 * KB) : rng.int(80, 300);
+  return noisePng(rng, n);
 }
