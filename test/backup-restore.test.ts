@@ -4,10 +4,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync, utimesSync, unlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, utimesSync, unlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 import { mutateJournal } from '../src/journal/generator.js';
+import { INLINE_MAX } from '../src/common/tree.js';
+import { sha256Hex } from '../src/common/hash.js';
 import { readZip } from './helpers/unzip.js';
 
 let srv: TestServer;
@@ -32,6 +34,12 @@ describe('backup and restore', () => {
     assert.match(ds.name, /^datastore-\d{4}-\d{2}-\d{2}_\d{2}:\d{2}$/);
     assert.ok(existsSync(join(user, ds.name, 'snapshot.json')));
     assert.equal(readlinkSync(join(user, 'datastore-latest')), ds.name);
+    // Tiny files (Journal metadata values) live inline in their trees, not as pool files.
+    const prefix = readdirSync(join(profile, 'datastore')).find((d) => d.length === 2)!;
+    const entryDir = join(profile, 'datastore', prefix, readdirSync(join(profile, 'datastore', prefix))[0]);
+    const uid = readFileSync(join(entryDir, 'metadata', 'uid'));
+    assert.ok(uid.length <= INLINE_MAX);
+    assert.equal(srv.ctx.store.pool.blobSize(sha256Hex(uid)), -1, 'a tiny file is not a pool blob');
     const done = statSync(join(profile, 'ds-backup-done')).mtimeMs;
     assert.ok(Math.abs(done - Date.now()) < 60_000, 'ds-backup-done touched');
 
@@ -102,7 +110,7 @@ describe('backup and restore', () => {
     await backupJson(a.profile);
     const rb = await backupJson(b.profile);
     assert.ok(rb.uploadedBlobs <= onlyB.length, `second laptop sent ${rb.uploadedBlobs} blobs; only ${onlyB.length} are its own`);
-    const common = [...hb].find((h) => ha.has(h))!;
+    const common = [...hb].find((h) => ha.has(h) && srv.ctx.store.pool.blobSize(h) > INLINE_MAX)!;
     assert.ok(existsSync(srv.ctx.store.pool.blobPath(common)), 'shared blob stored once in the pool');
     cleanup(a.profile, b.profile);
   });

@@ -3,7 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTree, serializeTree, treeId, type TreeEntry } from '../src/common/tree.js';
+import { INLINE_MAX, parseTree, serializeTree, treeId, type TreeEntry } from '../src/common/tree.js';
 import { frameHeader, readFrames, FLAG_DEFLATE } from '../src/common/frames.js';
 import { sha256Hex } from '../src/common/hash.js';
 import { splitRelPath, isSnapshotName } from '../src/common/names.js';
@@ -66,4 +66,17 @@ test('relative paths and snapshot names are checked', () => {
   assert.ok(isSnapshotName('datastore-2026-11-26_06:26:05'));
   assert.ok(!isSnapshotName('datastore-latest'));
   assert.ok(!isSnapshotName('../datastore-2026-11-26_06:26'));
+});
+
+test('inline files: base64 of at most INLINE_MAX bytes, canonical, size matching', () => {
+  const ok = (ref: string, size: number) => serializeTree([['a', 'i', 0o644, 1, size, ref]]);
+  assert.equal(parseTree(ok(Buffer.from('hello').toString('base64'), 5)).e[0][5], 'aGVsbG8=');
+  assert.equal(parseTree(ok('', 0)).e[0][4], 0);
+  const bad = [
+    ok('aGVsbG8=', 4), // size does not match
+    ok(Buffer.alloc(INLINE_MAX + 1).toString('base64'), INLINE_MAX + 1), // too big to be inline
+    ok('aGVsbG8', 5), // not canonical base64
+    ok('a/../b==', 5),
+  ];
+  for (const t of bad) assert.throws(() => parseTree(t), (e: unknown) => e instanceof AppError && e.code === 'invalid_manifest', t);
 });

@@ -150,7 +150,7 @@ describe('bad input is refused and nothing is written', () => {
     const et = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [entryTree] } })).json as unknown as { trees: Record<string, string> };
     const metaDir = (JSON.parse(et.trees[entryTree]).e as TreeEntry[]).find((e) => e[0] === 'metadata')![5];
     const mt = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [metaDir] } })).json as unknown as { trees: Record<string, string> };
-    const uidBlob = (JSON.parse(mt.trees[metaDir]).e as TreeEntry[]).find((e) => e[0] === 'uid')![5];
+    const uidBlob = (JSON.parse(mt.trees[metaDir]).e as TreeEntry[]).find((e) => e[1] === 'f')![5]; // a pool blob (tiny values are inline)
     assert.equal((await call('GET', `/api/v1/blobs/${uidBlob}`, { token: tokB })).status, 200);
     assert.equal((await call('GET', `/api/v1/blobs/${uidBlob}`, { token: tokA })).status, 404);
     assert.equal((await call('POST', '/api/v1/blobs/fetch', { token: tokA, json: { ids: [uidBlob] } })).status, 404);

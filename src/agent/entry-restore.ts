@@ -11,7 +11,7 @@ import { createWriteStream, mkdirSync, writeFileSync, utimesSync } from 'node:fs
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../common/errors.js';
-import type { Tree, TreeEntry } from '../common/tree.js';
+import { fileBytes, isFileEntry, type Tree, type TreeEntry } from '../common/tree.js';
 import { layout0Props } from '../journal/metadata.js';
 import { xojFileName, xojZip } from '../journal/bundle.js';
 import type { ApiClient } from './client.js';
@@ -22,7 +22,8 @@ export type EntryLocation =
   | { layout: 6; uid: string; dir: TreeEntry }
   | { layout: 0; uid: string; data?: TreeEntry; meta: TreeEntry; preview?: TreeEntry };
 
-const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') => t?.e.find((e) => e[0] === name && e[1] === kind);
+const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') =>
+  t?.e.find((e) => e[0] === name && (kind === 'f' ? isFileEntry(e) : e[1] === kind));
 
 export function findEntry(trees: Map<string, Tree>, root: string, uid: string): EntryLocation | null {
   const top = trees.get(root);
@@ -43,21 +44,27 @@ async function blobs(client: ApiClient, ids: string[]): Promise<Map<string, Buff
   return out;
 }
 
+/** The bytes of file entries (inline ones decoded, the rest fetched in one request). */
+async function contents(client: ApiClient, files: TreeEntry[]): Promise<Buffer[]> {
+  const got = await blobs(client, files.filter((e) => e[1] === 'f').map((e) => e[5]));
+  return files.map((e) => fileBytes(e, (id) => got.get(id)!));
+}
+
 /** Metadata props and the data entry of an entry, in either layout. */
 async function readEntry(client: ApiClient, trees: Map<string, Tree>, loc: EntryLocation): Promise<{ props: Record<string, Buffer>; data?: TreeEntry }> {
   if (loc.layout === 0) {
-    const got = await blobs(client, [loc.meta[5], ...(loc.preview ? [loc.preview[5]] : [])]);
+    const [meta, preview] = await contents(client, [loc.meta, ...(loc.preview ? [loc.preview] : [])]);
     const props: Record<string, Buffer> = {};
-    for (const [k, v] of Object.entries(layout0Props(got.get(loc.meta[5])!).props)) props[k] = Buffer.from(v);
-    if (loc.preview) props.preview = got.get(loc.preview[5])!;
+    for (const [k, v] of Object.entries(layout0Props(meta).props)) props[k] = Buffer.from(v);
+    if (preview) props.preview = preview;
     return { props, data: loc.data };
   }
   const entry = trees.get(loc.dir[5])!;
   const metaDir = child(entry, 'metadata', 'd');
-  const files = metaDir ? trees.get(metaDir[5])!.e.filter((e) => e[1] === 'f' && !e[0].startsWith('.')) : [];
-  const got = await blobs(client, files.map((e) => e[5]));
+  const files = metaDir ? trees.get(metaDir[5])!.e.filter((e) => isFileEntry(e) && !e[0].startsWith('.')) : [];
+  const got = await contents(client, files);
   const props: Record<string, Buffer> = {};
-  for (const e of files) props[e[0]] = got.get(e[5])!;
+  files.forEach((e, i) => (props[e[0]] = got[i]));
   return { props, data: child(entry, 'data', 'f') };
 }
 
@@ -81,7 +88,7 @@ export async function writeEntry(
   const title = props.title?.toString('utf8') ?? '';
   if (opts.xoj) {
     if (!data) throw new AppError('bad_request', `entry ${loc.uid} has no data file, so it cannot be a Journal Entry Bundle; restore it without --xoj`);
-    const bytes = (await blobs(client, [data[5]])).get(data[5])!;
+    const [bytes] = await contents(client, [data]);
     mkdirSync(opts.xojDir, { recursive: true });
     const path = join(opts.xojDir, xojFileName(title, loc.uid));
     const zip = xojZip({ uid: loc.uid, metadata: props, data: bytes });
@@ -92,7 +99,7 @@ export async function writeEntry(
   if (loc.layout === 6) {
     await materialize(client, trees, loc.dir[5], dest, { overwriteNewer: opts.force, rootEntry: loc.dir });
   } else {
-    const bytes = data ? (await blobs(client, [data[5]])).get(data[5])! : null;
+    const bytes = data ? (await contents(client, [data]))[0] : null;
     writeLayout0AsEntry(dest, loc.uid, props, bytes, data?.[3] ?? Date.now());
   }
   return { path: dest, title };

@@ -9,7 +9,7 @@
  * `overwriteNewer`, a local file newer than the backed-up one is kept.
  * Never follows a link: a link or file where a folder must be is replaced.
  */
-import { createWriteStream, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, chmodSync, writeFileSync, type Stats } from 'node:fs';
+import { createWriteStream, readFileSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, chmodSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -26,6 +26,8 @@ export interface PlannedFile {
   size: number;
   mode: number;
   mtime: number;
+  /** Bytes of a file kept inline in its tree (nothing to fetch). */
+  inline?: Buffer;
 }
 
 export interface MaterializeStats {
@@ -50,6 +52,7 @@ function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan)
       planTree(trees, e[5], path, plan);
       plan.dirs.push({ path, mode: e[2], mtime: e[3] });
     } else if (e[1] === 'f') plan.files.push({ path, id: e[5], size: e[4], mode: e[2], mtime: e[3] });
+    else if (e[1] === 'i') plan.files.push({ path, id: e[5], size: e[4], mode: e[2], mtime: e[3], inline: Buffer.from(e[5], 'base64') });
     else plan.links.push({ path, target: e[5], mtime: e[3] });
   }
 }
@@ -88,7 +91,7 @@ function triage(files: PlannedFile[], overwriteNewer: boolean, stats: Materializ
   for (const f of files) {
     const st = lstatOrNull(f.path);
     if (st?.isFile() && st.size === f.size) {
-      if (Math.abs(st.mtimeMs - f.mtime) < 1 || hashFile(f.path).hash === f.id) {
+      if (Math.abs(st.mtimeMs - f.mtime) < 1 || (f.inline ? readFileSync(f.path).equals(f.inline) : hashFile(f.path).hash === f.id)) {
         if ((st.mode & 0o7777) !== f.mode) chmodSync(f.path, f.mode);
         if (Math.abs(st.mtimeMs - f.mtime) >= 1) utimesSync(f.path, f.mtime / 1000, f.mtime / 1000);
         stats.skipped++;
@@ -106,7 +109,16 @@ function triage(files: PlannedFile[], overwriteNewer: boolean, stats: Materializ
 
 async function fetchInto(client: ApiClient, need: PlannedFile[], stats: MaterializeStats, progress: (n: number) => void): Promise<void> {
   const byId = new Map<string, PlannedFile[]>();
-  for (const f of need) byId.set(f.id, [...(byId.get(f.id) ?? []), f]);
+  for (const f of need) {
+    if (f.inline) {
+      const tmp = tmpName(f.path);
+      writeFileSync(tmp, f.inline);
+      writeFinal(f, tmp);
+      stats.written++;
+      stats.bytes += f.inline.length;
+      progress(f.inline.length);
+    } else byId.set(f.id, [...(byId.get(f.id) ?? []), f]);
+  }
   const write = (id: string, data: Buffer) => {
     for (const f of byId.get(id)!) {
       const tmp = tmpName(f.path);

@@ -10,10 +10,10 @@
  * are skipped with a warning. Excluded top-level names (the Journal's index,
  * flags and checksums, which Sugar rebuilds) are left out.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { compareNames, serializeTree, treeId, type TreeEntry } from '../common/tree.js';
+import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../common/tree.js';
 import { loadCache, type HashCache } from './cache.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
@@ -94,9 +94,29 @@ class Scanner {
     const hit = this.old.files[rel];
     let hash: string;
     let size: number;
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    const mode = st.mode & 0o7777;
     if (hit && hit[0] === st.size && hit[1] === mtime && hit[2] === st.ino) {
       [size, , , hash] = hit;
       this.r.cache.files[rel] = hit; // reused as is: no allocation per unchanged file
+      if (size <= INLINE_MAX) return this.inline(name, mode, mtime, size, hash);
+    } else if (st.size <= INLINE_MAX) {
+      const bytes = this.readTiny(abs, rel);
+      if (!bytes) return null;
+      this.r.hashedFiles++;
+      this.r.hashedBytes += bytes.length;
+      if (bytes.length <= INLINE_MAX) {
+        const ref = bytes.toString('base64');
+        this.r.cache.files[rel] = [bytes.length, mtime, st.ino, ref];
+        return this.inline(name, mode, mtime, bytes.length, ref);
+      }
+      try {
+        ({ hash, size } = hashSmall(abs)); // grew while we looked: an ordinary blob
+      } catch (e) {
+        this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
+        return null;
+      }
+      this.r.cache.files[rel] = [size, mtime, st.ino, hash];
     } else {
       try {
         ({ hash, size } = st.size >= BIG ? hashFile(abs) : hashSmall(abs));
@@ -111,7 +131,29 @@ class Scanner {
     if (!this.r.blobs.has(hash)) this.r.blobs.set(hash, { path: abs, size, mtime });
     this.r.files++;
     this.r.bytes += size;
-    return [rel.slice(rel.lastIndexOf('/') + 1), 'f', st.mode & 0o7777, mtime, size, hash];
+    return [name, 'f', mode, mtime, size, hash];
+  }
+
+  private inline(name: string, mode: number, mtime: number, size: number, ref: string): TreeEntry {
+    this.r.files++;
+    this.r.bytes += size;
+    return [name, 'i', mode, mtime, size, ref];
+  }
+
+  /** A tiny file's bytes (never through a link), or null when unreadable. */
+  private readTiny(abs: string, rel: string): Buffer | null {
+    try {
+      const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const n = readSync(fd, SMALL_BUF, 0, INLINE_MAX + 1, 0);
+        return Buffer.from(SMALL_BUF.subarray(0, n));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
+      return null;
+    }
   }
 
   dir(abs: string, rel: string): string {
@@ -160,7 +202,7 @@ export function scanSource(source: string, dir: string, cacheFile: string, serve
   const r: ScanResult = {
     source, dir, root: '', trees: new Map(), dirIds: new Map(), changedDirs: new Set(), blobs: new Map(), candidates: new Set(),
     files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0, warnings: [], cacheDirty: false,
-    cache: { v: 1, files: {}, committed: old.committed, root: old.root, server },
+    cache: { v: 2, files: {}, committed: old.committed, root: old.root, server },
   };
   r.root = new Scanner(r, old, excludes).dir(dir, '');
   r.cacheDirty = r.hashedFiles > 0 || Object.keys(old.files).length !== Object.keys(r.cache.files).length;

@@ -10,7 +10,8 @@
  * describeEntry() reads the few metadata blobs the catalog shows.
  */
 import { sha256Hex } from '../common/hash.js';
-import type { Tree, TreeEntry } from '../common/tree.js';
+import { fileBytes, isFileEntry, type Tree, type TreeEntry } from '../common/tree.js';
+import { refOf } from './pool.js';
 import { entryInfo, INDEXED_KEYS, isEntryFolder, layout0Props, UID_RE, type EntryInfo } from '../journal/metadata.js';
 
 export interface TreeSource {
@@ -50,8 +51,8 @@ function layout0Entries(src: TreeSource, storeTree: string, out: Map<string, Ent
   const files = new Map<string, TreeEntry>();
   let previews = new Map<string, TreeEntry>();
   for (const e of t.e) {
-    if (e[1] === 'f') files.set(e[0], e);
-    else if (e[1] === 'd' && e[0] === 'preview') previews = new Map(src.tree(e[5]).e.filter((p) => p[1] === 'f').map((p) => [p[0], p]));
+    if (isFileEntry(e)) files.set(e[0], e);
+    else if (e[1] === 'd' && e[0] === 'preview') previews = new Map(src.tree(e[5]).e.filter(isFileEntry).map((p) => [p[0], p]));
   }
   for (const [name, meta] of files) {
     if (!name.endsWith('.metadata')) continue;
@@ -94,22 +95,22 @@ export function diffEntries(src: TreeSource, oldRoot: string | null, newRoot: st
 }
 
 function fileIn(t: Tree, name: string): TreeEntry | undefined {
-  return t.e.find((e) => e[0] === name && e[1] === 'f');
+  return t.e.find((e) => e[0] === name && isFileEntry(e));
 }
 
 /** Reads what the catalog shows of one entry version. Never throws on bad metadata. */
 export function describeEntry(src: TreeSource, ref: EntryRef): EntryDetails {
   if (ref.layout === 0) {
-    const raw = ref.meta && ref.meta[4] <= MAX_LAYOUT0_META ? src.blob(ref.meta[5]) : Buffer.from('{}');
+    const raw = ref.meta && ref.meta[4] <= MAX_LAYOUT0_META ? fileBytes(ref.meta, src.blob) : Buffer.from('{}');
     const { props, problems } = layout0Props(raw);
     const info = entryInfo(ref.uid, props);
     info.problems.push(...problems);
     return {
       ref,
       info,
-      data: ref.data ? { id: ref.data[5], size: ref.data[4] } : null,
-      preview: ref.preview ? { id: ref.preview[5], size: ref.preview[4] } : null,
-      metaRef: ref.meta?.[5] ?? null,
+      data: ref.data ? { id: refOf(ref.data), size: ref.data[4] } : null,
+      preview: ref.preview ? { id: refOf(ref.preview), size: ref.preview[4] } : null,
+      metaRef: ref.meta ? refOf(ref.meta) : null,
     };
   }
   const entry = src.tree(ref.version);
@@ -122,7 +123,7 @@ export function describeEntry(src: TreeSource, ref: EntryRef): EntryDetails {
     preview = fileIn(meta, 'preview');
     for (const key of INDEXED_KEYS) {
       const f = fileIn(meta, key);
-      if (f && f[4] <= MAX_INDEXED_VALUE) props[key] = src.blob(f[5]);
+      if (f && f[4] <= MAX_INDEXED_VALUE) props[key] = fileBytes(f, src.blob);
     }
   }
   const info = entryInfo(ref.uid, props);
@@ -130,8 +131,8 @@ export function describeEntry(src: TreeSource, ref: EntryRef): EntryDetails {
   return {
     ref,
     info,
-    data: data ? { id: data[5], size: data[4] } : null,
-    preview: preview ? { id: preview[5], size: preview[4] } : null,
+    data: data ? { id: refOf(data), size: data[4] } : null,
+    preview: preview ? { id: refOf(preview), size: preview[4] } : null,
     metaRef: metaDir?.[5] ?? null,
   };
 }

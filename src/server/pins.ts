@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../common/errors.js';
 import { writeFileAtomic } from '../common/durable.js';
-import { readTrustedTree, type Tree, type TreeEntry } from '../common/tree.js';
+import { isFileEntry, readTrustedTree, type Tree, type TreeEntry } from '../common/tree.js';
 import type { Catalog, EntryRow, SnapshotRow } from './catalog.js';
 import type { Store } from './store.js';
 
@@ -52,7 +52,8 @@ export function ensurePinTable(db: Catalog): void {
   CREATE INDEX IF NOT EXISTS pins_account ON pins(account_id);`);
 }
 
-const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') => t?.e.find((e) => e[0] === name && e[1] === kind);
+const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') =>
+  t?.e.find((e) => e[0] === name && (kind === 'f' ? isFileEntry(e) : e[1] === kind));
 
 export class Pins {
   constructor(private readonly store: Store) {
@@ -168,7 +169,7 @@ export class Pins {
       preview: previews ? child(tree(previews[5]), row.uid, 'f') : undefined,
     };
     if (!files.meta) throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
-    const blobs = [files.data, files.meta, files.preview].filter((e): e is TreeEntry => Boolean(e)).map((e): [string, number] => [e[5], e[4]]);
+    const blobs = [files.data, files.meta, files.preview].filter((e): e is TreeEntry => Boolean(e) && e![1] === 'f').map((e): [string, number] => [e[5], e[4]]);
     return { ...base, layout: 0, trees: [], blobs, files };
   }
 

@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSyn
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { syncFilesystem } from '../common/durable.js';
+import type { TreeEntry } from '../common/tree.js';
 
 /**
  * Folder levels under pool/ (and trees/): one, like git's loose objects.
@@ -48,6 +49,17 @@ export function* listObjects(dir: string, depth: number, pick?: () => boolean): 
     if (depth > 0) yield* listObjects(join(dir, n), depth - 1, pick);
     else if (/^[0-9a-f]{64}$/.test(n)) yield { path: join(dir, n), id: n };
   }
+}
+
+/**
+ * Catalog references (entries' data, preview and layout-0 metadata) name a
+ * pool blob, or carry a file small enough to live inline in its tree as
+ * `inline:<base64>` (common/tree.ts, kind "i").
+ */
+export const INLINE_REF = 'inline:';
+
+export function refOf(e: TreeEntry): string {
+  return e[1] === 'i' ? INLINE_REF + e[5] : e[5];
 }
 
 export class Pool {
@@ -129,6 +141,21 @@ export class Pool {
 
   readTree(id: string): string {
     return readFileSync(this.treePath(id), 'utf8');
+  }
+
+  /** The bytes a catalog reference names (inline or in the pool). */
+  refBytes(ref: string): Buffer {
+    return ref.startsWith(INLINE_REF) ? Buffer.from(ref.slice(INLINE_REF.length), 'base64') : this.readBlob(ref);
+  }
+
+  /** What to stream for a catalog reference: inline bytes, or the pool file's path. */
+  refSource(ref: string): Buffer | string {
+    return ref.startsWith(INLINE_REF) ? this.refBytes(ref) : this.blobPath(ref);
+  }
+
+  /** The bytes of a file entry of a tree. */
+  entryBytes(e: TreeEntry): Buffer {
+    return this.refBytes(refOf(e));
   }
 
   readBlob(id: string): Buffer {

@@ -22,6 +22,8 @@
 import { closeSync, existsSync, fstatSync, lstatSync, readdirSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { sha256Hex } from '../../common/hash.js';
+import { INLINE_MAX } from '../../common/tree.js';
 import { AppError } from '../../common/errors.js';
 import { DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
 import { loadCache, saveCache, type HashCache } from '../../agent/cache.js';
@@ -117,11 +119,14 @@ export function confinedRead(store: Store, path: string, confine: string, expect
  * name only content that really was inside the folder. Cache hits match a
  * path, size, mtime AND inode verified by an earlier run.
  */
-function freshlyHashed(scan: ScanResult, old: HashCache): Array<{ rel: string; ino: number; hash: string; size: number }> {
-  const out: Array<{ rel: string; ino: number; hash: string; size: number }> = [];
+function freshlyHashed(scan: ScanResult, old: HashCache): Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> {
+  const out: Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> = [];
   for (const [rel, e] of Object.entries(scan.cache.files)) {
     const o = old.files[rel];
-    if (!o || o[0] !== e[0] || o[1] !== e[1] || o[2] !== e[2] || o[3] !== e[3]) out.push({ rel, size: e[0], ino: e[2], hash: e[3] });
+    if (o && o[0] === e[0] && o[1] === e[1] && o[2] === e[2] && o[3] === e[3]) continue;
+    // Tiny files are kept inline in the tree (their cache ref is the content): verify, never copy.
+    const inline = e[0] <= INLINE_MAX;
+    out.push({ rel, size: e[0], ino: e[2], hash: inline ? sha256Hex(Buffer.from(e[3], 'base64')) : e[3], inline });
   }
   return out;
 }
@@ -168,8 +173,8 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
   const seen = new Set<string>();
   let copiedBytes = 0;
-  const take = (path: string, confine: string, id: string, size: number, ino?: number) => {
-    const copy = !seen.has(id) && store.pool.blobSize(id) < 0;
+  const take = (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
+    const copy = !inline && !seen.has(id) && store.pool.blobSize(id) < 0;
     const tmp = confinedRead(store, path, confine, id, { copy, ino });
     if (tmp) {
       seen.add(id);
@@ -180,7 +185,7 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
   try {
     for (const { scan, old } of scans) {
       const confine = realpathSync(scan.dir);
-      for (const f of freshlyHashed(scan, old)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino);
+      for (const f of freshlyHashed(scan, old)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
       for (const [id, b] of scan.blobs) if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
     }

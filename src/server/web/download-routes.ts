@@ -47,7 +47,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     const e = version(w, req.params.serial, req.params.id);
     if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
-    const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data: pool.blobPath(e.data_blob) });
+    const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data: pool.refSource(e.data_blob) });
     req.log.info({ uid: e.uid, account: e.account_id }, 'web restore: xoj');
     return reply.type(XOJ_MIME).header('Content-Disposition', contentDisposition(xojFileName(e.title, e.uid))).header('Cache-Control', 'private, no-store').send(zip.outputStream);
   });
@@ -56,7 +56,8 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     const e = version(w, req.params.serial, req.params.id);
     if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
-    const size = pool.blobSize(e.data_blob);
+    const source = pool.refSource(e.data_blob);
+    const size = typeof source === 'string' ? pool.blobSize(e.data_blob) : source.length;
     if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
     const mime = SAFE_MIME.test(e.mime_type.split(';')[0].trim()) ? e.mime_type.split(';')[0].trim() : 'application/octet-stream';
     return reply
@@ -66,7 +67,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       .header('Content-Security-Policy', "default-src 'none'; sandbox")
       .header('Content-Disposition', contentDisposition(dataFileName(e.title, e.mime_type, e.uid)))
       .header('Cache-Control', 'private, no-store')
-      .send(createReadStream(pool.blobPath(e.data_blob)));
+      .send(typeof source === 'string' ? createReadStream(source) : source);
   });
 
   app.get<{ Params: { serial: string; id: string } }>('/j/:serial/v/:id/preview.png', { schema: { params: idParams } }, async (req, reply) => {
@@ -76,7 +77,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
     const etag = `"${e.preview_blob}"`;
     reply.header('ETag', etag).header('Cache-Control', 'private, max-age=86400').header('X-Content-Type-Options', 'nosniff');
     if (req.headers['if-none-match'] === etag) return reply.status(304).send();
-    return reply.type('image/png').send(decodePreview(pool.readBlob(e.preview_blob)));
+    return reply.type('image/png').send(decodePreview(pool.refBytes(e.preview_blob)));
   });
 
   const snapshot = (w: WebReq, serial: string, sn: string, name: string) => {

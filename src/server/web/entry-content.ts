@@ -9,7 +9,7 @@
  * files. The caller has authorized the row (it belongs to the account).
  */
 import type { Tree } from '../../common/tree.js';
-import { readTrustedTree } from '../../common/tree.js';
+import { isFileEntry, readTrustedTree } from '../../common/tree.js';
 import { layout0Props } from '../../journal/metadata.js';
 import type { EntryRow } from '../catalog.js';
 import type { Pool } from '../pool.js';
@@ -19,15 +19,15 @@ const MAX_META_VALUE = 1024 * 1024;
 export function entryMetadata(pool: Pool, e: EntryRow): Record<string, Buffer> {
   const props: Record<string, Buffer> = {};
   if (e.layout === 0) {
-    if (e.meta_ref) for (const [k, v] of Object.entries(layout0Props(pool.readBlob(e.meta_ref)).props)) props[k] = Buffer.from(v);
-    if (e.preview_blob) props.preview = pool.readBlob(e.preview_blob);
+    if (e.meta_ref) for (const [k, v] of Object.entries(layout0Props(pool.refBytes(e.meta_ref)).props)) props[k] = Buffer.from(v);
+    if (e.preview_blob) props.preview = pool.refBytes(e.preview_blob);
     return props;
   }
   if (!e.meta_ref) return props;
   const meta: Tree = readTrustedTree(pool.readTree(e.meta_ref));
-  for (const [name, kind, , , size, ref] of meta.e) {
-    if (kind !== 'f' || name.startsWith('.') || size > MAX_META_VALUE) continue;
-    props[name] = pool.readBlob(ref);
+  for (const f of meta.e) {
+    if (!isFileEntry(f) || f[0].startsWith('.') || f[4] > MAX_META_VALUE) continue;
+    props[f[0]] = pool.entryBytes(f);
   }
   return props;
 }

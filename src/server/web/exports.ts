@@ -42,7 +42,10 @@ export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
     if (!e.data_blob) continue;
     const name = uniqueName(dataFileName(e.title, e.mime_type, e.uid), used);
     const mtime = new Date((e.timestamp ?? 0) * 1000);
-    zip.addFile(pool.blobPath(e.data_blob), name, { mtime, compress: !PACKED.test(e.mime_type) });
+    const source = pool.refSource(e.data_blob);
+    const options = { mtime, compress: !PACKED.test(e.mime_type) };
+    if (typeof source === 'string') zip.addFile(source, name, options);
+    else zip.addBuffer(source, name, options);
   }
   zip.end();
   return zip;
@@ -58,6 +61,11 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
       yield tarHeader({ path: p, type: 'symlink', mode, mtimeMs: mtime, size: 0, linkTarget: ref });
     } else {
       yield tarHeader({ path: p, type: 'file', mode, mtimeMs: mtime, size });
+      if (kind === 'i') {
+        yield Buffer.from(ref, 'base64');
+        yield tarPadding(size);
+        continue;
+      }
       let sent = 0;
       for await (const chunk of createReadStream(pool.blobPath(ref))) {
         sent += (chunk as Buffer).length;
