@@ -10,7 +10,7 @@
  * are skipped with a warning. Excluded top-level names (the Journal's index,
  * flags and checksums, which Sugar rebuilds) are left out.
  */
-import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../common/tree.js';
@@ -44,8 +44,23 @@ export interface ScanResult {
 
 const BIG = 8 * 1024 * 1024;
 
+/**
+ * Opens a regular file for reading, never through a link and never a device
+ * or fifo (a file swapped for a link to /dev/zero between lstat and open
+ * must not make the scan read forever — the server runs this scanner as root
+ * over folders old laptops write).
+ */
+function openRegular(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error('no longer a regular file');
+  }
+  return fd;
+}
+
 export function hashFile(path: string): { hash: string; size: number } {
-  const fd = openSync(path, 'r');
+  const fd = openRegular(path);
   try {
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(BIG);
@@ -66,7 +81,7 @@ export function hashFile(path: string): { hash: string; size: number } {
 const SMALL_BUF = Buffer.allocUnsafe(BIG);
 
 function hashSmall(path: string): { hash: string; size: number } {
-  const fd = openSync(path, 'r');
+  const fd = openRegular(path);
   try {
     const h = createHash('sha256');
     let size = 0;
@@ -116,7 +131,7 @@ class Scanner {
         this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
         return null;
       }
-      this.r.cache.files[rel] = [size, mtime, st.ino, hash];
+      this.remember(rel, size, mtime, st.ino, hash);
     } else {
       try {
         ({ hash, size } = st.size >= BIG ? hashFile(abs) : hashSmall(abs));
@@ -126,12 +141,21 @@ class Scanner {
       }
       this.r.hashedFiles++;
       this.r.hashedBytes += size;
-      this.r.cache.files[rel] = [size, mtime, st.ino, hash];
+      this.remember(rel, size, mtime, st.ino, hash);
     }
     if (!this.r.blobs.has(hash)) this.r.blobs.set(hash, { path: abs, size, mtime });
     this.r.files++;
     this.r.bytes += size;
     return [name, 'f', mode, mtime, size, hash];
+  }
+
+  /**
+   * Caches a file's sha256. A file that changed size while it was read can
+   * end up at most INLINE_MAX bytes: not cached, since a cached size that
+   * small means "the ref is the content" (the next run reads it again).
+   */
+  private remember(rel: string, size: number, mtime: number, ino: number, hash: string): void {
+    if (size > INLINE_MAX) this.r.cache.files[rel] = [size, mtime, ino, hash];
   }
 
   private inline(name: string, mode: number, mtime: number, size: number, ref: string): TreeEntry {
@@ -143,7 +167,7 @@ class Scanner {
   /** A tiny file's bytes (never through a link), or null when unreadable. */
   private readTiny(abs: string, rel: string): Buffer | null {
     try {
-      const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const fd = openRegular(abs);
       try {
         const n = readSync(fd, SMALL_BUF, 0, INLINE_MAX + 1, 0);
         return Buffer.from(SMALL_BUF.subarray(0, n));

@@ -87,7 +87,9 @@ export async function commit(store: Store, device: DeviceRow, sources: CommitSou
   const staged = parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, tmp: store.pool.stage(t.text) })));
   try {
     await store.pool.flush();
-    store.pool.publish(staged);
+    // collectTrees lists every tree before its subtrees: publish in reverse, children
+    // first, so a crash mid-publish never leaves a visible tree whose child is absent.
+    store.pool.publish([...staged].reverse());
   } catch (e) {
     store.pool.discard(staged);
     throw e;
