@@ -27,8 +27,7 @@ import { collectGarbage, type GcResult } from './gc.js';
 import { Pins, type Pin } from './pins.js';
 import { planQuota, DEFAULT_QUOTA, type DiskFigures, type QuotaPlan, type QuotaPolicy } from './quota.js';
 import { closure, IdSet, recomputeAccount } from './refs.js';
-import { listSnapshotNames, readSnapshot } from './snapshots.js';
-import { syncMissing } from './reindex.js';
+import { syncMissing, unindexedSnapshots } from './reindex.js';
 import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
 import { StoreUsage } from './usage.js';
 import { verifyStore, type VerifyResult } from './verify.js';
@@ -162,17 +161,7 @@ function pinsByAccount(pins: Pins): Map<number, Pin[]> {
 
 /** Snapshot folders on disk the catalog does not know (no device record, unreadable...): kept as GC roots all the same. */
 function orphanRoots(store: Store): string[] {
-  const known = new Set(store.db.prepare("SELECT serial || '/' || name FROM snapshots").pluck().all() as string[]);
-  const roots: string[] = [];
-  for (const serial of store.serials()) {
-    const dir = store.userDir(serial);
-    for (const name of listSnapshotNames(dir)) {
-      if (known.has(`${serial}/${name}`)) continue;
-      const info = readSnapshot(dir, name);
-      if (info) roots.push(info.root);
-    }
-  }
-  return roots;
+  return unindexedSnapshots(store).map((info) => info.root);
 }
 
 /** Recounts every account (exact account_blobs and usage) and returns the mark of everything referenced. */

@@ -83,18 +83,24 @@ export function reindex(store: Store): ReindexResult {
   return result;
 }
 
-/** Indexes snapshot folders that reached the disk but not the catalog. */
-export function syncMissing(store: Store): number {
-  const known = new Set((store.db.prepare('SELECT serial || \'/\' || name AS k FROM snapshots').all() as Array<{ k: string }>).map((r) => r.k));
-  const fresh: SnapshotInfo[] = [];
+/** Snapshot folders on disk (with a readable snapshot.json) that the catalog does not know. */
+export function unindexedSnapshots(store: Store): SnapshotInfo[] {
+  const known = new Set(store.db.prepare("SELECT serial || '/' || name FROM snapshots").pluck().all() as string[]);
+  const out: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
     const dir = store.userDir(serial);
     for (const name of listSnapshotNames(dir)) {
       if (known.has(`${serial}/${name}`)) continue;
       const info = readSnapshot(dir, name);
-      if (info) fresh.push(info);
+      if (info) out.push(info);
     }
   }
+  return out;
+}
+
+/** Indexes snapshot folders that reached the disk but not the catalog. */
+export function syncMissing(store: Store): number {
+  const fresh = unindexedSnapshots(store);
   if (!fresh.length) return 0;
   const result: ReindexResult = { devices: 0, snapshots: 0, entries: 0, skipped: [] };
   indexSnapshots(store, fresh, result);
