@@ -94,7 +94,7 @@ async function oneLaptop(l: Laptop, arrivalMs: number): Promise<Outcome> {
   for (let tries = 1; ; tries++) {
     let admittedAt = 0;
     try {
-      await backup({ profile: l.profile, onStage: (s) => { if (!admittedAt && s.startsWith('asking')) admittedAt = Date.now(); } });
+      await backup({ profile: l.profile, onStage: (s) => { if (!admittedAt && s.startsWith('scanning')) admittedAt = Date.now(); } });
       return { ok: true, tries, waitMs: admittedAt - start, admittedAt };
     } catch (e) {
       if (!(e instanceof AppError && e.code === 'busy')) return { ok: false, tries, waitMs: Date.now() - start, error: (e as Error).message };

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashFile, scanSource } from '../src/agent/scan.js';
+import { allTrees, hashFile, scanSource } from '../src/agent/scan.js';
 import { readTrustedTree } from '../src/common/tree.js';
 import { commit } from '../src/server/ingest.js';
 import { Store } from '../src/server/store.js';
@@ -35,16 +35,17 @@ test('a commit publishes every subtree before the tree that names it', async () 
   const [blobId, blob] = [...scan.blobs][0];
   store.pool.publish([{ id: blobId, kind: 'blob', tmp: store.pool.stage(Buffer.from('x'.repeat(100))) }]);
   assert.equal(blob.size, 100);
+  const trees = allTrees(scan);
   const order: string[] = [];
   const publish = store.pool.publish.bind(store.pool);
   store.pool.publish = (staged) => {
     for (const s of staged) if (s.kind === 'tree') order.push(s.id);
     publish(staged);
   };
-  await commit(store, dev, [{ source: 'documents', root: scan.root, trees: Object.fromEntries(scan.trees) }], null);
+  await commit(store, dev, [{ source: 'documents', root: scan.root, trees }], null);
   assert.equal(order.length, 4);
   for (const [i, id] of order.entries()) {
-    for (const e of readTrustedTree(scan.trees.get(id)!).e) if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, 'child published first');
+    for (const e of readTrustedTree(trees[id]).e) if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, 'child published first');
   }
   store.close();
   cleanup(root, src);

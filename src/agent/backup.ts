@@ -1,9 +1,9 @@
 /**
  * backup — one backup run of every source to the server.
  *
- * scan (hash cache) → lease → ask which blobs the server lacks → upload only
- * those → commit roots and changed trees → remember what was committed and
- * touch ds-backup-done. The lease is kept alive by heartbeats and released on
+ * lease → scan (hash cache) while asking which blobs the server lacks and
+ * uploading only those (pipeline.ts) → commit roots and changed trees →
+ * remember what was committed and touch ds-backup-done. The lease is kept alive by heartbeats and released on
  * failure. If the server answers that something is missing (it lost data, or
  * the local memory is stale) the run falls back to offering everything once.
  * A file that changes mid-run makes the run start over once.
@@ -13,16 +13,18 @@ import { existsSync } from 'node:fs';
 import { AppError } from '../common/errors.js';
 import { saveCache } from './cache.js';
 import { ApiClient } from './client.js';
+import { BlobPipeline } from './pipeline.js';
 import type { Profile } from './profile.js';
-import { DATASTORE_EXCLUDES, newTrees, scanSource, type ScanResult } from './scan.js';
+import { allTrees, DATASTORE_EXCLUDES, newTrees, scanSourceAsync, type ScanResult } from './scan.js';
 import { markDone, writeState } from './state.js';
-import { FileChangedError, uploadBlobs, type UploadItem } from './upload.js';
+import { FileChangedError, type UploadItem, type UploadStats } from './upload.js';
 
 export interface BackupOptions {
   profile: Profile;
   documents?: string;
   onStage?: (stage: string) => void;
-  onUploadStart?: (totalBytes: number) => void;
+  /** The server lacks this many more bytes (called as the scan finds them). */
+  onMissing?: (bytes: number) => void;
   onProgress?: (bytes: number) => void;
 }
 
@@ -40,11 +42,13 @@ export interface BackupResult {
   warnings: string[];
 }
 
-const MISSING_CHUNK = 50_000;
-/** Save the hash cache before uploading once this much was hashed: an interrupted run then re-reads nothing. */
+/** Save the hash cache before the commit once this much was hashed: an interrupted run then re-reads nothing. */
 const EARLY_SAVE_BYTES = 16 * 1024 * 1024;
 
-export function sourcesOf(profile: Profile, documents?: string): Array<{ source: string; dir: string; excludes: Set<string> }> {
+type Source = { source: string; dir: string; excludes: Set<string> };
+type CommitReply = { snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }>; commitMs?: number };
+
+export function sourcesOf(profile: Profile, documents?: string): Source[] {
   if (!existsSync(profile.datastore)) throw new AppError('bad_request', `no Journal at ${profile.datastore} (use --profile DIR)`);
   const out = [{ source: 'datastore', dir: profile.datastore, excludes: DATASTORE_EXCLUDES }];
   const docs = profile.documentsDir(documents);
@@ -52,50 +56,73 @@ export function sourcesOf(profile: Profile, documents?: string): Array<{ source:
   return out;
 }
 
-async function askMissing(client: ApiClient, lease: string, ids: string[]): Promise<string[]> {
-  const missing: string[] = [];
-  for (let i = 0; i < ids.length; i += MISSING_CHUNK) {
-    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, { json: { ids: ids.slice(i, i + MISSING_CHUNK) } });
-    missing.push(...r.missing);
+/** Scans every source while the pipeline asks for and sends what the server lacks. */
+async function scanAndSend(pipe: BlobPipeline, profile: Profile, server: string, sources: Source[]): Promise<ScanResult[]> {
+  const scans: ScanResult[] = [];
+  const hooks = { onCandidate: (b: UploadItem) => pipe.offer(b), pause: () => pipe.pause() };
+  for (const s of sources) {
+    const scan = await scanSourceAsync(s.source, s.dir, profile.cacheFile(s.source), server, s.excludes, hooks);
+    // Saved before the commit only when much was hashed (so a failed run does
+    // not cost that hashing again); a small change is saved once, after it.
+    if (scan.cacheDirty && scan.hashedBytes >= EARLY_SAVE_BYTES) saveCache(profile.cacheFile(s.source), scan.cache);
+    scans.push(scan);
   }
-  return missing;
+  await pipe.finish();
+  return scans;
 }
 
-async function sendAndCommit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean, opts: BackupOptions, stats: { blobs: number; bytes: number; wire: number }) {
-  const where = new Map<string, UploadItem>();
-  const candidates = new Set<string>();
-  for (const s of scans) {
-    for (const [id, b] of s.blobs) where.set(id, { id, ...b });
-    for (const id of full ? s.blobs.keys() : s.candidates) candidates.add(id);
-  }
-  opts.onStage?.(`asking the server which of ${candidates.size} files it lacks`);
-  const items = (await askMissing(client, lease, [...candidates])).map((id) => where.get(id)!);
-  const total = items.reduce((a, b) => a + b.size, 0);
-  opts.onStage?.(`uploading ${items.length} files (${total} bytes)`);
-  opts.onUploadStart?.(total);
-  const up = await uploadBlobs(client, lease, items, opts.onProgress);
+function commit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean): Promise<CommitReply> {
+  const sources = scans.map((s) => ({ source: s.source, root: s.root, trees: full ? allTrees(s) : newTrees(s) }));
+  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, { json: { runId: randomBytes(8).toString('hex'), sources } });
+}
+
+/** The server lost something this laptop thought it had: offer every blob and tree once. */
+async function resendAll(client: ApiClient, lease: string, scans: ScanResult[], opts: BackupOptions, stats: UploadStats): Promise<CommitReply> {
+  opts.onStage?.('the server lacks data this laptop thought it had; sending everything it needs');
+  const pipe = new BlobPipeline(client, lease, opts.onMissing, opts.onProgress);
+  for (const s of scans) for (const b of s.blobs.values()) pipe.offer(b);
+  const up = await pipe.finish();
   stats.blobs += up.blobs;
   stats.bytes += up.bytes;
-  stats.wire += up.wireBytes;
-  opts.onStage?.('committing');
-  const sources = scans.map((s) => ({ source: s.source, root: s.root, trees: full ? Object.fromEntries(s.trees) : newTrees(s) }));
-  return client.json<{ snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }>; commitMs?: number }>('POST', `/api/v1/backups/${lease}/commit`, {
-    json: { runId: randomBytes(8).toString('hex'), sources },
-  });
+  stats.wireBytes += up.wireBytes;
+  return commit(client, lease, scans, true);
 }
 
+function remember(profile: Profile, scans: ScanResult[]): void {
+  for (const s of scans) {
+    s.cache.committed = 'dirs';
+    s.cache.root = s.root;
+    if (s.changedDirs.size || s.cacheDirty) saveCache(profile.cacheFile(s.source), s.cache);
+  }
+}
+
+function summary(scans: ScanResult[], res: CommitReply, stats: UploadStats, client: ApiClient, started: number): BackupResult {
+  const sum = (f: (s: ScanResult) => number) => scans.reduce((a, s) => a + f(s), 0);
+  return {
+    snapshots: res.snapshots.map(({ name, source, files, bytes }) => ({ name, source, files, bytes })),
+    files: sum((s) => s.files),
+    bytes: sum((s) => s.bytes),
+    hashedFiles: sum((s) => s.hashedFiles),
+    uploadedBlobs: stats.blobs,
+    uploadedBytes: stats.bytes,
+    sentBytes: client.sentBytes + stats.wireBytes,
+    seconds: (Date.now() - started) / 1000,
+    commitMs: res.commitMs ?? null,
+    warnings: scans.flatMap((s) => s.warnings),
+  };
+}
+
+/**
+ * lease → scan, asking and uploading as folders are done → commit roots and
+ * changed trees → remember what was committed. The lease is taken first so
+ * uploads can start with the first changed folder.
+ */
 async function runOnce(opts: BackupOptions, started: number): Promise<BackupResult> {
   const { profile } = opts;
   const cfg = profile.requireConfig();
-  opts.onStage?.('scanning');
-  const scans = sourcesOf(profile, opts.documents).map((s) => scanSource(s.source, s.dir, profile.cacheFile(s.source), cfg.server, s.excludes));
+  const sources = sourcesOf(profile, opts.documents);
   profile.ensureStateDir();
-  // Saved before the upload only when much was hashed (so a failed upload does
-  // not cost that hashing again); a small change is saved once, after the
-  // commit: the whole cache is rewritten each time (BENCHMARKS.md).
-  for (const s of scans) if (s.cacheDirty && s.hashedBytes >= EARLY_SAVE_BYTES) saveCache(profile.cacheFile(s.source), s.cache);
   const client = new ApiClient(cfg.server, cfg.token);
-  const stats = { blobs: 0, bytes: 0, wire: 0 };
   let lease: string | null = null;
   let beat: NodeJS.Timeout | undefined;
   try {
@@ -103,35 +130,24 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     lease = l.lease;
     const id = lease;
     beat = setInterval(() => void client.json('POST', `/api/v1/backups/${id}/heartbeat`).catch(() => {}), Math.max(1000, (l.leaseTimeout * 1000) / 3));
-    let res;
+    opts.onStage?.('scanning, and sending what the server lacks');
+    const pipe = new BlobPipeline(client, lease, opts.onMissing, opts.onProgress);
+    const scans = await scanAndSend(pipe, profile, cfg.server, sources);
+    const stats = pipe.stats;
+    opts.onStage?.('committing');
+    let res: CommitReply;
     try {
-      res = await sendAndCommit(client, lease, scans, false, opts, stats);
+      res = await commit(client, lease, scans, false);
     } catch (e) {
       if (!(e instanceof AppError && e.code === 'missing_blobs')) throw e;
-      opts.onStage?.('the server lacks data this laptop thought it had; sending everything it needs');
-      res = await sendAndCommit(client, lease, scans, true, opts, stats);
+      res = await resendAll(client, lease, scans, opts, stats);
     }
     lease = null;
     const when = new Date(Math.max(...res.snapshots.map((s) => s.createdAt)));
-    for (const s of scans) {
-      s.cache.committed = Object.fromEntries(s.dirIds);
-      s.cache.root = s.root;
-      if (s.changedDirs.size || s.cacheDirty) saveCache(profile.cacheFile(s.source), s.cache);
-    }
+    remember(profile, scans);
     markDone(profile, when);
     writeState(profile, { lastAttempt: started, outcome: 'ok', reason: 'backed up', lastSuccess: when.getTime(), lastSnapshots: res.snapshots.map((s) => s.name) });
-    return {
-      snapshots: res.snapshots.map(({ name, source, files, bytes }) => ({ name, source, files, bytes })),
-      files: scans.reduce((a, s) => a + s.files, 0),
-      bytes: scans.reduce((a, s) => a + s.bytes, 0),
-      hashedFiles: scans.reduce((a, s) => a + s.hashedFiles, 0),
-      uploadedBlobs: stats.blobs,
-      uploadedBytes: stats.bytes,
-      sentBytes: client.sentBytes + stats.wire,
-      seconds: (Date.now() - started) / 1000,
-      commitMs: res.commitMs ?? null,
-      warnings: scans.flatMap((s) => s.warnings),
-    };
+    return summary(scans, res, stats, client, started);
   } finally {
     if (beat) clearInterval(beat);
     if (lease) await client.json('DELETE', `/api/v1/backups/${lease}`).catch(() => {});

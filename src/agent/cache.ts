@@ -1,36 +1,55 @@
 /**
  * cache — the agent's per-source memory between runs.
  *
- * files: path → [size, mtimeMs, inode, ref] (ref: the sha256, or for files of
- * at most INLINE_MAX bytes their base64 content; a file whose three keys are
- * unchanged is not read again); committed: folder path → tree id in the last
- * snapshot the server accepted (tells the scan which folders changed);
- * server: the server URL the committed ids belong to. Saved atomically; a
- * missing or unreadable cache only costs a full re-hash.
+ * dirs: folder path ('' = the source root) → [tree id, tree entries, inodes]
+ * as the last scan saw them (entries are the tree's own [name, kind, mode,
+ * mtimeMs, size, ref]; inodes run alongside, 0 for folders and links). A file
+ * whose size, mtime and inode match its entry is not read again, and a folder
+ * whose entries all match keeps its tree id without being hashed again.
+ * committed: folder path → tree id in the last snapshot the server accepted
+ * (tells the scan which folders changed), or 'dirs' when that is exactly
+ * `dirs` (the usual case after a successful backup: saves a second map).
+ * server: the URL the committed ids belong to.
+ *
+ * Saved atomically; a missing, older or unreadable cache only costs a full
+ * re-hash.
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/durable.js';
+import type { TreeEntry } from '../common/tree.js';
+
+export type CachedDir = [id: string, entries: TreeEntry[], inodes: number[]];
 
 export interface HashCache {
-  v: 2;
-  files: Record<string, [number, number, number, string]>;
-  committed: Record<string, string>;
+  v: 3;
+  dirs: Record<string, CachedDir>;
+  committed: Record<string, string> | 'dirs';
   root: string | null;
   server: string | null;
 }
 
 export function emptyCache(): HashCache {
-  return { v: 2, files: {}, committed: {}, root: null, server: null };
+  return { v: 3, dirs: {}, committed: {}, root: null, server: null };
 }
 
 export function loadCache(path: string): HashCache {
   try {
     const c = JSON.parse(readFileSync(path, 'utf8')) as HashCache;
-    if (c && c.v === 2 && c.files && c.committed) return c;
+    if (c && c.v === 3 && c.dirs && typeof c.dirs === 'object' && c.committed) return c;
   } catch {
     /* no cache yet */
   }
   return emptyCache();
+}
+
+/** The committed folder → tree id map (materialised once when stored as 'dirs'). */
+export function committedIds(c: HashCache): Record<string, string> {
+  if (c.committed === 'dirs') {
+    const m: Record<string, string> = {};
+    for (const rel in c.dirs) m[rel] = c.dirs[rel][0];
+    c.committed = m;
+  }
+  return c.committed;
 }
 
 export function saveCache(path: string, cache: HashCache): void {

@@ -87,12 +87,12 @@ program
   .option('--documents <dir>', 'Documents folder to back up (default: XDG Documents, or <profile>/Documents with --profile)')
   .option('--json', 'print the result as JSON')
   .action(action(async (o: { profile?: string; documents?: string; json?: boolean }) => {
-    const bar = progressBar('uploading', !o.json);
+    const bar = progressBar('sending', !o.json);
     const r = await backup({
       profile: new Profile(o.profile),
       documents: o.documents,
       onStage: o.json || !process.stderr.isTTY ? undefined : (s) => say(s),
-      onUploadStart: (t) => bar.start(t),
+      onMissing: (n) => bar.grow(n),
       onProgress: (n) => bar.add(n),
     }).finally(() => bar.stop());
     if (o.json) return printJson(r);

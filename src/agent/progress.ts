@@ -10,11 +10,13 @@ const requireCjs = createRequire(import.meta.url);
 
 export interface Progress {
   start(total: number): void;
+  /** The total grew by n (work found while it is being done); starts the bar if needed. */
+  grow(n: number): void;
   add(n: number): void;
   stop(): void;
 }
 
-const quiet: Progress = { start() {}, add() {}, stop() {} };
+const quiet: Progress = { start() {}, grow() {}, add() {}, stop() {} };
 
 export function progressBar(label: string, enabled: boolean): Progress {
   if (!enabled || !process.stderr.isTTY) return quiet;
@@ -25,18 +27,28 @@ export function progressBar(label: string, enabled: boolean): Progress {
   );
   let value = 0;
   let total = 0;
+  let started = false;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   return {
     start(t) {
       total = t;
-      if (t > 0) bar.start(t, 0, { value_mb: mb(0), total_mb: mb(t) });
+      if (t > 0 && !started) {
+        started = true;
+        bar.start(t, value, { value_mb: mb(value), total_mb: mb(t) });
+      }
+    },
+    grow(n) {
+      if (!started) return this.start(total + n);
+      total += n;
+      bar.setTotal(total);
+      bar.update(Math.min(value, total), { value_mb: mb(value), total_mb: mb(total) });
     },
     add(n) {
       value += n;
-      if (total > 0) bar.update(Math.min(value, total), { value_mb: mb(value), total_mb: mb(total) });
+      if (started) bar.update(Math.min(value, total), { value_mb: mb(value), total_mb: mb(total) });
     },
     stop() {
-      if (total > 0) bar.stop();
+      if (started) bar.stop();
     },
   };
 }

@@ -1,55 +1,86 @@
 /**
  * scan — turns a source folder into a Merkle tree of blobs (common/tree.ts).
  *
- * Unchanged files are never read again: the hash cache remembers each
- * file's hash under its path, size, mtime and inode. The cache also keeps the
- * tree ids of the last committed snapshot per folder, so the scan can tell
- * which folders changed: only their files are offered to the server and only
- * their trees are sent (the delta). Symbolic links are recorded as links and
- * never followed; sockets, devices and fifos are skipped; unreadable files
- * are skipped with a warning. Excluded top-level names (the Journal's index,
- * flags and checksums, which Sugar rebuilds) are left out.
+ * The cache (cache.ts) keeps, per folder, the tree entries of the last scan
+ * and each file's inode. A folder is read with one readdir and one lstat per
+ * name; a file whose size, mtime and inode match its cached entry is not
+ * read again (its hash is taken from the cache), and a folder whose every
+ * entry matches is not serialized or hashed again (its tree id is taken from
+ * the cache): a no-change scan costs a stat per file and nothing more.
+ *
+ * A folder whose tree id differs from the last *committed* one has changed:
+ * only its trees are sent, and only the blobs it names are offered to the
+ * server (`onCandidate`, as soon as the folder is done, so the backup can ask
+ * for and upload them while the scan goes on). Between folders the scan can
+ * wait on `pause()` so uploads in flight get the event loop.
+ *
+ * Symbolic links are recorded as links and never followed; sockets, devices
+ * and fifos are skipped; unreadable files are skipped with a warning; files
+ * are opened O_NOFOLLOW and must still be regular files once open (the
+ * server runs this scanner as root over folders old laptops write).
+ * Excluded top-level names (the Journal's index, flags and checksums, which
+ * Sugar rebuilds) are left out.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../common/tree.js';
-import { loadCache, type HashCache } from './cache.js';
+import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
+
+/** A file blob and where to read it (size and mtime as scanned, to detect later changes). */
+export interface BlobRef {
+  id: string;
+  path: string;
+  size: number;
+  mtime: number;
+}
+
+/** A file this scan read (not a cache hit). ref: sha256, or base64 content when inline. */
+export interface HashedFile {
+  rel: string;
+  ino: number;
+  size: number;
+  ref: string;
+  inline: boolean;
+}
+
+export interface ScanHooks {
+  /** A blob named by a changed folder (each id once per scan). */
+  onCandidate?(b: BlobRef): void;
+  /** When it returns a promise the scan waits for it before the next folder. */
+  pause?(): Promise<void> | null;
+}
 
 export interface ScanResult {
   source: string;
   dir: string;
   root: string;
-  /** Every tree of the source, by id. */
-  trees: Map<string, string>;
-  /** Folder path ('' = the source root) → tree id. */
-  dirIds: Map<string, string>;
   /** Folders whose tree differs from the last committed snapshot. */
   changedDirs: Set<string>;
-  /** One readable path per distinct file blob (size and mtime as scanned, to detect later changes). */
-  blobs: Map<string, { path: string; size: number; mtime: number }>;
+  /** Tree texts of the changed folders, by id. */
+  changedTrees: Map<string, string>;
+  /** One readable path per distinct file blob. */
+  blobs: Map<string, BlobRef>;
   /** Blobs named in changed folders: what the server may lack. */
   candidates: Set<string>;
   files: number;
   bytes: number;
   hashedFiles: number;
   hashedBytes: number;
+  hashed: HashedFile[];
   warnings: string[];
+  /** The new cache: every folder of this scan. */
   cache: HashCache;
-  /** The file part of the cache differs from what was loaded. */
+  /** The cache differs from what was loaded. */
   cacheDirty: boolean;
 }
 
-const BIG = 8 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+/** One reusable read buffer: hashing thousands of files allocates nothing per file. */
+const READ_BUF = Buffer.allocUnsafe(CHUNK);
 
-/**
- * Opens a regular file for reading, never through a link and never a device
- * or fifo (a file swapped for a link to /dev/zero between lstat and open
- * must not make the scan read forever — the server runs this scanner as root
- * over folders old laptops write).
- */
+/** Opens a regular file for reading, never through a link and never a device or fifo. */
 function openRegular(path: string): number {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   if (!fstatSync(fd).isFile()) {
@@ -63,12 +94,11 @@ export function hashFile(path: string): { hash: string; size: number } {
   const fd = openRegular(path);
   try {
     const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(BIG);
     let size = 0;
     for (;;) {
-      const n = readSync(fd, buf, 0, BIG, null);
+      const n = readSync(fd, READ_BUF, 0, CHUNK, null);
       if (n === 0) break;
-      h.update(n === BIG ? buf : buf.subarray(0, n));
+      h.update(READ_BUF.subarray(0, n));
       size += n;
     }
     return { hash: h.digest('hex'), size };
@@ -77,115 +107,76 @@ export function hashFile(path: string): { hash: string; size: number } {
   }
 }
 
-/** One reusable read buffer: hashing thousands of small files allocates nothing per file. */
-const SMALL_BUF = Buffer.allocUnsafe(BIG);
-
-function hashSmall(path: string): { hash: string; size: number } {
-  const fd = openRegular(path);
-  try {
-    const h = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, SMALL_BUF, 0, BIG, null);
-      if (n === 0) break;
-      h.update(SMALL_BUF.subarray(0, n));
-      size += n;
-    }
-    return { hash: h.digest('hex'), size };
-  } finally {
-    closeSync(fd);
-  }
-}
+const sameEntry = (a: TreeEntry, b: TreeEntry) => a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4] && a[5] === b[5];
 
 class Scanner {
+  private readonly committed: Record<string, string>;
   constructor(
     readonly r: ScanResult,
     readonly old: HashCache,
     readonly excludes: Set<string>,
-  ) {}
+    readonly hooks: ScanHooks,
+  ) {
+    this.committed = committedIds(old);
+  }
 
-  file(abs: string, rel: string, st: Stats): TreeEntry | null {
-    const mtime = st.mtimeMs;
-    const hit = this.old.files[rel];
-    let hash: string;
-    let size: number;
-    const name = rel.slice(rel.lastIndexOf('/') + 1);
+  /** A regular file's entry: from the cache when size, mtime and inode match, else read. */
+  private file(abs: string, rel: string, name: string, st: Stats, prev: TreeEntry | undefined, prevIno: number): TreeEntry | null {
     const mode = st.mode & 0o7777;
-    if (hit && hit[0] === st.size && hit[1] === mtime && hit[2] === st.ino) {
-      [size, , , hash] = hit;
-      this.r.cache.files[rel] = hit; // reused as is: no allocation per unchanged file
-      if (size <= INLINE_MAX) return this.inline(name, mode, mtime, size, hash);
-    } else if (st.size <= INLINE_MAX) {
-      const bytes = this.readTiny(abs, rel);
-      if (!bytes) return null;
-      this.r.hashedFiles++;
-      this.r.hashedBytes += bytes.length;
-      if (bytes.length <= INLINE_MAX) {
-        const ref = bytes.toString('base64');
-        this.r.cache.files[rel] = [bytes.length, mtime, st.ino, ref];
-        return this.inline(name, mode, mtime, bytes.length, ref);
-      }
-      try {
-        ({ hash, size } = hashSmall(abs)); // grew while we looked: an ordinary blob
-      } catch (e) {
-        this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
-        return null;
-      }
-      this.remember(rel, size, mtime, st.ino, hash);
-    } else {
-      try {
-        ({ hash, size } = st.size >= BIG ? hashFile(abs) : hashSmall(abs));
-      } catch (e) {
-        this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
-        return null;
-      }
-      this.r.hashedFiles++;
-      this.r.hashedBytes += size;
-      this.remember(rel, size, mtime, st.ino, hash);
+    const mtime = st.mtimeMs;
+    if (prev && (prev[1] === 'f' || prev[1] === 'i') && prev[4] === st.size && prev[3] === mtime && prevIno === st.ino) {
+      this.r.files++;
+      this.r.bytes += prev[4];
+      return prev[2] === mode ? prev : [name, prev[1], mode, mtime, prev[4], prev[5]];
     }
-    if (!this.r.blobs.has(hash)) this.r.blobs.set(hash, { path: abs, size, mtime });
-    this.r.files++;
-    this.r.bytes += size;
-    return [name, 'f', mode, mtime, size, hash];
-  }
-
-  /**
-   * Caches a file's sha256. A file that changed size while it was read can
-   * end up at most INLINE_MAX bytes: not cached, since a cached size that
-   * small means "the ref is the content" (the next run reads it again).
-   */
-  private remember(rel: string, size: number, mtime: number, ino: number, hash: string): void {
-    if (size > INLINE_MAX) this.r.cache.files[rel] = [size, mtime, ino, hash];
-  }
-
-  private inline(name: string, mode: number, mtime: number, size: number, ref: string): TreeEntry {
-    this.r.files++;
-    this.r.bytes += size;
-    return [name, 'i', mode, mtime, size, ref];
-  }
-
-  /** A tiny file's bytes (never through a link), or null when unreadable. */
-  private readTiny(abs: string, rel: string): Buffer | null {
+    let got: { ref: string; size: number; inline: boolean };
     try {
-      const fd = openRegular(abs);
-      try {
-        const n = readSync(fd, SMALL_BUF, 0, INLINE_MAX + 1, 0);
-        return Buffer.from(SMALL_BUF.subarray(0, n));
-      } finally {
-        closeSync(fd);
-      }
+      got = this.read(abs, st.size);
     } catch (e) {
       this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
       return null;
     }
+    this.r.hashedFiles++;
+    this.r.hashedBytes += got.size;
+    this.r.files++;
+    this.r.bytes += got.size;
+    this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
+    return [name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref];
   }
 
-  dir(abs: string, rel: string): string {
+  /** Reads a file once: tiny ones become their base64 content, others their sha256. */
+  private read(abs: string, size: number): { ref: string; size: number; inline: boolean } {
+    if (size <= INLINE_MAX) {
+      const fd = openRegular(abs);
+      let n: number;
+      try {
+        n = readSync(fd, READ_BUF, 0, INLINE_MAX + 1, 0);
+      } finally {
+        closeSync(fd);
+      }
+      if (n <= INLINE_MAX) return { ref: READ_BUF.toString('base64', 0, n), size: n, inline: true };
+    }
+    const h = hashFile(abs); // (a tiny file that grew while we looked is an ordinary blob)
+    return { ref: h.hash, size: h.size, inline: false };
+  }
+
+  /** The cached entry named `name`, found by walking the sorted cached entries along with the sorted names. */
+  private static match(old: CachedDir | undefined, at: { i: number }, name: string): number {
+    if (!old) return -1;
+    const e = old[1];
+    while (at.i < e.length && e[at.i][0] < name) at.i++;
+    return at.i < e.length && e[at.i][0] === name ? at.i : -1;
+  }
+
+  *dir(abs: string, rel: string): Generator<Promise<void>, string> {
+    const old = this.old.dirs[rel];
     const entries: TreeEntry[] = [];
-    const names = readdirSync(abs).sort(compareNames);
-    for (const name of names) {
+    const inos: number[] = [];
+    const blobs: BlobRef[] = [];
+    const at = { i: 0 };
+    for (const name of readdirSync(abs).sort(compareNames)) {
       if (rel === '' && this.excludes.has(name)) continue;
-      const childAbs = join(abs, name);
+      const childAbs = `${abs}/${name}`;
       const childRel = rel === '' ? name : `${rel}/${name}`;
       let st: Stats;
       try {
@@ -193,52 +184,116 @@ class Scanner {
       } catch {
         continue; // vanished while scanning
       }
+      const k = Scanner.match(old, at, name);
+      const prev = k >= 0 ? old![1][k] : undefined;
+      let e: TreeEntry | null = null;
+      let ino = 0;
       if (st.isDirectory()) {
         try {
-          entries.push([name, 'd', st.mode & 0o7777, st.mtimeMs, 0, this.dir(childAbs, childRel)]);
-        } catch (e) {
-          this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(e as Error).message}`);
+          e = [name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel)];
+        } catch (err) {
+          this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(err as Error).message}`);
         }
       } else if (st.isFile()) {
-        const e = this.file(childAbs, childRel, st);
-        if (e) entries.push(e);
+        e = this.file(childAbs, childRel, name, st, prev, k >= 0 ? old![2][k] : 0);
+        ino = st.ino;
+        if (e?.[1] === 'f') blobs.push({ id: e[5], path: childAbs, size: e[4], mtime: st.mtimeMs });
       } else if (st.isSymbolicLink()) {
-        entries.push([name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)]);
+        e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
         this.r.files++;
       }
+      if (!e) continue;
+      entries.push(prev && prev !== e && k >= 0 && old![2][k] === ino && sameEntry(prev, e) ? prev : e);
+      inos.push(ino);
     }
+    const id = this.finish(rel, old, entries, inos);
+    for (const b of blobs) if (!this.r.blobs.has(b.id)) this.r.blobs.set(b.id, b);
+    if (this.committed[rel] !== id) {
+      this.r.changedDirs.add(rel);
+      for (const b of blobs) {
+        if (this.r.candidates.has(b.id)) continue;
+        this.r.candidates.add(b.id);
+        this.hooks.onCandidate?.(this.r.blobs.get(b.id)!);
+      }
+    }
+    const wait = this.hooks.pause?.();
+    if (wait) yield wait;
+    return id;
+  }
+
+  /** The folder's id: the cached one when every entry is the cached object, else its hash. */
+  private finish(rel: string, old: CachedDir | undefined, entries: TreeEntry[], inos: number[]): string {
+    if (old && old[1].length === entries.length && entries.every((e, i) => e === old[1][i])) {
+      this.r.cache.dirs[rel] = old;
+      if (this.committed[rel] !== old[0]) this.r.changedTrees.set(old[0], serializeTree(entries));
+      return old[0];
+    }
+    this.r.cacheDirty = true;
     const text = serializeTree(entries);
     const id = treeId(text);
-    this.r.trees.set(id, text);
-    this.r.dirIds.set(rel, id);
-    if (this.old.committed[rel] !== id) {
-      this.r.changedDirs.add(rel);
-      for (const e of entries) if (e[1] === 'f') this.r.candidates.add(e[5]);
-    }
+    this.r.cache.dirs[rel] = [id, entries, inos];
+    if (this.committed[rel] !== id) this.r.changedTrees.set(id, text);
     return id;
   }
 }
 
-export function scanSource(source: string, dir: string, cacheFile: string, server: string, excludes = new Set<string>()): ScanResult {
+function newResult(source: string, dir: string, old: HashCache, server: string): ScanResult {
+  return {
+    source, dir, root: '', changedDirs: new Set(), changedTrees: new Map(), blobs: new Map(), candidates: new Set(),
+    files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0, hashed: [], warnings: [], cacheDirty: false,
+    cache: { v: 3, dirs: {}, committed: committedIds(old), root: old.root, server },
+  };
+}
+
+function prepare(cacheFile: string, server: string): HashCache {
   const old = loadCache(cacheFile);
   // Committed tree ids say what *this* server has; for another server, start over.
-  if (old.server !== server) old.committed = {};
-  const r: ScanResult = {
-    source, dir, root: '', trees: new Map(), dirIds: new Map(), changedDirs: new Set(), blobs: new Map(), candidates: new Set(),
-    files: 0, bytes: 0, hashedFiles: 0, hashedBytes: 0, warnings: [], cacheDirty: false,
-    cache: { v: 2, files: {}, committed: old.committed, root: old.root, server },
-  };
-  r.root = new Scanner(r, old, excludes).dir(dir, '');
-  r.cacheDirty = r.hashedFiles > 0 || Object.keys(old.files).length !== Object.keys(r.cache.files).length;
+  if (old.server !== server) {
+    old.committed = {};
+    old.root = null;
+  }
+  return old;
+}
+
+/** Scans while letting the caller upload: waits on hooks.pause() between folders. */
+export async function scanSourceAsync(source: string, dir: string, cacheFile: string, server: string, excludes: Set<string>, hooks: ScanHooks): Promise<ScanResult> {
+  const old = prepare(cacheFile, server);
+  const r = newResult(source, dir, old, server);
+  const walk = new Scanner(r, old, excludes, hooks).dir(dir, '');
+  for (let step = walk.next(); ; step = walk.next()) {
+    if (step.done) {
+      r.root = step.value;
+      break;
+    }
+    await step.value;
+  }
+  return done(r, old);
+}
+
+/** The same scan, all at once (no hooks). */
+export function scanSource(source: string, dir: string, cacheFile: string, server: string, excludes = new Set<string>()): ScanResult {
+  const old = prepare(cacheFile, server);
+  const r = newResult(source, dir, old, server);
+  const walk = new Scanner(r, old, excludes, {}).dir(dir, '');
+  let step = walk.next();
+  while (!step.done) step = walk.next();
+  r.root = step.value;
+  return done(r, old);
+}
+
+function done(r: ScanResult, old: HashCache): ScanResult {
+  if (Object.keys(old.dirs).length !== Object.keys(r.cache.dirs).length) r.cacheDirty = true;
   return r;
 }
 
 /** The trees to send with the commit: those of changed folders. */
 export function newTrees(r: ScanResult): Record<string, string> {
+  return Object.fromEntries(r.changedTrees);
+}
+
+/** Every tree of the scan, by id (a full resend, or a server-side ingest). */
+export function allTrees(r: ScanResult): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const rel of r.changedDirs) {
-    const id = r.dirIds.get(rel)!;
-    out[id] = r.trees.get(id)!;
-  }
+  for (const d of Object.values(r.cache.dirs)) out[d[0]] ??= serializeTree(d[1]);
   return out;
 }

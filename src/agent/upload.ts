@@ -2,7 +2,8 @@
  * upload — sends the blobs the server lacks.
  *
  * Small blobs (≤ 4 MiB) go many to a request as frames (common/frames.ts),
- * batches of up to 16 MiB, two requests in flight on keep-alive connections.
+ * batches of up to 32 MiB (pipeline.ts keeps two in flight on keep-alive
+ * connections).
  * A blob is deflated only when a quick trial shows it shrinks (text does,
  * photos and sound do not). Every blob is re-hashed as it is read: a file
  * that changed since the scan raises FileChangedError instead of sending
@@ -20,9 +21,8 @@ export const BATCH_BLOB_MAX = 4 * 1024 * 1024;
 // 32 MiB batches, 2 in flight: half the server's per-batch flushes (a `sync -f`
 // child each) of 16 MiB batches; a third request in flight bought no
 // measurable time and cost 8 MiB of slabs. The server accepts up to 64 MiB.
-const BATCH_BYTES = 32 * 1024 * 1024;
-const BATCH_COUNT = 8000;
-const PARALLEL = 2;
+export const BATCH_BYTES = 32 * 1024 * 1024;
+export const BATCH_COUNT = 8000;
 
 export class FileChangedError extends Error {
   constructor(readonly path: string) {
@@ -124,30 +124,13 @@ function framesProducer(items: UploadItem[], stats: UploadStats, progress: (n: n
   };
 }
 
-function batches(items: UploadItem[]): UploadItem[][] {
-  const out: UploadItem[][] = [];
-  let cur: UploadItem[] = [];
-  let bytes = 0;
-  for (const it of items) {
-    if (cur.length && (bytes + it.size > BATCH_BYTES || cur.length >= BATCH_COUNT)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(it);
-    bytes += it.size;
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
-
-async function sendBatch(client: ApiClient, lease: string, items: UploadItem[], stats: UploadStats, progress: (n: number) => void): Promise<void> {
+export async function sendBatch(client: ApiClient, lease: string, items: UploadItem[], stats: UploadStats, progress: (n: number) => void): Promise<void> {
   await client.json('POST', `/api/v1/backups/${lease}/blobs`, { body: framesProducer(items, stats, progress) });
   stats.blobs += items.length;
   stats.bytes += items.reduce((a, b) => a + b.size, 0);
 }
 
-async function sendLarge(client: ApiClient, lease: string, it: UploadItem, stats: UploadStats, progress: (n: number) => void): Promise<void> {
+export async function sendLarge(client: ApiClient, lease: string, it: UploadItem, stats: UploadStats, progress: (n: number) => void): Promise<void> {
   const path = `/api/v1/backups/${lease}/uploads/${it.id}`;
   const state = await client.json<{ offset: number; complete: boolean }>('GET', path);
   progress(state.offset);
@@ -163,18 +146,4 @@ async function sendLarge(client: ApiClient, lease: string, it: UploadItem, stats
   }
   stats.blobs++;
   stats.bytes += it.size;
-}
-
-/** Uploads every item; calls progress(bytes) as data goes out. */
-export async function uploadBlobs(client: ApiClient, lease: string, items: UploadItem[], progress: (n: number) => void = () => {}): Promise<UploadStats> {
-  const stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0 };
-  const small = items.filter((i) => i.size <= BATCH_BLOB_MAX);
-  const large = items.filter((i) => i.size > BATCH_BLOB_MAX);
-  const queue = batches(small);
-  const worker = async () => {
-    for (let b = queue.shift(); b; b = queue.shift()) await sendBatch(client, lease, b, stats, progress);
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
-  for (const it of large) await sendLarge(client, lease, it, stats, progress);
-  return stats;
 }

@@ -66,10 +66,42 @@ class ChunkQueue {
     this.length -= n;
     return out;
   }
+
+  /** The next n bytes as slices of the queued chunks (no copy). */
+  takeParts(n: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0];
+      if (c.length <= left) {
+        parts.push(c);
+        this.chunks.shift();
+        left -= c.length;
+      } else {
+        parts.push(c.subarray(0, left));
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.length -= n;
+    return parts;
+  }
 }
 
-/** Reads frames from a byte stream. Throws too_large / bad_request on bad framing. */
-export async function* readFrames(source: AsyncIterable<Buffer | Uint8Array>, maxPayload: number): AsyncGenerator<Frame> {
+export interface FrameParts {
+  id: string;
+  flags: number;
+  /** The payload as it arrived, in one or more slices of the stream's chunks. */
+  parts: Buffer[];
+  length: number;
+}
+
+/**
+ * Reads frames from a byte stream, each payload as slices of the chunks it
+ * arrived in (a receiver that hashes and writes slice by slice copies
+ * nothing). Throws too_large / bad_request on bad framing.
+ */
+export async function* readFrameParts(source: AsyncIterable<Buffer | Uint8Array>, maxPayload: number): AsyncGenerator<FrameParts> {
   const q = new ChunkQueue();
   let header: { id: string; flags: number; len: number } | null = null;
   for await (const chunk of source) {
@@ -83,10 +115,16 @@ export async function* readFrames(source: AsyncIterable<Buffer | Uint8Array>, ma
         header = { id: h.toString('hex', 0, 32), flags: h[32], len };
       }
       if (q.length < header.len) break;
-      const payload = header.len === 0 ? Buffer.alloc(0) : q.take(header.len);
-      yield { id: header.id, flags: header.flags, payload };
+      yield { id: header.id, flags: header.flags, parts: q.takeParts(header.len), length: header.len };
       header = null;
     }
   }
   if (header || q.length > 0) throw new AppError('bad_request', 'blob stream ended inside a frame');
+}
+
+/** Reads frames from a byte stream, each payload in one buffer. */
+export async function* readFrames(source: AsyncIterable<Buffer | Uint8Array>, maxPayload: number): AsyncGenerator<Frame> {
+  for await (const f of readFrameParts(source, maxPayload)) {
+    yield { id: f.id, flags: f.flags, payload: f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.length) };
+  }
 }

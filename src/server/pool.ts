@@ -15,8 +15,9 @@
  * tree is present" means "its whole closure is present".
  */
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
 import { syncFilesystem } from '../common/durable.js';
 import type { TreeEntry } from '../common/tree.js';
 
@@ -29,7 +30,8 @@ import type { TreeEntry } from '../common/tree.js';
  */
 export const POOL_DEPTH = 1;
 
-const TINY_MAX = 512;
+/** Blobs up to this size are kept in memory a while after they arrive (see `tiny`). */
+export const TINY_BLOB = 512;
 const TINY_TOTAL = 8 * 1024 * 1024;
 
 /**
@@ -60,6 +62,14 @@ export const INLINE_REF = 'inline:';
 
 export function refOf(e: TreeEntry): string {
   return e[1] === 'i' ? INLINE_REF + e[5] : e[5];
+}
+
+/** The slices left after the first n bytes. */
+function skipBytes(parts: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < parts.length && n >= parts[i].length) n -= parts[i++].length;
+  if (i === parts.length) return [];
+  return n ? [parts[i].subarray(n), ...parts.slice(i + 1)] : parts.slice(i);
 }
 
 export class Pool {
@@ -125,11 +135,14 @@ export class Pool {
     return this.claim(this.treePath(id)) >= 0;
   }
 
+  /** (A stat that says "absent" without throwing: a first backup asks this of thousands of new blobs.) */
   private claim(path: string): number {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return -1;
     try {
       const now = new Date();
       utimesSync(path, now, now);
-      return statSync(path).size;
+      return st.size;
     } catch {
       return -1;
     }
@@ -164,7 +177,7 @@ export class Pool {
 
   /** Keeps a verified tiny blob's bytes for readBlob (see `tiny`). */
   rememberTiny(id: string, data: Buffer): void {
-    if (data.length > TINY_MAX || this.tiny.has(id)) return;
+    if (data.length > TINY_BLOB || this.tiny.has(id)) return;
     if (this.tinyBytes + data.length > TINY_TOTAL) {
       this.tiny.clear();
       this.tinyBytes = 0;
@@ -173,10 +186,36 @@ export class Pool {
     this.tinyBytes += data.length + 100;
   }
 
+  private nextTemp(): string {
+    return join(this.incomingDir, `${this.tmpPrefix}-${++this.tmpCount}.tmp`);
+  }
+
   /** Writes bytes (already verified) to a temp file; publish() makes it visible. */
   stage(data: Buffer | string): string {
-    const tmp = join(this.incomingDir, `${this.tmpPrefix}-${++this.tmpCount}.tmp`);
+    const tmp = this.nextTemp();
     writeFileSync(tmp, data, { mode: 0o444 });
+    return tmp;
+  }
+
+  /**
+   * stage() for bytes in slices, off the event loop (the write runs in
+   * libuv's thread pool while the caller reads and hashes the next blob).
+   */
+  async stageParts(parts: Buffer[]): Promise<string> {
+    const tmp = this.nextTemp();
+    const fh = await open(tmp, 'w', 0o444);
+    try {
+      let left = parts;
+      while (left.length) {
+        const { bytesWritten } = await fh.writev(left);
+        left = skipBytes(left, bytesWritten);
+      }
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await fh.close();
     return tmp;
   }
 
@@ -187,15 +226,20 @@ export class Pool {
 
   /**
    * Moves flushed temp files to their final names. Call only after flush().
-   * One rename per file; its folder is created only when the rename says it
-   * is missing. A name already present holds the same bytes (content
-   * addressed), so replacing it is harmless.
+   * One rename per file. A name already present holds the same bytes
+   * (content addressed), so replacing it is harmless, and the new file's
+   * recent mtime claims it for GC as claim() would.
    */
   publish(staged: Array<{ tmp: string; id: string; kind: 'blob' | 'tree' }>): void {
     for (const s of staged) {
       const final = s.kind === 'blob' ? this.blobPath(s.id) : this.treePath(s.id);
-      if (this.claim(final) >= 0) unlinkSync(s.tmp);
-      else renameSync(s.tmp, final);
+      try {
+        renameSync(s.tmp, final);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(s.tmp)) throw e;
+        mkdirSync(dirname(final), { recursive: true }); // its folder went missing
+        renameSync(s.tmp, final);
+      }
     }
   }
 

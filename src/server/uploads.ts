@@ -18,8 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import { AppError } from '../common/errors.js';
-import { FLAG_DEFLATE, readFrames } from '../common/frames.js';
-import { sha256Hex } from '../common/hash.js';
+import { FLAG_DEFLATE, readFrameParts, type FrameParts } from '../common/frames.js';
+import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
 
 export const MAX_BATCH_BLOB = 4 * 1024 * 1024;
@@ -51,29 +51,67 @@ function inflate(payload: Buffer): Buffer {
   }
 }
 
+/** Staged writes in flight at once (each holds its blob's slices of the request body). */
+const WRITES_IN_FLIGHT = 4;
+
+function payloadOf(f: FrameParts): Buffer[] {
+  if (!(f.flags & FLAG_DEFLATE)) return f.parts;
+  return [inflate(f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.length))];
+}
+
+function hashParts(parts: Buffer[]): { id: string; bytes: number } {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const p of parts) {
+    h.update(p);
+    bytes += p.length;
+  }
+  return { id: h.digest('hex'), bytes };
+}
+
+/**
+ * Receives one framed batch: each blob is hashed as it arrives and written to
+ * a temp file off the event loop (a few at a time) while the next frames are
+ * read; then one flush, then every blob is published under its name.
+ */
 export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): Promise<BatchResult> {
   const result: BatchResult = { stored: 0, duplicates: 0, bytes: 0, rejected: [] };
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
   const inBatch = new Set<string>();
+  const writes = new Set<Promise<void>>();
+  let failed: unknown = null;
+  const write = (id: string, parts: Buffer[]) => {
+    const w: Promise<void> = store.pool
+      .stageParts(parts)
+      .then((tmp) => void staged.push({ id, kind: 'blob', tmp }), (e) => void (failed ??= e))
+      .finally(() => writes.delete(w));
+    writes.add(w);
+  };
   try {
-    for await (const f of readFrames(countBytes(MAX_BATCH_BYTES, body), MAX_BATCH_BLOB + 1024)) {
-      const data = f.flags & FLAG_DEFLATE ? inflate(f.payload) : f.payload;
-      if (sha256Hex(data) !== f.id) {
+    for await (const f of readFrameParts(countBytes(MAX_BATCH_BYTES, body), MAX_BATCH_BLOB + 1024)) {
+      const parts = payloadOf(f);
+      const got = hashParts(parts);
+      if (got.id !== f.id) {
         result.rejected.push(f.id);
         continue;
       }
-      result.bytes += data.length;
+      result.bytes += got.bytes;
       if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
         result.duplicates++;
         continue;
       }
       inBatch.add(f.id);
-      staged.push({ id: f.id, kind: 'blob', tmp: store.pool.stage(data) });
-      store.pool.rememberTiny(f.id, data);
+      if (got.bytes <= TINY_BLOB) store.pool.rememberTiny(f.id, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      write(f.id, parts);
+      if (writes.size >= WRITES_IN_FLIGHT) await Promise.race(writes);
+      if (failed) throw failed;
     }
+    await Promise.all(writes);
+    if (failed) throw failed;
     await store.pool.flush();
     store.pool.publish(staged);
   } catch (e) {
+    await Promise.allSettled(writes);
     store.pool.discard(staged);
     throw e;
   }

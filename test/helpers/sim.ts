@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASTORE_EXCLUDES, scanSource } from '../../src/agent/scan.js';
+import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/agent/scan.js';
 import { readTrustedTree } from '../../src/common/tree.js';
 import type { DeviceRow } from '../../src/server/catalog.js';
 import { commit } from '../../src/server/ingest.js';
@@ -33,7 +33,7 @@ export async function simBackup(store: Store, dev: DeviceRow, dir: string, at: n
   for (const [id, b] of scan.blobs) if (store.pool.blobSize(id) < 0) staged.push({ id, kind: 'blob', tmp: store.pool.stage(readFileSync(b.path)) });
   await store.pool.flush();
   store.pool.publish(staged);
-  const [info] = await commit(store, dev, [{ source, root: scan.root, trees: Object.fromEntries(scan.trees) }], null, new Date(at));
+  const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
   return info;
 }
 

@@ -23,10 +23,9 @@ import { closeSync, existsSync, fstatSync, lstatSync, readdirSync, mkdirSync, op
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256Hex } from '../../common/hash.js';
-import { INLINE_MAX } from '../../common/tree.js';
 import { AppError } from '../../common/errors.js';
-import { DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
-import { loadCache, saveCache, type HashCache } from '../../agent/cache.js';
+import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
+import { saveCache } from '../../agent/cache.js';
 import type { DeviceRow } from '../catalog.js';
 import { commit } from '../ingest.js';
 import type { SnapshotInfo } from '../snapshots.js';
@@ -119,16 +118,9 @@ export function confinedRead(store: Store, path: string, confine: string, expect
  * name only content that really was inside the folder. Cache hits match a
  * path, size, mtime AND inode verified by an earlier run.
  */
-function freshlyHashed(scan: ScanResult, old: HashCache): Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> {
-  const out: Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> = [];
-  for (const [rel, e] of Object.entries(scan.cache.files)) {
-    const o = old.files[rel];
-    if (o && o[0] === e[0] && o[1] === e[1] && o[2] === e[2] && o[3] === e[3]) continue;
-    // Tiny files are kept inline in the tree (their cache ref is the content): verify, never copy.
-    const inline = e[0] <= INLINE_MAX;
-    out.push({ rel, size: e[0], ino: e[2], hash: inline ? sha256Hex(Buffer.from(e[3], 'base64')) : e[3], inline });
-  }
-  return out;
+function freshlyHashed(scan: ScanResult): Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> {
+  // Tiny files are kept inline in the tree (their ref is the content): verify, never copy.
+  return scan.hashed.map((f) => ({ rel: f.rel, ino: f.ino, size: f.size, inline: f.inline, hash: f.inline ? sha256Hex(Buffer.from(f.ref, 'base64')) : f.ref }));
 }
 
 export interface IngestOptions {
@@ -157,7 +149,7 @@ function cacheFile(store: Store, serial: string, source: string): string {
 function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<string, string> {
   const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
   const out: Record<string, string> = {};
-  for (const [id, text] of scan.trees) {
+  for (const [id, text] of Object.entries(allTrees(scan))) {
     if (!(owned.get(device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
   }
   return out;
@@ -167,8 +159,7 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
   const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
     const from = opts.rehash ? join(cache, 'none') : cache;
-    const old = loadCache(from);
-    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes), cache, old };
+    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes), cache };
   });
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
   const seen = new Set<string>();
@@ -183,9 +174,9 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
     }
   };
   try {
-    for (const { scan, old } of scans) {
+    for (const { scan } of scans) {
       const confine = realpathSync(scan.dir);
-      for (const f of freshlyHashed(scan, old)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
+      for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
       for (const [id, b] of scan.blobs) if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
     }

@@ -1,0 +1,148 @@
+/**
+ * pipeline — sends the server what it lacks while the scan is still going.
+ *
+ * The scan offers each blob a changed folder names (offer). Offers are
+ * gathered and the server is asked which it lacks, a few thousand ids per
+ * request; the missing small blobs queue up and leave in framed batches
+ * (upload.ts) as soon as a batch is full, at most PARALLEL in flight; large
+ * blobs go one by one through resumable uploads at the end. So the server
+ * hashes and stores the first files while the laptop still hashes the last
+ * ones, and nothing waits for a whole-source scan.
+ *
+ * pause() is the scan's side of it: a promise to wait on when uploads are
+ * waiting for the event loop (every few milliseconds while work is in
+ * flight), or when a full batch cannot leave yet. The first failure of any
+ * request is kept and thrown by pause() or finish().
+ */
+import type { ApiClient } from './client.js';
+import { BATCH_BLOB_MAX, BATCH_BYTES, BATCH_COUNT, sendBatch, sendLarge, type UploadItem, type UploadStats } from './upload.js';
+
+const ASK_COUNT = 4000;
+const ASK_BYTES = 64 * 1024 * 1024;
+const PARALLEL = 2;
+/** Longest stretch of scanning before in-flight uploads get the event loop. */
+const SLICE_MS = 4;
+
+export class BlobPipeline {
+  readonly stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0 };
+  /** Bytes of blobs found missing so far (the progress bar's total). */
+  missingBytes = 0;
+  private offered = new Set<string>();
+  private pending: UploadItem[] = [];
+  private pendingBytes = 0;
+  private queue: UploadItem[] = [];
+  private queueBytes = 0;
+  private large: UploadItem[] = [];
+  private asks = new Set<Promise<void>>();
+  private sends = new Set<Promise<void>>();
+  private failure: unknown = null;
+  private sliceStart = performance.now();
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly lease: string,
+    private readonly onMissing: (bytes: number) => void = () => {},
+    private readonly progress: (bytes: number) => void = () => {},
+  ) {}
+
+  offer(item: UploadItem): void {
+    if (this.offered.has(item.id)) return;
+    this.offered.add(item.id);
+    this.pending.push(item);
+    this.pendingBytes += item.size;
+    if (this.pending.length >= ASK_COUNT || this.pendingBytes >= ASK_BYTES) this.ask();
+  }
+
+  pause(): Promise<void> | null {
+    if (this.failure) throw this.failure;
+    if (this.sends.size >= PARALLEL && this.batchReady()) return Promise.race(this.sends);
+    if (!this.asks.size && !this.sends.size) return null;
+    if (performance.now() - this.sliceStart < SLICE_MS) return null;
+    return new Promise((ok) =>
+      setImmediate(() => {
+        this.sliceStart = performance.now();
+        ok();
+      }),
+    );
+  }
+
+  /** Asks for what is still pending, sends everything missing, and returns the totals. */
+  async finish(): Promise<UploadStats> {
+    this.ask();
+    while (this.asks.size) await this.settled(this.asks);
+    this.send(true);
+    while (this.sends.size) {
+      await this.settled(this.sends);
+      this.send(true);
+    }
+    this.check();
+    for (const it of this.large) await sendLarge(this.client, this.lease, it, this.stats, this.progress);
+    this.large = [];
+    return this.stats;
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private async settled(set: Set<Promise<void>>): Promise<void> {
+    await Promise.race(set);
+    this.check();
+  }
+
+  private track(set: Set<Promise<void>>, work: Promise<void>, after?: () => void): void {
+    const p: Promise<void> = work
+      .catch((e) => void (this.failure ??= e))
+      .finally(() => {
+        set.delete(p);
+        after?.();
+      });
+    set.add(p);
+  }
+
+  private ask(): void {
+    if (!this.pending.length) return;
+    const items = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.track(this.asks, this.askNow(items));
+  }
+
+  private async askNow(items: UploadItem[]): Promise<void> {
+    const byId = new Map(items.map((i) => [i.id, i]));
+    const r = await this.client.json<{ missing: string[] }>('POST', `/api/v1/backups/${this.lease}/missing`, { json: { ids: [...byId.keys()] } });
+    let bytes = 0;
+    for (const id of r.missing) {
+      const it = byId.get(id);
+      if (!it) continue;
+      bytes += it.size;
+      if (it.size > BATCH_BLOB_MAX) this.large.push(it);
+      else {
+        this.queue.push(it);
+        this.queueBytes += it.size;
+      }
+    }
+    this.missingBytes += bytes;
+    this.onMissing(bytes);
+    this.send(false);
+  }
+
+  private batchReady(): boolean {
+    return this.queueBytes >= BATCH_BYTES || this.queue.length >= BATCH_COUNT;
+  }
+
+  /** Starts full batches (or, at the end, whatever is queued) while fewer than PARALLEL are in flight. */
+  private send(flush: boolean): void {
+    while (!this.failure && this.sends.size < PARALLEL && this.queue.length && (flush || this.batchReady())) {
+      const batch: UploadItem[] = [];
+      let bytes = 0;
+      while (this.queue.length && batch.length < BATCH_COUNT && (!batch.length || bytes + this.queue[0].size <= BATCH_BYTES)) {
+        const it = this.queue.shift()!;
+        batch.push(it);
+        bytes += it.size;
+      }
+      this.queueBytes -= bytes;
+      this.track(this.sends, sendBatch(this.client, this.lease, batch, this.stats, this.progress), () => this.send(false));
+    }
+  }
+}
