@@ -17,8 +17,15 @@
 import type { ApiClient } from './client.js';
 import { BATCH_BLOB_MAX, BATCH_BYTES, BATCH_COUNT, sendBatch, sendLarge, type UploadItem, type UploadStats } from './upload.js';
 
-const ASK_COUNT = 4000;
-const ASK_BYTES = 64 * 1024 * 1024;
+export interface PipelineLimits {
+  /** Ask the server once this many blobs (or askBytes of them) are pending. */
+  askCount: number;
+  askBytes: number;
+  /** A batch leaves once it holds this many bytes (or BATCH_COUNT blobs). */
+  batchBytes: number;
+}
+
+const LIMITS: PipelineLimits = { askCount: 4000, askBytes: 64 * 1024 * 1024, batchBytes: BATCH_BYTES };
 const PARALLEL = 2;
 /** Longest stretch of scanning before in-flight uploads get the event loop. */
 const SLICE_MS = 4;
@@ -37,20 +44,24 @@ export class BlobPipeline {
   private sends = new Set<Promise<void>>();
   private failure: unknown = null;
   private sliceStart = performance.now();
+  private readonly limits: PipelineLimits;
 
   constructor(
     private readonly client: ApiClient,
     private readonly lease: string,
     private readonly onMissing: (bytes: number) => void = () => {},
     private readonly progress: (bytes: number) => void = () => {},
-  ) {}
+    limits: Partial<PipelineLimits> = {},
+  ) {
+    this.limits = { ...LIMITS, ...limits };
+  }
 
   offer(item: UploadItem): void {
     if (this.offered.has(item.id)) return;
     this.offered.add(item.id);
     this.pending.push(item);
     this.pendingBytes += item.size;
-    if (this.pending.length >= ASK_COUNT || this.pendingBytes >= ASK_BYTES) this.ask();
+    if (this.pending.length >= this.limits.askCount || this.pendingBytes >= this.limits.askBytes) this.ask();
   }
 
   pause(): Promise<void> | null {
@@ -128,7 +139,7 @@ export class BlobPipeline {
   }
 
   private batchReady(): boolean {
-    return this.queueBytes >= BATCH_BYTES || this.queue.length >= BATCH_COUNT;
+    return this.queueBytes >= this.limits.batchBytes || this.queue.length >= BATCH_COUNT;
   }
 
   /** Starts full batches (or, at the end, whatever is queued) while fewer than PARALLEL are in flight. */
@@ -136,7 +147,7 @@ export class BlobPipeline {
     while (!this.failure && this.sends.size < PARALLEL && this.queue.length && (flush || this.batchReady())) {
       const batch: UploadItem[] = [];
       let bytes = 0;
-      while (this.queue.length && batch.length < BATCH_COUNT && (!batch.length || bytes + this.queue[0].size <= BATCH_BYTES)) {
+      while (this.queue.length && batch.length < BATCH_COUNT && (!batch.length || bytes + this.queue[0].size <= this.limits.batchBytes)) {
         const it = this.queue.shift()!;
         batch.push(it);
         bytes += it.size;
