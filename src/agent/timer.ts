@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../common/durable.js';
 
 export interface TimerPlan {
@@ -99,11 +99,19 @@ export function hasSystemd(): boolean {
   }
 }
 
+/** bin/ds-backup.js of this package, found upwards from this module (dist/agent/, src/agent/ or the bundle in dist/). */
+function agentScript(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const script = join(dir, 'bin', 'ds-backup.js');
+    if (existsSync(script) || dirname(dir) === dir) return script;
+  }
+}
+
 export function defaultInput(profile: string | undefined, logFile: string, systemd: boolean): PlanInput {
   const configHome = process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config');
   return {
     node: process.execPath,
-    script: resolve(import.meta.dirname, '..', '..', 'bin', 'ds-backup.js'),
+    script: agentScript(),
     profile: profile ? resolve(profile) : undefined,
     logFile,
     unitDir: join(configHome, 'systemd', 'user'),
