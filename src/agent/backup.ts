@@ -9,13 +9,14 @@
  * A file that changes mid-run makes the run start over once.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { AppError } from '../common/errors.js';
 import { saveCache } from './cache.js';
-import { ApiClient } from './client.js';
+import { ApiClient, type BodyProducer } from './client.js';
 import { BlobPipeline } from './pipeline.js';
 import type { Profile } from './profile.js';
-import { allTrees, DATASTORE_EXCLUDES, newTrees, scanSourceAsync, type ScanResult } from './scan.js';
+import { allTrees, DATASTORE_EXCLUDES, scanSourceAsync, type ScanResult } from './scan.js';
 import { markDone, writeState } from './state.js';
 import { FileChangedError, type UploadItem, type UploadStats } from './upload.js';
 
@@ -71,9 +72,39 @@ async function scanAndSend(pipe: BlobPipeline, profile: Profile, server: string,
   return scans;
 }
 
-function commit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean): Promise<CommitReply> {
-  const sources = scans.map((s) => ({ source: s.source, root: s.root, trees: full ? allTrees(s) : newTrees(s) }));
-  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, { json: { runId: randomBytes(8).toString('hex'), sources } });
+/**
+ * The commit body, {runId, sources: [{source, root, trees: {id: text}}]},
+ * written piece by piece: a first backup's trees are megabytes of JSON, and
+ * one JSON.stringify of them (and its Buffer) was the agent's memory peak.
+ */
+function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats): BodyProducer {
+  return async (out) => {
+    let buf = `{"runId":"${randomBytes(8).toString('hex')}","sources":[`;
+    const put = async (text: string) => {
+      buf += text;
+      if (buf.length < 256 * 1024) return;
+      const chunk = Buffer.from(buf);
+      buf = '';
+      stats.wireBytes += chunk.length;
+      if (!out.write(chunk)) await once(out, 'drain');
+    };
+    for (const [i, s] of scans.entries()) {
+      await put(`${i ? ',' : ''}{"source":${JSON.stringify(s.source)},"root":"${s.root}","trees":{`);
+      let first = true;
+      for (const [id, text] of full ? Object.entries(allTrees(s)) : s.changedTrees) {
+        await put(`${first ? '' : ','}"${id}":${JSON.stringify(text)}`);
+        first = false;
+      }
+      await put('}}');
+    }
+    const last = Buffer.from(`${buf}]}`);
+    stats.wireBytes += last.length;
+    out.write(last);
+  };
+}
+
+function commit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean, stats: UploadStats): Promise<CommitReply> {
+  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, { body: commitBody(scans, full, stats), headers: { 'content-type': 'application/json' } });
 }
 
 /** The server lost something this laptop thought it had: offer every blob and tree once. */
@@ -85,7 +116,7 @@ async function resendAll(client: ApiClient, lease: string, scans: ScanResult[], 
   stats.blobs += up.blobs;
   stats.bytes += up.bytes;
   stats.wireBytes += up.wireBytes;
-  return commit(client, lease, scans, true);
+  return commit(client, lease, scans, true, stats);
 }
 
 function remember(profile: Profile, scans: ScanResult[]): void {
@@ -137,7 +168,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     opts.onStage?.('committing');
     let res: CommitReply;
     try {
-      res = await commit(client, lease, scans, false);
+      res = await commit(client, lease, scans, false, stats);
     } catch (e) {
       if (!(e instanceof AppError && e.code === 'missing_blobs')) throw e;
       res = await resendAll(client, lease, scans, opts, stats);

@@ -1,11 +1,14 @@
 /**
  * cache — the agent's per-source memory between runs.
  *
- * dirs: folder path ('' = the source root) → [tree id, tree entries, inodes]
- * as the last scan saw them (entries are the tree's own [name, kind, mode,
- * mtimeMs, size, ref]; inodes run alongside, 0 for folders and links). A file
- * whose size, mtime and inode match its entry is not read again, and a folder
- * whose entries all match keeps its tree id without being hashed again.
+ * dirs: folder path ('' = the source root) → [tree id, tree text, inodes]
+ * as the last scan saw them (the tree's own canonical text, common/tree.ts;
+ * inodes run alongside its entries, 0 for folders and links). A file whose
+ * size, mtime and inode match its entry is not read again, and a folder whose
+ * entries all match keeps its tree id and text without being hashed again.
+ * Kept as text, not parsed entries: a scan parses one folder at a time, and
+ * the texts are the very strings the commit sends (a first backup holds one
+ * copy of its trees, not two).
  * committed: folder path → tree id in the last snapshot the server accepted
  * (tells the scan which folders changed), or 'dirs' when that is exactly
  * `dirs` (the usual case after a successful backup: saves a second map).
@@ -16,9 +19,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/durable.js';
-import type { TreeEntry } from '../common/tree.js';
 
-export type CachedDir = [id: string, entries: TreeEntry[], inodes: number[]];
+export type CachedDir = [id: string, tree: string, inodes: number[]];
 
 export interface HashCache {
   v: 3;

@@ -83,7 +83,7 @@ export class ApiClient {
     const token = opts.token === undefined ? this.token : opts.token;
     if (token) h.authorization = `Bearer ${token}`;
     if (opts.json !== undefined) h['content-type'] = 'application/json';
-    else if (opts.body !== undefined) h['content-type'] = 'application/octet-stream';
+    else if (opts.body !== undefined) h['content-type'] ??= 'application/octet-stream';
     return h;
   }
 

@@ -46,6 +46,8 @@ export interface HashedFile {
 }
 
 export interface ScanHooks {
+  /** Keep the list of files read in this run (ScanResult.hashed; the server's legacy ingest re-reads them). */
+  keepHashed?: boolean;
   /** A blob named by a changed folder (each id once per scan). */
   onCandidate?(b: BlobRef): void;
   /** When it returns a promise the scan waits for it before the next folder. */
@@ -68,6 +70,7 @@ export interface ScanResult {
   bytes: number;
   hashedFiles: number;
   hashedBytes: number;
+  /** The files read in this run (with ScanHooks.keepHashed only). */
   hashed: HashedFile[];
   warnings: string[];
   /** The new cache: every folder of this scan. */
@@ -140,7 +143,7 @@ class Scanner {
     this.r.hashedBytes += got.size;
     this.r.files++;
     this.r.bytes += got.size;
-    this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
+    if (this.hooks.keepHashed) this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
     return [name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref];
   }
 
@@ -161,15 +164,29 @@ class Scanner {
   }
 
   /** The cached entry named `name`, found by walking the sorted cached entries along with the sorted names. */
-  private static match(old: CachedDir | undefined, at: { i: number }, name: string): number {
-    if (!old) return -1;
-    const e = old[1];
+  private static match(e: TreeEntry[] | undefined, at: { i: number }, name: string): number {
+    if (!e) return -1;
     while (at.i < e.length && e[at.i][0] < name) at.i++;
     return at.i < e.length && e[at.i][0] === name ? at.i : -1;
   }
 
+  /**
+   * A cached folder's entries: its tree text parsed, or undefined when absent
+   * or damaged (the text must still hash to its id: the id is reused as is).
+   */
+  private static entriesOf(old: CachedDir | undefined): TreeEntry[] | undefined {
+    if (!old || typeof old[1] !== 'string' || treeId(old[1]) !== old[0]) return undefined;
+    try {
+      const e = (JSON.parse(old[1]) as { e?: unknown }).e;
+      return Array.isArray(e) && Array.isArray(old[2]) && e.length === old[2].length ? (e as TreeEntry[]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   *dir(abs: string, rel: string): Generator<Promise<void>, string> {
     const old = this.old.dirs[rel];
+    const was = Scanner.entriesOf(old);
     const entries: TreeEntry[] = [];
     const inos: number[] = [];
     const blobs: BlobRef[] = [];
@@ -184,8 +201,8 @@ class Scanner {
       } catch {
         continue; // vanished while scanning
       }
-      const k = Scanner.match(old, at, name);
-      const prev = k >= 0 ? old![1][k] : undefined;
+      const k = Scanner.match(was, at, name);
+      const prev = k >= 0 ? was![k] : undefined;
       let e: TreeEntry | null = null;
       let ino = 0;
       if (st.isDirectory()) {
@@ -206,7 +223,7 @@ class Scanner {
       entries.push(prev && prev !== e && k >= 0 && old![2][k] === ino && sameEntry(prev, e) ? prev : e);
       inos.push(ino);
     }
-    const id = this.finish(rel, old, entries, inos);
+    const id = this.finish(rel, was ? old : undefined, was, entries, inos);
     for (const b of blobs) if (!this.r.blobs.has(b.id)) this.r.blobs.set(b.id, b);
     if (this.committed[rel] !== id) {
       this.r.changedDirs.add(rel);
@@ -222,16 +239,16 @@ class Scanner {
   }
 
   /** The folder's id: the cached one when every entry is the cached object, else its hash. */
-  private finish(rel: string, old: CachedDir | undefined, entries: TreeEntry[], inos: number[]): string {
-    if (old && old[1].length === entries.length && entries.every((e, i) => e === old[1][i])) {
+  private finish(rel: string, old: CachedDir | undefined, was: TreeEntry[] | undefined, entries: TreeEntry[], inos: number[]): string {
+    if (old && was && was.length === entries.length && entries.every((e, i) => e === was[i])) {
       this.r.cache.dirs[rel] = old;
-      if (this.committed[rel] !== old[0]) this.r.changedTrees.set(old[0], serializeTree(entries));
+      if (this.committed[rel] !== old[0]) this.r.changedTrees.set(old[0], old[1]);
       return old[0];
     }
     this.r.cacheDirty = true;
     const text = serializeTree(entries);
     const id = treeId(text);
-    this.r.cache.dirs[rel] = [id, entries, inos];
+    this.r.cache.dirs[rel] = [id, text, inos];
     if (this.committed[rel] !== id) this.r.changedTrees.set(id, text);
     return id;
   }
@@ -270,11 +287,11 @@ export async function scanSourceAsync(source: string, dir: string, cacheFile: st
   return done(r, old);
 }
 
-/** The same scan, all at once (no hooks). */
-export function scanSource(source: string, dir: string, cacheFile: string, server: string, excludes = new Set<string>()): ScanResult {
+/** The same scan, all at once (pause is not used). */
+export function scanSource(source: string, dir: string, cacheFile: string, server: string, excludes = new Set<string>(), hooks: ScanHooks = {}): ScanResult {
   const old = prepare(cacheFile, server);
   const r = newResult(source, dir, old, server);
-  const walk = new Scanner(r, old, excludes, {}).dir(dir, '');
+  const walk = new Scanner(r, old, excludes, { ...hooks, pause: undefined }).dir(dir, '');
   let step = walk.next();
   while (!step.done) step = walk.next();
   r.root = step.value;
@@ -286,14 +303,9 @@ function done(r: ScanResult, old: HashCache): ScanResult {
   return r;
 }
 
-/** The trees to send with the commit: those of changed folders. */
-export function newTrees(r: ScanResult): Record<string, string> {
-  return Object.fromEntries(r.changedTrees);
-}
-
 /** Every tree of the scan, by id (a full resend, or a server-side ingest). */
 export function allTrees(r: ScanResult): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const d of Object.values(r.cache.dirs)) out[d[0]] ??= serializeTree(d[1]);
+  for (const d of Object.values(r.cache.dirs)) out[d[0]] = d[1];
   return out;
 }

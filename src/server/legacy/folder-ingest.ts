@@ -159,7 +159,7 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
   const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
     const from = opts.rehash ? join(cache, 'none') : cache;
-    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes), cache };
+    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes, { keepHashed: true }), cache };
   });
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
   const seen = new Set<string>();
