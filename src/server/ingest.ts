@@ -84,7 +84,7 @@ export async function commit(store: Store, device: DeviceRow, sources: CommitSou
     return { cs, trees };
   });
 
-  const staged = parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, tmp: store.pool.stage(t.text) })));
+  const staged = await store.pool.stageMany(parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text }))));
   try {
     await store.pool.flush();
     // collectTrees lists every tree before its subtrees: publish in reverse, children

@@ -219,6 +219,34 @@ export class Pool {
     return tmp;
   }
 
+  /**
+   * stage() for many objects at once, `parallel` writes in flight in the
+   * thread pool: a file creation waits on the filesystem journal while other
+   * writes are being flushed, and a first commit creates thousands of trees.
+   */
+  async stageMany<K extends 'blob' | 'tree'>(objects: Array<{ id: string; kind: K; data: string | Buffer }>, parallel = 8): Promise<Array<{ tmp: string; id: string; kind: K }>> {
+    const staged: Array<{ tmp: string; id: string; kind: K }> = new Array(objects.length);
+    let next = 0;
+    let failed: unknown = null;
+    const worker = async () => {
+      while (next < objects.length && !failed) {
+        const i = next++;
+        const o = objects[i];
+        try {
+          staged[i] = { tmp: await this.stageParts([typeof o.data === 'string' ? Buffer.from(o.data) : o.data]), id: o.id, kind: o.kind };
+        } catch (e) {
+          failed ??= e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, objects.length) }, worker));
+    if (failed) {
+      this.discard(staged.filter(Boolean));
+      throw failed;
+    }
+    return staged;
+  }
+
   /** A temp path for a streamed write (resumable uploads use their own names). */
   tempPath(tag: string): string {
     return join(this.incomingDir, `${tag}.${randomBytes(6).toString('hex')}.tmp`);
