@@ -18,7 +18,7 @@
  * re-hash.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../common/durable.js';
+import { writeFileAtomicPieces } from '../common/durable.js';
 
 export type CachedDir = [id: string, tree: string, inodes: number[]];
 
@@ -54,6 +54,17 @@ export function committedIds(c: HashCache): Record<string, string> {
   return c.committed;
 }
 
+/** The cache as JSON, a folder at a time (at 4× the reference Journal it is ~16 MB). */
+function* cacheJson(cache: HashCache): Generator<string> {
+  yield `{"v":3,"root":${JSON.stringify(cache.root)},"server":${JSON.stringify(cache.server)},"committed":${JSON.stringify(cache.committed)},"dirs":{`;
+  let first = true;
+  for (const rel in cache.dirs) {
+    yield `${first ? '' : ','}${JSON.stringify(rel)}:${JSON.stringify(cache.dirs[rel])}`;
+    first = false;
+  }
+  yield '}}';
+}
+
 export function saveCache(path: string, cache: HashCache): void {
-  writeFileAtomic(path, JSON.stringify(cache), 0o600);
+  writeFileAtomicPieces(path, cacheJson(cache), 0o600);
 }

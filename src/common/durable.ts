@@ -26,16 +26,44 @@ export function fsyncDir(dir: string): void {
 }
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
+  writeFileAtomicPieces(path, [data], mode);
+}
+
+/**
+ * writeFileAtomic for content made piece by piece (a large JSON document
+ * written without ever holding it whole): pieces are gathered into writes
+ * of about 256 KiB.
+ */
+export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Buffer>, mode = 0o644): void {
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w', mode);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
+    const put = (buf: Buffer) => {
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off);
+    };
+    let text = '';
+    for (const p of pieces) {
+      if (typeof p !== 'string') {
+        put(Buffer.from(text));
+        text = '';
+        put(p);
+        continue;
+      }
+      text += p;
+      if (text.length >= 256 * 1024) {
+        put(Buffer.from(text));
+        text = '';
+      }
+    }
+    put(Buffer.from(text));
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
   }
+  closeSync(fd);
   renameSync(tmp, path);
   fsyncDir(dirname(path));
 }
