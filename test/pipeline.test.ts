@@ -79,3 +79,21 @@ test('a file that changed after it was offered fails the pipeline with FileChang
     }, FileChangedError);
   });
 });
+
+test('large blobs go through resumable uploads alongside the batches', async () => {
+  const items = files(20, 'c');
+  const big = join(tmp('pipebig'), 'video');
+  const data = Buffer.alloc(5 * 1024 * 1024 + 123);
+  for (let i = 0; i < data.length; i += 4096) data.writeUInt32BE(i, i); // not all zeros, not compressible by the sample test
+  writeFileSync(big, data);
+  const bigItem = { id: createHash('sha256').update(data).digest('hex'), path: big, size: data.length, mtime: statSync(big).mtimeMs };
+  await withLease('PIPE00003', async (client, lease) => {
+    const p = new BlobPipeline(client, lease, undefined, undefined, { askCount: 5, batchBytes: 3_000 });
+    await offerAll(p, [...items.slice(0, 10), bigItem, ...items.slice(10)]);
+    const st = await p.finish();
+    assert.equal(st.blobs, 21);
+    assert.equal(st.bytes, 20 * 700 + data.length);
+    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, { json: { ids: [bigItem.id] } });
+    assert.deepEqual(r.missing, []);
+  });
+});

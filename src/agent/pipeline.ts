@@ -4,8 +4,8 @@
  * The scan offers each blob a changed folder names (offer). Offers are
  * gathered and the server is asked which it lacks, a few thousand ids per
  * request; the missing small blobs queue up and leave in framed batches
- * (upload.ts) as soon as a batch is full, at most PARALLEL in flight; large
- * blobs go one by one through resumable uploads at the end. So the server
+ * (upload.ts) as soon as a batch is full; large blobs go through resumable
+ * uploads as they are found; at most PARALLEL requests in flight. So the server
  * hashes and stores the first files while the laptop still hashes the last
  * ones, and nothing waits for a whole-source scan.
  *
@@ -87,8 +87,6 @@ export class BlobPipeline {
       this.send(true);
     }
     this.check();
-    for (const it of this.large) await sendLarge(this.client, this.lease, it, this.stats, this.progress);
-    this.large = [];
     return this.stats;
   }
 
@@ -142,18 +140,29 @@ export class BlobPipeline {
     return this.queueBytes >= this.limits.batchBytes || this.queue.length >= BATCH_COUNT;
   }
 
-  /** Starts full batches (or, at the end, whatever is queued) while fewer than PARALLEL are in flight. */
+  /**
+   * Starts full batches (or, at the end, whatever is queued) and large
+   * blobs' resumable uploads while fewer than PARALLEL requests are in flight.
+   */
   private send(flush: boolean): void {
-    while (!this.failure && this.sends.size < PARALLEL && this.queue.length && (flush || this.batchReady())) {
-      const batch: UploadItem[] = [];
-      let bytes = 0;
-      while (this.queue.length && batch.length < BATCH_COUNT && (!batch.length || bytes + this.queue[0].size <= this.limits.batchBytes)) {
-        const it = this.queue.shift()!;
-        batch.push(it);
-        bytes += it.size;
-      }
-      this.queueBytes -= bytes;
-      this.track(this.sends, sendBatch(this.client, this.lease, batch, this.stats, this.progress), () => this.send(false));
+    while (!this.failure && this.sends.size < PARALLEL) {
+      if (this.queue.length && (flush || this.batchReady())) this.startBatch();
+      else if (this.large.length) {
+        const it = this.large.shift()!;
+        this.track(this.sends, sendLarge(this.client, this.lease, it, this.stats, this.progress), () => this.send(false));
+      } else break;
     }
+  }
+
+  private startBatch(): void {
+    const batch: UploadItem[] = [];
+    let bytes = 0;
+    while (this.queue.length && batch.length < BATCH_COUNT && (!batch.length || bytes + this.queue[0].size <= this.limits.batchBytes)) {
+      const it = this.queue.shift()!;
+      batch.push(it);
+      bytes += it.size;
+    }
+    this.queueBytes -= bytes;
+    this.track(this.sends, sendBatch(this.client, this.lease, batch, this.stats, this.progress), () => this.send(false));
   }
 }
