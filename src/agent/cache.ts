@@ -14,8 +14,8 @@
  * `dirs` (the usual case after a successful backup: saves a second map).
  * server: the URL the committed ids belong to.
  *
- * Saved atomically; a missing, older or unreadable cache only costs a full
- * re-hash.
+ * Saved atomically (not flushed); a missing, older or unreadable cache only
+ * costs a full re-hash.
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicPieces } from '../common/durable.js';
@@ -65,6 +65,12 @@ function* cacheJson(cache: HashCache): Generator<string> {
   yield '}}';
 }
 
+/**
+ * Not flushed to disk: after a crash the cache is the old one, the new one,
+ * or unreadable (then empty) — each only costs work, never a wrong backup
+ * (tree ids are checked against their text; hashes are keyed on inode,
+ * size and mtime).
+ */
 export function saveCache(path: string, cache: HashCache): void {
-  writeFileAtomicPieces(path, cacheJson(cache), 0o600);
+  writeFileAtomicPieces(path, cacheJson(cache), 0o600, { flush: false });
 }

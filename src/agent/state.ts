@@ -30,7 +30,8 @@ export function readState(p: Profile): RunState {
 export function writeState(p: Profile, update: RunState): RunState {
   const next = { ...readState(p), ...update };
   p.ensureStateDir();
-  writeFileAtomic(join(p.stateDir, 'state.json'), JSON.stringify(next, null, 2) + '\n', 0o600);
+  // Not flushed: status information only (readState treats a damaged file as empty).
+  writeFileAtomic(join(p.stateDir, 'state.json'), JSON.stringify(next, null, 2) + '\n', 0o600, { flush: false });
   return next;
 }
 

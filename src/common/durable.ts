@@ -25,8 +25,18 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): void {
-  writeFileAtomicPieces(path, [data], mode);
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, opts: AtomicOptions = {}): void {
+  writeFileAtomicPieces(path, [data], mode, opts);
+}
+
+export interface AtomicOptions {
+  /**
+   * false: replace atomically but do not wait for the disk (no fsync of the
+   * file or its folder). Only for files whose loss or emptiness after a crash
+   * is harmless: readers must treat an unreadable file as absent (the agent's
+   * cache and run state).
+   */
+  flush?: boolean;
 }
 
 /**
@@ -34,7 +44,8 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
  * written without ever holding it whole): pieces are gathered into writes
  * of about 256 KiB.
  */
-export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Buffer>, mode = 0o644): void {
+export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Buffer>, mode = 0o644, opts: AtomicOptions = {}): void {
+  const flush = opts.flush !== false;
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w', mode);
   try {
@@ -57,7 +68,7 @@ export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Bu
       }
     }
     put(Buffer.from(text));
-    fsyncSync(fd);
+    if (flush) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     unlinkSync(tmp);
@@ -65,7 +76,7 @@ export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Bu
   }
   closeSync(fd);
   renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  if (flush) fsyncDir(dirname(path));
 }
 
 export function replaceSymlink(target: string, linkPath: string): void {

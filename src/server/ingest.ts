@@ -85,16 +85,21 @@ export async function commit(store: Store, device: DeviceRow, sources: CommitSou
   });
 
   const staged = await store.pool.stageMany(parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text }))));
-  try {
+  // No new tree (an unchanged backup): nothing to flush — every blob was flushed
+  // before its upload was acknowledged, and two syncfs of a busy disk were most
+  // of such a commit's time.
+  if (staged.length) {
+    try {
+      await store.pool.flush();
+      // collectTrees lists every tree before its subtrees: publish in reverse, children
+      // first, so a crash mid-publish never leaves a visible tree whose child is absent.
+      store.pool.publish([...staged].reverse());
+    } catch (e) {
+      store.pool.discard(staged);
+      throw e;
+    }
     await store.pool.flush();
-    // collectTrees lists every tree before its subtrees: publish in reverse, children
-    // first, so a crash mid-publish never leaves a visible tree whose child is absent.
-    store.pool.publish([...staged].reverse());
-  } catch (e) {
-    store.pool.discard(staged);
-    throw e;
   }
-  await store.pool.flush();
   return writeAndRecord(store, device, parsed, runId, now);
 }
 
