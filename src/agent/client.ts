@@ -14,7 +14,11 @@
  * failures become AppError('unavailable').
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import { createRequire } from 'node:module';
+import type https from 'node:https';
+
+/** node:https (and TLS) is loaded only for an https:// server: most schools' servers speak plain HTTP on the LAN. */
+const loadHttps = () => createRequire(import.meta.url)('node:https') as typeof https;
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../common/errors.js';
@@ -73,9 +77,10 @@ export class ApiClient {
   constructor(server: string, private token: string | null = null, connections = 4) {
     this.base = new URL(server);
     if (!/^https?:$/.test(this.base.protocol)) throw new AppError('bad_request', `server URL must be http:// or https://, not ${server}`);
-    this.mod = this.base.protocol === 'https:' ? https : http;
+    const tls = this.base.protocol === 'https:' ? loadHttps() : null;
+    this.mod = tls ?? http;
     const agentOpts = { keepAlive: true, maxSockets: connections, keepAliveMsecs: 30_000 };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    this.agent = tls ? new tls.Agent(agentOpts) : new http.Agent(agentOpts);
   }
 
   private headers(opts: RequestOptions): Record<string, string> {
