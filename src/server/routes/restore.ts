@@ -4,13 +4,13 @@
  *   GET  /api/v1/snapshots                         the account's snapshots, oldest first
  *   GET  /api/v1/snapshots/:serial/:name/entries   Journal entries of one snapshot
  *   POST /api/v1/trees         {ids}               tree texts
- *   POST /api/v1/blobs/fetch   {ids}               frames of blobs (many small files, one request)
+ *   POST /api/v1/blobs/fetch   {ids}               frames of blobs, any size, streamed (many files, one request)
  *   GET  /api/v1/blobs/:id                         one blob, streamed
  *
  * A device may read only trees and blobs its account references
  * (account_blobs); anything else answers 404, whether it exists or not.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../common/errors.js';
@@ -20,6 +20,7 @@ import { isSerial, isSnapshotName } from '../../common/names.js';
 import { requireDevice } from '../auth.js';
 import type { EntryRow, SnapshotRow } from '../catalog.js';
 import type { ServerContext } from '../context.js';
+import type { Pool } from '../pool.js';
 
 const idsBody = {
   type: 'object', required: ['ids'], additionalProperties: false,
@@ -36,6 +37,46 @@ export function entryView(e: EntryRow) {
     timestamp: e.timestamp, keep: e.keep === 1, dataBlob: e.data_blob, dataSize: e.data_size,
     previewBlob: e.preview_blob, previewSize: e.preview_size, problems: e.problems ? (JSON.parse(e.problems) as string[]) : [],
   };
+}
+
+/** Pieces per blob read at a time: small blobs whole, large ones in slices. */
+const SLICE = 1024 * 1024;
+
+/**
+ * The frames of `ids` (sizes known): header, then the blob's bytes — whole
+ * when small, in SLICE pieces when large, so a large blob is never held
+ * whole. A blob that changed size meanwhile (a damaged pool) ends the
+ * stream with an error, which cuts the connection: the client sees a
+ * broken frame, never wrong bytes under a right name.
+ */
+export function* blobFrames(pool: Pool, ids: string[], sizes: number[]): Generator<Buffer> {
+  for (let i = 0; i < ids.length; i++) {
+    const size = sizes[i];
+    if (size <= SLICE) {
+      const data = pool.readBlob(ids[i]);
+      if (data.length !== size) throw new Error(`blob ${ids[i]} changed size while being sent`);
+      const header = frameHeader(ids[i], 0, size);
+      if (size <= 64 * 1024) yield Buffer.concat([header, data]); // one socket write for a small file
+      else {
+        yield header;
+        yield data;
+      }
+      continue;
+    }
+    yield frameHeader(ids[i], 0, size);
+    const fd = openSync(pool.blobPath(ids[i]), 'r');
+    try {
+      for (let off = 0; off < size; ) {
+        const piece = Buffer.allocUnsafe(Math.min(SLICE, size - off));
+        const n = readSync(fd, piece, 0, piece.length, off);
+        if (n <= 0) throw new Error(`blob ${ids[i]} changed size while being sent`);
+        off += n;
+        yield n === piece.length ? piece : piece.subarray(0, n);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -80,15 +121,11 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const dev = requireDevice(store.registry, req);
     const ids = [...new Set(req.body.ids)];
     authorize(dev.account_id, ids);
-    for (const id of ids) if (store.pool.blobSize(id) < 0) throw new AppError('not_found', `blob ${id} is missing from the pool`);
-    async function* frames() {
-      for (const id of ids) {
-        const data = store.pool.readBlob(id);
-        yield frameHeader(id, 0, data.length);
-        yield data;
-      }
-    }
-    return reply.type('application/octet-stream').send(Readable.from(frames()));
+    const sizes = ids.map((id) => store.pool.blobSize(id));
+    const absent = sizes.indexOf(-1);
+    if (absent >= 0) throw new AppError('not_found', `blob ${ids[absent]} is missing from the pool`);
+    // A few pieces ahead at most (the socket buffers the rest): memory stays flat whatever the blob sizes.
+    return reply.type('application/octet-stream').send(Readable.from(blobFrames(store.pool, ids, sizes), { highWaterMark: 4 }));
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/blobs/:id', {
