@@ -10,17 +10,15 @@
  * A device may read only trees and blobs its account references
  * (account_blobs); anything else answers 404, whether it exists or not.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../common/errors.js';
-import { frameHeader } from '../../common/frames.js';
 import { BLOB_ID_RE } from '../../common/hash.js';
 import { isSerial, isSnapshotName } from '../../common/names.js';
 import { requireDevice } from '../auth.js';
 import type { EntryRow, SnapshotRow } from '../catalog.js';
 import type { ServerContext } from '../context.js';
-import type { Pool } from '../pool.js';
+import { framesLength, sendBlobFrames } from '../blob-sender.js';
 
 const idsBody = {
   type: 'object', required: ['ids'], additionalProperties: false,
@@ -37,46 +35,6 @@ export function entryView(e: EntryRow) {
     timestamp: e.timestamp, keep: e.keep === 1, dataBlob: e.data_blob, dataSize: e.data_size,
     previewBlob: e.preview_blob, previewSize: e.preview_size, problems: e.problems ? (JSON.parse(e.problems) as string[]) : [],
   };
-}
-
-/** Pieces per blob read at a time: small blobs whole, large ones in slices. */
-const SLICE = 1024 * 1024;
-
-/**
- * The frames of `ids` (sizes known): header, then the blob's bytes — whole
- * when small, in SLICE pieces when large, so a large blob is never held
- * whole. A blob that changed size meanwhile (a damaged pool) ends the
- * stream with an error, which cuts the connection: the client sees a
- * broken frame, never wrong bytes under a right name.
- */
-export function* blobFrames(pool: Pool, ids: string[], sizes: number[]): Generator<Buffer> {
-  for (let i = 0; i < ids.length; i++) {
-    const size = sizes[i];
-    if (size <= SLICE) {
-      const data = pool.readBlob(ids[i]);
-      if (data.length !== size) throw new Error(`blob ${ids[i]} changed size while being sent`);
-      const header = frameHeader(ids[i], 0, size);
-      if (size <= 64 * 1024) yield Buffer.concat([header, data]); // one socket write for a small file
-      else {
-        yield header;
-        yield data;
-      }
-      continue;
-    }
-    yield frameHeader(ids[i], 0, size);
-    const fd = openSync(pool.blobPath(ids[i]), 'r');
-    try {
-      for (let off = 0; off < size; ) {
-        const piece = Buffer.allocUnsafe(Math.min(SLICE, size - off));
-        const n = readSync(fd, piece, 0, piece.length, off);
-        if (n <= 0) throw new Error(`blob ${ids[i]} changed size while being sent`);
-        off += n;
-        yield n === piece.length ? piece : piece.subarray(0, n);
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
 }
 
 export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -124,8 +82,10 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const sizes = ids.map((id) => store.pool.blobSize(id));
     const absent = sizes.indexOf(-1);
     if (absent >= 0) throw new AppError('not_found', `blob ${ids[absent]} is missing from the pool`);
-    // A few pieces ahead at most (the socket buffers the rest): memory stays flat whatever the blob sizes.
-    return reply.type('application/octet-stream').send(Readable.from(blobFrames(store.pool, ids, sizes), { highWaterMark: 4 }));
+    // Streamed through a few fixed buffers (blob-sender.ts): memory stays flat whatever the sizes.
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(framesLength(sizes)) });
+    await sendBlobFrames(reply.raw, store.pool, ids, sizes).catch((e: unknown) => req.log.warn({ err: e }, 'blob stream cut short'));
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/blobs/:id', {
