@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { nameProblem } from '../common/names.js';
 import type { Tree, TreeEntry } from '../common/tree.js';
 import type { ApiClient } from './client.js';
-import { feedFrames, fetchBlobStream, requestBlobs } from './remote.js';
+import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
 import { hashFile } from './scan.js';
 
@@ -148,11 +148,7 @@ async function fetchInto(client: ApiClient, need: PlannedFile[], stats: Material
       const lost = batches[b].filter((id) => writer.awaits(id));
       if (lost.length) throw new Error(`the server's answer lacked ${lost.length} blobs (e.g. ${lost[0]})`);
     }
-    for (const id of large) {
-      writer.start(id, 0, byId.get(id)![0].size);
-      for await (const chunk of await fetchBlobStream(client, id)) writer.data(chunk);
-      writer.end();
-    }
+    for (const id of large) await feedBlob(client, id, byId.get(id)![0].size, writer);
   } catch (e) {
     writer.abort();
     throw e;

@@ -92,6 +92,18 @@ export async function feedFrames(client: ApiClient, body: AsyncIterable<Buffer>,
   parser.finish();
 }
 
+/** One blob too large for a frame, fed to `sink` as one frame (plain GET stream). */
+export async function feedBlob(client: ApiClient, id: string, size: number, sink: FrameSink): Promise<void> {
+  const gc = new YoungGc();
+  sink.start(id, 0, size);
+  for await (const chunk of await fetchBlobStream(client, id)) {
+    client.receivedBytes += chunk.length;
+    sink.data(chunk);
+    gc.received(chunk.length);
+  }
+  sink.end();
+}
+
 /** One blob as a stream (files too large for a frame). */
 export async function fetchBlobStream(client: ApiClient, id: string): Promise<AsyncIterable<Buffer>> {
   const res = await client.raw('GET', `/api/v1/blobs/${id}`);
