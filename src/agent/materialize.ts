@@ -28,8 +28,6 @@ import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
 import { hashFile } from './scan.js';
 
-export { PlannedFile } from './restore-writer.js';
-
 export interface MaterializeStats {
   files: number;
   written: number;

@@ -1,7 +1,9 @@
 /**
  * remote — reading snapshots back from the server: the snapshot list, trees
- * (fetched level by level, many per request) and blobs (many small ones per
- * framed request, large ones streamed one by one).
+ * (fetched level by level, many per request) and blobs: for a full restore
+ * many per request, of any size, fed piece by piece to a FrameSink
+ * (requestBlobs + feedFrames; feedBlob for one beyond a frame's 32-bit
+ * length); fetchBlobs hands whole small blobs to a callback (one entry).
  */
 import { AppError } from '../common/errors.js';
 import { FrameParser, type FrameSink } from '../common/frame-parser.js';
