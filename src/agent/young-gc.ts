@@ -6,7 +6,7 @@
  * when it collects the object, and it schedules collections by JS-heap
  * allocation, which a restore barely does — so spent chunks piled up to
  * V8's external-memory limit (~64 MB, measured: 44 MB of the agent's peak
- * RSS). A minor (young-generation) collection every 2 MB received lets V8 free
+ * RSS). A minor (young-generation) collection every 1 MB received lets V8 free
  * them for well under a millisecond each.
  *
  * The collector is V8's own `gc`, exposed for this process on first use
@@ -36,7 +36,7 @@ function collector(): GcFn | null {
 export class YoungGc {
   private since = 0;
 
-  constructor(private every = 2 * 1024 * 1024) {}
+  constructor(private every = 1024 * 1024) {}
 
   received(n: number): void {
     this.since += n;
