@@ -1,13 +1,17 @@
 /**
  * remote — reading snapshots back from the server: the snapshot list, trees
- * (fetched level by level, many per request) and blobs (many small ones per
- * framed request, large ones streamed one by one).
+ * (fetched level by level, many per request) and blobs: for a full restore
+ * many per request, of any size, fed piece by piece to a FrameSink
+ * (requestBlobs + feedFrames; feedBlob for one beyond a frame's 32-bit
+ * length); fetchBlobs hands whole small blobs to a callback (one entry).
  */
 import { AppError } from '../common/errors.js';
+import { FrameParser, type FrameSink } from '../common/frame-parser.js';
 import { readFrames } from '../common/frames.js';
 import { sha256Hex } from '../common/hash.js';
 import { parseTree, type Tree } from '../common/tree.js';
 import type { ApiClient } from './client.js';
+import { YoungGc } from './young-gc.js';
 
 export interface RemoteSnapshot {
   serial: string;
@@ -38,7 +42,7 @@ export function pickSnapshots(all: RemoteSnapshot[], ownSerial: string, name?: s
   return [...latest.values()];
 }
 
-const TREE_BATCH = 5000;
+const TREE_BATCH = 1000;
 
 /** Fetches every tree under `root` (a Map id → parsed tree). */
 export async function fetchTrees(client: ApiClient, root: string, have = new Map<string, Tree>()): Promise<Map<string, Tree>> {
@@ -70,7 +74,39 @@ export async function fetchBlobs(client: ApiClient, ids: string[], onBlob: (id: 
   }
 }
 
-/** One blob as a stream (large files). */
+/**
+ * Asks for many blobs, of any size, in one framed response (the server
+ * streams each blob from its pool file). Resolves when the answer starts.
+ */
+export async function requestBlobs(client: ApiClient, ids: string[]): Promise<AsyncIterable<Buffer>> {
+  return (await client.raw('POST', '/api/v1/blobs/fetch', { json: { ids } })).body as AsyncIterable<Buffer>;
+}
+
+/** Feeds a framed response to `sink` piece by piece (no payload is buffered whole). */
+export async function feedFrames(client: ApiClient, body: AsyncIterable<Buffer>, sink: FrameSink, maxPayload: number): Promise<void> {
+  const parser = new FrameParser(sink, maxPayload);
+  const gc = new YoungGc();
+  for await (const chunk of body) {
+    client.receivedBytes += chunk.length;
+    parser.push(chunk);
+    gc.received(chunk.length);
+  }
+  parser.finish();
+}
+
+/** One blob too large for a frame, fed to `sink` as one frame (plain GET stream). */
+export async function feedBlob(client: ApiClient, id: string, size: number, sink: FrameSink): Promise<void> {
+  const gc = new YoungGc();
+  sink.start(id, 0, size);
+  for await (const chunk of await fetchBlobStream(client, id)) {
+    client.receivedBytes += chunk.length;
+    sink.data(chunk);
+    gc.received(chunk.length);
+  }
+  sink.end();
+}
+
+/** One blob as a stream (files too large for a frame). */
 export async function fetchBlobStream(client: ApiClient, id: string): Promise<AsyncIterable<Buffer>> {
   const res = await client.raw('GET', `/api/v1/blobs/${id}`);
   return res.body as AsyncIterable<Buffer>;

@@ -4,22 +4,21 @@
  *   GET  /api/v1/snapshots                         the account's snapshots, oldest first
  *   GET  /api/v1/snapshots/:serial/:name/entries   Journal entries of one snapshot
  *   POST /api/v1/trees         {ids}               tree texts
- *   POST /api/v1/blobs/fetch   {ids}               frames of blobs (many small files, one request)
+ *   POST /api/v1/blobs/fetch   {ids}               frames of blobs, any size, streamed (many files, one request)
  *   GET  /api/v1/blobs/:id                         one blob, streamed
  *
  * A device may read only trees and blobs its account references
  * (account_blobs); anything else answers 404, whether it exists or not.
  */
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../common/errors.js';
-import { frameHeader } from '../../common/frames.js';
 import { BLOB_ID_RE } from '../../common/hash.js';
 import { isSerial, isSnapshotName } from '../../common/names.js';
 import { requireDevice } from '../auth.js';
 import type { EntryRow, SnapshotRow } from '../catalog.js';
 import type { ServerContext } from '../context.js';
+import { framesLength, sendBlobFrames } from '../blob-sender.js';
 
 const idsBody = {
   type: 'object', required: ['ids'], additionalProperties: false,
@@ -80,15 +79,13 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const dev = requireDevice(store.registry, req);
     const ids = [...new Set(req.body.ids)];
     authorize(dev.account_id, ids);
-    for (const id of ids) if (store.pool.blobSize(id) < 0) throw new AppError('not_found', `blob ${id} is missing from the pool`);
-    async function* frames() {
-      for (const id of ids) {
-        const data = store.pool.readBlob(id);
-        yield frameHeader(id, 0, data.length);
-        yield data;
-      }
-    }
-    return reply.type('application/octet-stream').send(Readable.from(frames()));
+    const sizes = ids.map((id) => store.pool.blobSize(id));
+    const absent = sizes.indexOf(-1);
+    if (absent >= 0) throw new AppError('not_found', `blob ${ids[absent]} is missing from the pool`);
+    // Streamed through a few fixed buffers (blob-sender.ts): memory stays flat whatever the sizes.
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(framesLength(sizes)) });
+    await sendBlobFrames(reply.raw, store.pool, ids, sizes).catch((e: unknown) => req.log.warn({ err: e }, 'blob stream cut short'));
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/blobs/:id', {
