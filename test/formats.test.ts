@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INLINE_MAX, parseTree, serializeTree, treeId, type TreeEntry } from '../src/common/tree.js';
-import { frameHeader, readFrames, FLAG_DEFLATE } from '../src/common/frames.js';
+import { frameHeader, FLAG_DEFLATE } from '../src/common/frames.js';
+import { readFrames } from '../src/common/frame-parser.js';
 import { sha256Hex } from '../src/common/hash.js';
 import { splitRelPath, isSnapshotName } from '../src/common/names.js';
 import { AppError } from '../src/common/errors.js';

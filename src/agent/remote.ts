@@ -6,8 +6,7 @@
  * length); fetchBlobs hands whole small blobs to a callback (one entry).
  */
 import { AppError } from '../common/errors.js';
-import { FrameParser, type FrameSink } from '../common/frame-parser.js';
-import { readFrames } from '../common/frames.js';
+import { FrameParser, readFrames, type FrameSink } from '../common/frame-parser.js';
 import { sha256Hex } from '../common/hash.js';
 import { parseTree, type Tree } from '../common/tree.js';
 import type { ApiClient } from './client.js';

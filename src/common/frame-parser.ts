@@ -15,6 +15,10 @@
  * Callbacks may throw; the error leaves push(). finish() throws when the
  * stream stopped inside a frame. Only the 37-byte header is ever copied
  * (when it straddles two chunks).
+ *
+ * readFrameParts() / readFrames() are the pull side for receivers that want
+ * a whole frame at a time: its payload as the pieces it arrived in (the
+ * server's upload hashes and writes them without a copy), or in one buffer.
  */
 import { AppError } from './errors.js';
 import { FRAME_HEADER } from './frames.js';
@@ -66,5 +70,45 @@ export class FrameParser {
   /** Call when the stream ended: throws if it ended inside a frame. */
   finish(): void {
     if (this.left >= 0 || this.headerFill > 0) throw new AppError('bad_request', 'blob stream ended inside a frame');
+  }
+}
+
+export interface FrameParts {
+  id: string;
+  flags: number;
+  /** The payload as it arrived, in one or more slices of the stream's chunks. */
+  parts: Buffer[];
+  length: number;
+}
+
+export interface Frame {
+  id: string;
+  flags: number;
+  payload: Buffer;
+}
+
+/** Reads whole frames from a byte stream, each payload as the slices it arrived in. Throws too_large / bad_request on bad framing. */
+export async function* readFrameParts(source: AsyncIterable<Buffer | Uint8Array>, maxPayload: number): AsyncGenerator<FrameParts> {
+  const done: FrameParts[] = [];
+  let cur: FrameParts | null = null;
+  const parser = new FrameParser(
+    {
+      start: (id, flags, length) => void (cur = { id, flags, parts: [], length }),
+      data: (piece) => void cur!.parts.push(piece),
+      end: () => void done.push(cur!),
+    },
+    maxPayload,
+  );
+  for await (const chunk of source) {
+    parser.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    for (const f of done.splice(0)) yield f;
+  }
+  parser.finish();
+}
+
+/** Reads frames from a byte stream, each payload in one buffer. */
+export async function* readFrames(source: AsyncIterable<Buffer | Uint8Array>, maxPayload: number): AsyncGenerator<Frame> {
+  for await (const f of readFrameParts(source, maxPayload)) {
+    yield { id: f.id, flags: f.flags, payload: f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.length) };
   }
 }

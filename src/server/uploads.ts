@@ -18,7 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import { AppError } from '../common/errors.js';
-import { FLAG_DEFLATE, readFrameParts, type FrameParts } from '../common/frames.js';
+import { readFrameParts, type FrameParts } from '../common/frame-parser.js';
+import { FLAG_DEFLATE } from '../common/frames.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
 
