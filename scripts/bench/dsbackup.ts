@@ -1,8 +1,8 @@
 /**
  * dsbackup — ds-backup as a benchmark Tool: the server as a separate process
- * from the built dist/ (`node bin/ds-backup-server.js serve`), the agent as
- * `bin/ds-backup.js backup --json` — run as installed, through its shebang
- * (`node --max-semi-space-size=1`), over loopback HTTP.
+ * from the built dist/ (`bin/ds-backup-server.js serve`), the agent as
+ * `bin/ds-backup.js backup --json` — both run as installed, through their
+ * shebangs (`node --max-semi-space-size=1`), over loopback HTTP.
  *
  * Server peak RSS is its VmHWM (read from /proc at the end of each run and
  * reset between scenarios with clear_refs); server CPU is the /proc stat
@@ -37,7 +37,7 @@ export class DsBackupTool implements Tool {
     const port = await freePort();
     const data = join(this.root, 'server');
     mkdirSync(data, { recursive: true });
-    const p = spawn(process.execPath, [SERVER, 'serve', '--root', data, '--port', String(port), '--host', '127.0.0.1', '--load-limit', '1000', '--max-concurrent', '1000', '--log-level', 'warn'], {
+    const p = spawn(SERVER, ['serve', '--root', data, '--port', String(port), '--host', '127.0.0.1', '--load-limit', '1000', '--max-concurrent', '1000', '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.proc = p;
