@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, utimesSync, unlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
+import { agent, assertSameTree, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 import { mutateJournal } from '../src/journal/generator.js';
 import { INLINE_MAX } from '../src/common/tree.js';
 import { sha256Hex } from '../src/common/hash.js';
@@ -14,13 +14,6 @@ import { readZip } from './helpers/unzip.js';
 
 let srv: TestServer;
 serverForSuite((s) => (srv = s));
-
-function assertSameTree(a: string, b: string, skip: string[] = []) {
-  const x = fsState(a, skip);
-  const y = fsState(b);
-  assert.deepEqual([...y.keys()].sort(), [...x.keys()].sort(), 'same paths');
-  for (const [k, v] of x) assert.equal(y.get(k), v, `same ${k}`);
-}
 
 describe('backup and restore', () => {
   test('first backup, list, full restore reproduces the tree byte for byte with modes and mtimes', async () => {

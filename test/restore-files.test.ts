@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { agent, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
+import { agent, assertSameTree, backupJson, cleanup, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 import { FrameParser } from '../src/common/frame-parser.js';
 import { frameHeader } from '../src/common/frames.js';
 import { sha256Hex } from '../src/common/hash.js';
@@ -37,13 +37,6 @@ function put(path: string, data: Buffer, mode: number, mtimeSec: number): void {
   writeFileSync(path, data);
   chmodSync(path, mode);
   utimesSync(path, mtimeSec, mtimeSec);
-}
-
-function assertSameTree(a: string, b: string, skip: string[] = []) {
-  const x = fsState(a, skip);
-  const y = fsState(b);
-  assert.deepEqual([...y.keys()].sort(), [...x.keys()].sort(), 'same paths');
-  for (const [k, v] of x) assert.equal(y.get(k), v, `same ${k}`);
 }
 
 describe('full restore, awkward files', () => {

@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,14 @@ export function fsState(dir: string, skip: string[] = []): Map<string, string> {
   };
   walk(dir, '');
   return out;
+}
+
+/** Asserts that `b` holds exactly what `a` holds (fsState: kinds, modes, mtimes, contents), leaving out `skip` in `a`. */
+export function assertSameTree(a: string, b: string, skip: string[] = []): void {
+  const x = fsState(a, skip);
+  const y = fsState(b);
+  assert.deepEqual([...y.keys()].sort(), [...x.keys()].sort(), 'same paths');
+  for (const [k, v] of x) assert.equal(y.get(k), v, `same ${k}`);
 }
 
 export const JOURNAL_EXCLUDES = ['index', 'index_updated', 'ds_clean', 'checksums'];
