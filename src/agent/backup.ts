@@ -60,7 +60,7 @@ export function sourcesOf(profile: Profile, documents?: string): Source[] {
 /** Scans every source while the pipeline asks for and sends what the server lacks. */
 async function scanAndSend(pipe: BlobPipeline, profile: Profile, server: string, sources: Source[]): Promise<ScanResult[]> {
   const scans: ScanResult[] = [];
-  const hooks = { onCandidate: (b: UploadItem) => pipe.offer(b), pause: () => pipe.pause() };
+  const hooks = { onCandidate: (b: UploadItem) => pipe.offer(b), onTree: (id: string, text: string) => pipe.offerTree(id, text), pause: () => pipe.pause() };
   for (const s of sources) {
     const scan = await scanSourceAsync(s.source, s.dir, profile.cacheFile(s.source), server, s.excludes, hooks);
     // Saved before the commit only when much was hashed (so a failed run does
@@ -77,7 +77,7 @@ async function scanAndSend(pipe: BlobPipeline, profile: Profile, server: string,
  * written piece by piece: a first backup's trees are megabytes of JSON, and
  * one JSON.stringify of them (and its Buffer) was the agent's memory peak.
  */
-function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats): BodyProducer {
+function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats, sentAhead: ReadonlySet<string>): BodyProducer {
   return async (out) => {
     let buf = `{"runId":"${randomBytes(8).toString('hex')}","sources":[`;
     const put = async (text: string) => {
@@ -92,6 +92,7 @@ function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats): Bod
       await put(`${i ? ',' : ''}{"source":${JSON.stringify(s.source)},"root":"${s.root}","trees":{`);
       let first = true;
       for (const [id, text] of full ? Object.entries(allTrees(s)) : s.changedTrees) {
+        if (!full && sentAhead.has(id)) continue;
         await put(`${first ? '' : ','}"${id}":${JSON.stringify(text)}`);
         first = false;
       }
@@ -103,8 +104,8 @@ function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats): Bod
   };
 }
 
-function commit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean, stats: UploadStats): Promise<CommitReply> {
-  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, { body: commitBody(scans, full, stats), headers: { 'content-type': 'application/json' } });
+function commit(client: ApiClient, lease: string, scans: ScanResult[], full: boolean, stats: UploadStats, sentAhead: ReadonlySet<string> = new Set()): Promise<CommitReply> {
+  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, { body: commitBody(scans, full, stats, sentAhead), headers: { 'content-type': 'application/json' } });
 }
 
 /** The server lost something this laptop thought it had: offer every blob and tree once. */
@@ -157,18 +158,19 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
   let lease: string | null = null;
   let beat: NodeJS.Timeout | undefined;
   try {
-    const l = await client.json<{ lease: string; leaseTimeout: number }>('POST', '/api/v1/backups');
+    const l = await client.json<{ lease: string; leaseTimeout: number; treesAhead?: boolean }>('POST', '/api/v1/backups');
     lease = l.lease;
     const id = lease;
     beat = setInterval(() => void client.json('POST', `/api/v1/backups/${id}/heartbeat`).catch(() => {}), Math.max(1000, (l.leaseTimeout * 1000) / 3));
     opts.onStage?.('scanning, and sending what the server lacks');
     const pipe = new BlobPipeline(client, lease, opts.onMissing, opts.onProgress);
+    pipe.treesAhead = l.treesAhead === true;
     const scans = await scanAndSend(pipe, profile, cfg.server, sources);
     const stats = pipe.stats;
     opts.onStage?.('committing');
     let res: CommitReply;
     try {
-      res = await commit(client, lease, scans, false, stats);
+      res = await commit(client, lease, scans, false, stats, pipe.sentTrees);
     } catch (e) {
       if (!(e instanceof AppError && e.code === 'missing_blobs')) throw e;
       res = await resendAll(client, lease, scans, opts, stats);

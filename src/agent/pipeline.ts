@@ -9,6 +9,11 @@
  * hashes and stores the first files while the laptop still hashes the last
  * ones, and nothing waits for a whole-source scan.
  *
+ * Trees of changed folders go the same way when the server takes them ahead
+ * of the commit (`treesAhead`, tree-stash.ts on the server): a few hundred
+ * KB per request, so the server checks and writes them while blobs still
+ * arrive and the commit carries only what was not sent (`sentTrees`).
+ *
  * pause() is the scan's side of it: a promise to wait on when uploads are
  * waiting for the event loop (every few milliseconds while work is in
  * flight), or when a full batch cannot leave yet. The first failure of any
@@ -26,6 +31,8 @@ export interface PipelineLimits {
 }
 
 const LIMITS: PipelineLimits = { askCount: 4000, askBytes: 64 * 1024 * 1024, batchBytes: BATCH_BYTES };
+/** Tree text sent ahead per request. */
+const TREE_BATCH_BYTES = 512 * 1024;
 const PARALLEL = 2;
 /** Longest stretch of scanning before in-flight uploads get the event loop. */
 const SLICE_MS = 4;
@@ -45,6 +52,12 @@ export class BlobPipeline {
   private failure: unknown = null;
   private sliceStart = performance.now();
   private readonly limits: PipelineLimits;
+  private trees: Array<[string, string]> = [];
+  private treeBytes = 0;
+  /** Trees the server has taken ahead of the commit. */
+  readonly sentTrees = new Set<string>();
+  /** The server takes trees ahead of the commit (POST /backups/:lease/trees). */
+  treesAhead = false;
 
   constructor(
     private readonly client: ApiClient,
@@ -64,6 +77,22 @@ export class BlobPipeline {
     if (this.pending.length >= this.limits.askCount || this.pendingBytes >= this.limits.askBytes) this.ask();
   }
 
+  offerTree(id: string, text: string): void {
+    if (!this.treesAhead) return;
+    this.trees.push([id, text]);
+    this.treeBytes += text.length;
+    if (this.treeBytes >= TREE_BATCH_BYTES) this.sendTrees();
+  }
+
+  private sendTrees(): void {
+    if (!this.trees.length) return;
+    const batch = this.trees;
+    this.trees = [];
+    this.treeBytes = 0;
+    const req = this.client.json('POST', `/api/v1/backups/${this.lease}/trees`, { json: { trees: Object.fromEntries(batch) } });
+    this.track(this.asks, req.then(() => batch.forEach(([id]) => this.sentTrees.add(id))));
+  }
+
   pause(): Promise<void> | null {
     if (this.failure) throw this.failure;
     if (this.sends.size >= PARALLEL && this.batchReady()) return Promise.race(this.sends);
@@ -80,6 +109,7 @@ export class BlobPipeline {
   /** Asks for what is still pending, sends everything missing, and returns the totals. */
   async finish(): Promise<UploadStats> {
     this.ask();
+    this.sendTrees();
     while (this.asks.size) await this.settled(this.asks);
     this.send(true);
     while (this.sends.size) {

@@ -50,6 +50,8 @@ export interface ScanHooks {
   keepHashed?: boolean;
   /** A blob named by a changed folder (each id once per scan). */
   onCandidate?(b: BlobRef): void;
+  /** The tree of a folder that differs from the last committed one (as soon as it is known). */
+  onTree?(id: string, text: string): void;
   /** When it returns a promise the scan waits for it before the next folder. */
   pause?(): Promise<void> | null;
 }
@@ -242,15 +244,21 @@ class Scanner {
   private finish(rel: string, old: CachedDir | undefined, was: TreeEntry[] | undefined, entries: TreeEntry[], inos: number[]): string {
     if (old && was && was.length === entries.length && entries.every((e, i) => e === was[i])) {
       this.r.cache.dirs[rel] = old;
-      if (this.committed[rel] !== old[0]) this.r.changedTrees.set(old[0], old[1]);
+      if (this.committed[rel] !== old[0]) this.changed(old[0], old[1]);
       return old[0];
     }
     this.r.cacheDirty = true;
     const text = serializeTree(entries);
     const id = treeId(text);
     this.r.cache.dirs[rel] = [id, text, inos];
-    if (this.committed[rel] !== id) this.r.changedTrees.set(id, text);
+    if (this.committed[rel] !== id) this.changed(id, text);
     return id;
+  }
+
+  private changed(id: string, text: string): void {
+    if (this.r.changedTrees.has(id)) return;
+    this.r.changedTrees.set(id, text);
+    this.hooks.onTree?.(id, text);
   }
 }
 

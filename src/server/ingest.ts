@@ -12,11 +12,12 @@
  */
 import { AppError } from '../common/errors.js';
 import { SOURCE_RE } from '../common/names.js';
-import { parseTree, treeId, type Tree } from '../common/tree.js';
+import { parseTree, readTrustedTree, treeId, type Tree } from '../common/tree.js';
 import type { DeviceRow } from './catalog.js';
 import { allocateName, writeSnapshot, type SnapshotInfo } from './snapshots.js';
 import { recordSnapshot, referenceTrees, treeStats } from './snapshot-index.js';
 import type { Store } from './store.js';
+import type { StashedTree } from './tree-stash.js';
 
 export interface CommitSource {
   source: string;
@@ -24,12 +25,17 @@ export interface CommitSource {
   trees: Record<string, string>;
 }
 
-type NewTrees = Map<string, { text: string; tree: Tree }>;
+/** Trees new to the pool, by id; `tmp` when already staged (sent ahead, tree-stash.ts). */
+type NewTrees = Map<string, { text: string; tree: Tree; tmp?: string }>;
 
 const MAX_REPORTED_MISSING = 1000;
 
-/** Parses the sent trees reachable from the root; unreachable ones are ignored. */
-function collectTrees(cs: CommitSource): NewTrees {
+/**
+ * Parses the trees reachable from the root that were sent with the commit or
+ * ahead of it (`stash`: already checked and staged); unreachable ones are
+ * ignored.
+ */
+function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>): NewTrees {
   const sent = new Map<string, string>(Object.entries(cs.trees));
   const out: NewTrees = new Map();
   const stack = [cs.root];
@@ -37,6 +43,13 @@ function collectTrees(cs: CommitSource): NewTrees {
     const id = stack.pop()!;
     if (out.has(id)) continue;
     const text = sent.get(id);
+    const early = text === undefined ? stash.get(id) : undefined;
+    if (early) {
+      const tree = readTrustedTree(early.text);
+      out.set(id, { text: early.text, tree, tmp: early.tmp });
+      for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
+      continue;
+    }
     if (text === undefined) continue;
     if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
     const tree = parseTree(text);
@@ -68,13 +81,47 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
   return [...missing];
 }
 
-export async function commit(store: Store, device: DeviceRow, sources: CommitSource[], runId: string | null, now = new Date()): Promise<SnapshotInfo[]> {
+/**
+ * The new trees in an order where every tree comes after all its new
+ * subtrees (a post-order walk; iterative, as a client decides the depth).
+ * Identical subtrees are common (every empty folder has the same tree), so
+ * a discovery order is not enough: a second parent can be found after the
+ * shared child.
+ */
+export function childrenFirst(trees: ReadonlyMap<string, { tree: Tree }>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const start of trees.keys()) {
+    if (seen.has(start)) continue;
+    seen.add(start);
+    const stack: Array<{ id: string; next: number }> = [{ id: start, next: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const entries = trees.get(top.id)!.tree.e;
+      let child: string | null = null;
+      while (top.next < entries.length && child === null) {
+        const e = entries[top.next++];
+        if (e[1] === 'd' && trees.has(e[5]) && !seen.has(e[5])) child = e[5];
+      }
+      if (child === null) {
+        out.push(top.id);
+        stack.pop();
+      } else {
+        seen.add(child);
+        stack.push({ id: child, next: 0 });
+      }
+    }
+  }
+  return out;
+}
+
+export async function commit(store: Store, device: DeviceRow, sources: CommitSource[], runId: string | null, now = new Date(), stash: ReadonlyMap<string, StashedTree> = new Map()): Promise<SnapshotInfo[]> {
   const seen = new Set<string>();
   const parsed = sources.map((cs) => {
     if (!SOURCE_RE.test(cs.source)) throw new AppError('bad_request', `bad source name ${JSON.stringify(cs.source)}`);
     if (seen.has(cs.source)) throw new AppError('bad_request', `source ${cs.source} given twice`);
     seen.add(cs.source);
-    const trees = collectTrees(cs);
+    const trees = collectTrees(cs, stash);
     const missing = findMissing(store, device.account_id, cs.root, trees);
     if (missing.length) {
       throw new AppError('missing_blobs', `${missing.length} blobs or trees are missing; upload them and commit again`, {
@@ -84,16 +131,18 @@ export async function commit(store: Store, device: DeviceRow, sources: CommitSou
     return { cs, trees };
   });
 
-  const staged = await store.pool.stageMany(parsed.flatMap(({ trees }) => [...trees].map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text }))));
+  const all = new Map(parsed.flatMap(({ trees }) => [...trees])); // a tree in two sources is staged once
+  const fresh = await store.pool.stageMany([...all].filter(([, t]) => !t.tmp).map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text })));
+  const tmpOf = new Map(fresh.map((f) => [f.id, f.tmp]));
+  const staged = childrenFirst(all).map((id) => ({ id, kind: 'tree' as const, tmp: all.get(id)!.tmp ?? tmpOf.get(id)! }));
   // No new tree (an unchanged backup): nothing to flush — every blob was flushed
   // before its upload was acknowledged, and two syncfs of a busy disk were most
   // of such a commit's time.
   if (staged.length) {
     try {
       await store.pool.flush();
-      // collectTrees lists every tree before its subtrees: publish in reverse, children
-      // first, so a crash mid-publish never leaves a visible tree whose child is absent.
-      store.pool.publish([...staged].reverse());
+      // Children first, so a crash mid-publish never leaves a visible tree whose child is absent.
+      store.pool.publish(staged);
     } catch (e) {
       store.pool.discard(staged);
       throw e;

@@ -8,6 +8,7 @@
  *   POST   /api/v1/backups/:lease/blobs          frames of small blobs → {stored, duplicates}
  *   GET    /api/v1/backups/:lease/uploads/:id    → {offset, complete} of a resumable upload
  *   PATCH  /api/v1/backups/:lease/uploads/:id    append at Upload-Offset (Upload-Length = total)
+ *   POST   /api/v1/backups/:lease/trees          {trees: {id: text}} → {stashed}: trees sent ahead of the commit (tree-stash.ts)
  *   POST   /api/v1/backups/:lease/commit         {runId, sources:[{source, root, trees}]} → snapshots
  */
 import { Readable } from 'node:stream';
@@ -17,6 +18,7 @@ import { BLOB_ID_RE } from '../../common/hash.js';
 import { requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { commit, type CommitSource } from '../ingest.js';
+import { TreeStash } from '../tree-stash.js';
 import { appendUpload, receiveBatch, uploadOffset } from '../uploads.js';
 
 const leaseParam = { type: 'object', required: ['lease'], properties: { lease: { type: 'string', pattern: '^[0-9a-f]{32}$' } } };
@@ -44,10 +46,27 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return dev;
   };
 
+  const stash = new TreeStash(store.pool, (id) => admission.active().some((l) => l.id === id));
+
   app.post('/api/v1/backups', async (req, reply) => {
     const dev = requireDevice(store.registry, req);
     const lease = admission.request(dev.id, dev.serial, { lastSuccess: dev.last_backup_at });
-    return reply.status(201).send({ lease: lease.id, leaseTimeout: admission.policy.leaseTimeoutMs / 1000 });
+    // treesAhead: this server takes trees before the commit (older agents ignore it).
+    return reply.status(201).send({ lease: lease.id, leaseTimeout: admission.policy.leaseTimeoutMs / 1000, treesAhead: true });
+  });
+
+  app.post<{ Params: { lease: string }; Body: { trees: Record<string, string> } }>('/api/v1/backups/:lease/trees', {
+    bodyLimit: 16 * 1024 * 1024,
+    schema: {
+      params: leaseParam,
+      body: {
+        type: 'object', required: ['trees'], additionalProperties: false,
+        properties: { trees: { type: 'object', additionalProperties: false, patternProperties: { [BLOB_ID_RE.source]: { type: 'string' } } } },
+      },
+    },
+  }, async (req) => {
+    leased(req);
+    return { stashed: await stash.add(req.params.lease, req.body.trees) };
   });
 
   app.post<{ Params: { lease: string } }>('/api/v1/backups/:lease/heartbeat', { schema: { params: leaseParam } }, async (req) => {
@@ -58,6 +77,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.delete<{ Params: { lease: string } }>('/api/v1/backups/:lease', { schema: { params: leaseParam } }, async (req, reply) => {
     leased(req);
     admission.release(req.params.lease);
+    stash.drop(req.params.lease);
     return reply.status(204).send();
   });
 
@@ -119,9 +139,19 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   }, async (req) => {
     const dev = leased(req);
     const t0 = performance.now();
-    const snaps = await commit(store, dev, req.body.sources, req.body.runId ?? null);
+    let snaps;
+    try {
+      snaps = await commit(store, dev, req.body.sources, req.body.runId ?? null, new Date(), stash.get(req.params.lease));
+    } catch (e) {
+      // Missing blobs: the laptop sends them and commits again under this lease,
+      // its stash intact. Anything else ends the stash (a failed publish may have
+      // removed its files); a retry then sends its trees with the commit.
+      if (!(e instanceof AppError && e.code === 'missing_blobs')) stash.drop(req.params.lease);
+      throw e;
+    }
     const commitMs = Math.round(performance.now() - t0);
     admission.release(req.params.lease);
+    stash.drop(req.params.lease);
     req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name), commitMs }, 'backup committed');
     return { snapshots: snaps.map((s) => ({ name: s.name, source: s.source, createdAt: s.createdAt, files: s.files, bytes: s.bytes })), commitMs };
   });

@@ -1,0 +1,96 @@
+/**
+ * Trees sent ahead of the commit (POST /backups/:lease/trees, tree-stash.ts):
+ * checked when they arrive, usable only by a commit of the same lease,
+ * published children first, and never left behind in incoming/.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from '../src/agent/client.js';
+import { AppError } from '../src/common/errors.js';
+import { serializeTree, treeId, type Tree, type TreeEntry } from '../src/common/tree.js';
+import { childrenFirst } from '../src/server/ingest.js';
+import { cleanup, registered, serverForSuite, token, type TestServer } from './helpers/harness.js';
+
+let srv: TestServer;
+serverForSuite((s) => (srv = s));
+
+const T = 1_700_000_000_000;
+function tree(entries: TreeEntry[]): { id: string; text: string } {
+  const text = serializeTree(entries);
+  return { id: treeId(text), text };
+}
+
+/** root → a/ (a file and empty/), b/ → empty/ : the empty tree is shared. */
+function snapshotTrees() {
+  const empty = tree([]);
+  const a = tree([['empty', 'd', 0o755, T, 0, empty.id], ['note', 'i', 0o644, T, 5, Buffer.from('hello').toString('base64')]]);
+  const b = tree([['empty', 'd', 0o755, T, 0, empty.id]]);
+  const root = tree([['a', 'd', 0o755, T, 0, a.id], ['b', 'd', 0o755, T, 0, b.id]]);
+  return { empty, a, b, root, all: Object.fromEntries([empty, a, b, root].map((t) => [t.id, t.text])) };
+}
+
+async function device(serial: string) {
+  const l = await registered(srv.url, serial, { entries: 1 });
+  const client = new ApiClient(srv.url, token(l.profile));
+  return { client, done: async () => (await client.close(), cleanup(l.profile)) };
+}
+
+const incoming = () => readdirSync(join(srv.root, 'incoming')).filter((n) => n.endsWith('.tmp'));
+const lease = async (c: ApiClient) => c.json<{ lease: string; treesAhead?: boolean }>('POST', '/api/v1/backups');
+
+test('publish order puts every subtree first, even one shared by two parents', () => {
+  const t = snapshotTrees();
+  const parsed = new Map(Object.entries(t.all).map(([id, text]) => [id, { tree: JSON.parse(text) as Tree }]));
+  const order = childrenFirst(parsed);
+  assert.equal(order.length, 4);
+  for (const [i, id] of order.entries()) {
+    for (const e of parsed.get(id)!.tree.e) if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, `${e[0]} before its parent`);
+  }
+});
+
+test('trees sent ahead make a commit that carries none of them', async () => {
+  const d = await device('AHEAD0001');
+  try {
+    const t = snapshotTrees();
+    const l = await lease(d.client);
+    assert.equal(l.treesAhead, true);
+    const r = await d.client.json<{ stashed: number }>('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: t.all } });
+    assert.equal(r.stashed, 4);
+    assert.equal(incoming().length, 4, 'staged, not published');
+    const c = await d.client.json<{ snapshots: Array<{ files: number }> }>('POST', `/api/v1/backups/${l.lease}/commit`, { json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] } });
+    assert.equal(c.snapshots[0].files, 1);
+    assert.deepEqual(incoming(), [], 'every staged tree published or removed');
+    const back = await d.client.json<{ trees: Record<string, string> }>('POST', '/api/v1/trees', { json: { ids: [t.root.id, t.empty.id] } });
+    assert.equal(back.trees[t.empty.id], t.empty.text);
+  } finally {
+    await d.done();
+  }
+});
+
+test('a bad tree is refused when it arrives; a stash serves only its own lease and ends with it', async () => {
+  const d = await device('AHEAD0002');
+  const other = await device('AHEAD0003');
+  try {
+    const t = snapshotTrees();
+    const l = await lease(d.client);
+    const badName = tree([['..', 'd', 0o755, T, 0, t.empty.id]]);
+    await assert.rejects(d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [badName.id]: badName.text } } }), (e: AppError) => e.code === 'invalid_manifest');
+    await assert.rejects(d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [t.a.id]: t.b.text } } }), (e: AppError) => e.code === 'hash_mismatch');
+    assert.deepEqual(incoming(), [], 'nothing staged from a refused request');
+    await d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: t.all } });
+    const ol = await lease(other.client);
+    await assert.rejects(
+      other.client.json('POST', `/api/v1/backups/${ol.lease}/commit`, { json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] } }),
+      (e: AppError) => e.code === 'missing_blobs',
+      'another laptop cannot commit what this one sent ahead',
+    );
+    await d.client.json('DELETE', `/api/v1/backups/${l.lease}`);
+    assert.deepEqual(incoming(), [], 'an abandoned stash leaves no files');
+    await other.client.json('DELETE', `/api/v1/backups/${ol.lease}`);
+  } finally {
+    await d.done();
+    await other.done();
+  }
+});
