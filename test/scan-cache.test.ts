@@ -18,6 +18,9 @@ function folder(): string {
   writeFileSync(join(src, 'a', 'b', 'big'), 'B'.repeat(5000));
   writeFileSync(join(src, 'a', 'tiny'), 'tiny');
   writeFileSync(join(src, 'c', 'doc'), 'D'.repeat(300));
+  // Written a minute ago: a file modified just before a scan is read again by the next one (racy).
+  const past = new Date(Date.now() - 60_000);
+  for (const f of ['a/b/big', 'a/tiny', 'c/doc']) utimesSync(join(src, f), past, past);
   return src;
 }
 
@@ -59,6 +62,17 @@ test('a changed file re-reads only that file; its folder and every parent change
   assert.equal(r.changedTrees.size, 3);
   assert.equal(r.candidates.size, 1, 'only the new blob is offered');
   assert.equal(r.cacheDirty, true);
+  cleanup(src);
+});
+
+test('a file modified just before the scan is read again by the next scan', () => {
+  const src = folder();
+  const cache = join(tmp('cachefile'), 'c.json');
+  writeFileSync(join(src, 'c', 'doc'), 'F'.repeat(300)); // mtime: now
+  committedScan(src, cache);
+  const r = scanSource('documents', src, cache, 'srv');
+  assert.equal(r.hashedFiles, 1, 'only the racy file');
+  assert.equal(r.changedDirs.size, 0, 'same content: nothing to send');
   cleanup(src);
 });
 

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../src/agent/client.js';
 import { AppError } from '../src/common/errors.js';
@@ -34,7 +35,7 @@ function snapshotTrees() {
 async function device(serial: string) {
   const l = await registered(srv.url, serial, { entries: 1 });
   const client = new ApiClient(srv.url, token(l.profile));
-  return { client, done: async () => (await client.close(), cleanup(l.profile)) };
+  return { client, token: token(l.profile), done: async () => (await client.close(), cleanup(l.profile)) };
 }
 
 const incoming = () => readdirSync(join(srv.root, 'incoming')).filter((n) => n.endsWith('.tmp'));
@@ -92,5 +93,33 @@ test('a bad tree is refused when it arrives; a stash serves only its own lease a
   } finally {
     await d.done();
     await other.done();
+  }
+});
+
+test('two uploads of the same large blob at once: the second is refused, the pool keeps the right bytes', async () => {
+  const d = await device('AHEAD0004');
+  try {
+    const data = Buffer.alloc(5 * 1024 * 1024, 7);
+    const id = createHash('sha256').update(data).digest('hex');
+    const l = await lease(d.client);
+    const path = `/api/v1/backups/${l.lease}/uploads/${id}`;
+    const headers = { 'upload-offset': '0', 'upload-length': String(data.length) };
+    let release!: () => void;
+    const held = new Promise<void>((ok) => (release = ok));
+    const slow = (async function* () {
+      yield data.subarray(0, 1024 * 1024);
+      await held;
+      yield data.subarray(1024 * 1024);
+    })();
+    const first = d.client.json<{ complete: boolean }>('PATCH', path, { body: slow, headers });
+    await new Promise((ok) => setTimeout(ok, 300)); // the first request holds the part
+    const other = new ApiClient(srv.url, d.token);
+    await assert.rejects(other.json('PATCH', path, { body: data.subarray(1024 * 1024), headers: { ...headers, 'upload-offset': String(1024 * 1024) } }), (e: AppError) => e.code === 'conflict');
+    await other.close();
+    release();
+    assert.equal((await first).complete, true);
+    assert.ok(readFileSync(join(srv.root, 'pool', id.slice(0, 2), id)).equals(data), 'the published blob holds the right bytes');
+  } finally {
+    await d.done();
   }
 });

@@ -188,14 +188,23 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
   }
 }
 
+/**
+ * A file changed while it was backed up: seen by the agent (FileChangedError),
+ * or by the server, whose hash of the bytes sent did not match the name the
+ * scan gave them (a change within one mtime tick). Either way: scan again.
+ */
+function changedUnderneath(e: unknown): boolean {
+  return e instanceof FileChangedError || (e instanceof AppError && e.code === 'hash_mismatch');
+}
+
 export async function backup(opts: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
   try {
     try {
       return await runOnce(opts, started);
     } catch (e) {
-      if (!(e instanceof FileChangedError)) throw e;
-      opts.onStage?.(`${e.message}; scanning again`);
+      if (!changedUnderneath(e)) throw e;
+      opts.onStage?.(`${(e as Error).message}; scanning again`);
       return await runOnce(opts, started);
     }
   } catch (e) {

@@ -31,8 +31,9 @@ export interface PipelineLimits {
 }
 
 const LIMITS: PipelineLimits = { askCount: 4000, askBytes: 64 * 1024 * 1024, batchBytes: BATCH_BYTES };
-/** Tree text sent ahead per request. */
+/** Tree text sent ahead per request; a single tree larger than MAX_TREE_AHEAD goes with the commit. */
 const TREE_BATCH_BYTES = 512 * 1024;
+const MAX_TREE_AHEAD = 4 * 1024 * 1024;
 const PARALLEL = 2;
 /** Longest stretch of scanning before in-flight uploads get the event loop. */
 const SLICE_MS = 4;
@@ -78,7 +79,7 @@ export class BlobPipeline {
   }
 
   offerTree(id: string, text: string): void {
-    if (!this.treesAhead) return;
+    if (!this.treesAhead || text.length > MAX_TREE_AHEAD) return; // (a huge folder's tree goes with the commit)
     this.trees.push([id, text]);
     this.treeBytes += text.length;
     if (this.treeBytes >= TREE_BATCH_BYTES) this.sendTrees();
@@ -90,13 +91,19 @@ export class BlobPipeline {
     this.trees = [];
     this.treeBytes = 0;
     const req = this.client.json('POST', `/api/v1/backups/${this.lease}/trees`, { json: { trees: Object.fromEntries(batch) } });
-    this.track(this.asks, req.then(() => batch.forEach(([id]) => this.sentTrees.add(id))));
+    // Sending trees ahead only saves the commit time: if the server refuses them
+    // (its stash is full, say), the commit carries them instead.
+    const sent = req.then(
+      () => batch.forEach(([id]) => this.sentTrees.add(id)),
+      () => {},
+    );
+    this.track(this.asks, sent);
   }
 
   pause(): Promise<void> | null {
     if (this.failure) throw this.failure;
     if (this.sends.size >= PARALLEL && this.batchReady()) return Promise.race(this.sends);
-    if (!this.asks.size && !this.sends.size) return null;
+    // Every few ms, even with nothing in flight: the lease's heartbeat timer must run.
     if (performance.now() - this.sliceStart < SLICE_MS) return null;
     return new Promise((ok) =>
       setImmediate(() => {

@@ -82,6 +82,8 @@ export interface ScanResult {
 }
 
 const CHUNK = 1024 * 1024;
+/** A file modified this close to the scan's start (or during it) is read again by the next scan: it may still change within one mtime tick. */
+const RACY_MS = 100;
 /** One reusable read buffer: hashing thousands of files allocates nothing per file. */
 const READ_BUF = Buffer.allocUnsafe(CHUNK);
 
@@ -116,6 +118,8 @@ const sameEntry = (a: TreeEntry, b: TreeEntry) => a[0] === b[0] && a[1] === b[1]
 
 class Scanner {
   private readonly committed: Record<string, string>;
+  /** mtimes at or after this are "racy" (see dir()). */
+  private readonly racyAfter = Date.now() - RACY_MS;
   constructor(
     readonly r: ScanResult,
     readonly old: HashCache,
@@ -211,6 +215,9 @@ class Scanner {
         try {
           e = [name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel)];
         } catch (err) {
+          // Only the filesystem's refusals skip a folder; anything else (an upload
+          // that failed meanwhile, surfacing through pause()) ends the scan.
+          if (!(err as NodeJS.ErrnoException).syscall) throw err;
           this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(err as Error).message}`);
         }
       } else if (st.isFile()) {
@@ -218,12 +225,18 @@ class Scanner {
         ino = st.ino;
         if (e?.[1] === 'f') blobs.push({ id: e[5], path: childAbs, size: e[4], mtime: st.mtimeMs });
       } else if (st.isSymbolicLink()) {
-        e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
-        this.r.files++;
+        try {
+          e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
+          this.r.files++;
+        } catch {
+          continue; // vanished while scanning
+        }
       }
       if (!e) continue;
       entries.push(prev && prev !== e && k >= 0 && old![2][k] === ino && sameEntry(prev, e) ? prev : e);
-      inos.push(ino);
+      // A file modified in the last moments before this scan may still be
+      // changing within the same mtime tick: its hash is not trusted next time.
+      inos.push(ino && st.mtimeMs < this.racyAfter ? ino : 0);
     }
     const id = this.finish(rel, was ? old : undefined, was, entries, inos);
     for (const b of blobs) if (!this.r.blobs.has(b.id)) this.r.blobs.set(b.id, b);

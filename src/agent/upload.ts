@@ -145,7 +145,9 @@ class SlabWriter {
   async flush(): Promise<void> {
     if (this.off === 0) return;
     const chunk = this.slab.subarray(0, this.off);
-    this.inFlight[this.cur] = new Promise<void>((ok, fail) => this.out.write(chunk, (e) => (e ? fail(e) : ok())));
+    const written = new Promise<void>((ok, fail) => this.out.write(chunk, (e) => (e ? fail(e) : ok())));
+    written.catch(() => {}); // observed when awaited; never an unhandled rejection if the producer fails first
+    this.inFlight[this.cur] = written;
     this.cur ^= 1;
     this.off = 0;
     if (this.inFlight[this.cur]) await this.inFlight[this.cur];

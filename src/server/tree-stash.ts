@@ -11,7 +11,8 @@
  * A stashed tree is checked but not published: nothing can name it until a
  * commit under the same lease (the same laptop) does, and that commit still
  * checks that every child exists. A stash ends with its lease: taken by a
- * successful commit, dropped on DELETE, or swept once its lease expired;
+ * successful commit, dropped on DELETE, or swept once its lease expired
+ * (at the next stash, commit or abort of any laptop);
  * its temp files go with it (after a crash, the startup cleanup of
  * incoming/ removes them). One lease may stash at most MAX_STASH_BYTES.
  */
@@ -24,7 +25,8 @@ export interface StashedTree {
   tmp: string;
 }
 
-export const MAX_STASH_BYTES = 256 * 1024 * 1024;
+/** Per lease (a first backup of the reference Journal sends ~4 MB of trees; more goes with the commit). */
+export const MAX_STASH_BYTES = 64 * 1024 * 1024;
 
 export class TreeStash {
   private byLease = new Map<string, { trees: Map<string, StashedTree>; bytes: number }>();
@@ -40,14 +42,16 @@ export class TreeStash {
     const s = this.byLease.get(lease) ?? { trees: new Map<string, StashedTree>(), bytes: 0 };
     this.byLease.set(lease, s);
     const fresh: Array<{ id: string; kind: 'tree'; data: string }> = [];
+    let bytes = s.bytes;
     for (const [id, text] of Object.entries(trees)) {
       if (s.trees.has(id)) continue;
       if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
       parseTree(text);
-      s.bytes += text.length;
-      if (s.bytes > MAX_STASH_BYTES) throw new AppError('too_large', `a backup may send at most ${MAX_STASH_BYTES} bytes of trees ahead of its commit`);
+      bytes += text.length;
+      if (bytes > MAX_STASH_BYTES) throw new AppError('too_large', `a backup may send at most ${MAX_STASH_BYTES} bytes of trees ahead of its commit; send the rest with it`);
       fresh.push({ id, kind: 'tree', data: text });
     }
+    s.bytes = bytes;
     const staged = await this.pool.stageMany(fresh);
     for (const [i, st] of staged.entries()) {
       if (this.byLease.get(lease) !== s || s.trees.has(st.id)) this.pool.discard([st]); // ended meanwhile, or sent twice at once
@@ -69,7 +73,8 @@ export class TreeStash {
     this.pool.discard([...s.trees.values()]);
   }
 
-  private sweep(): void {
+  /** Ends the stashes of leases that expired (also run on every commit and abort). */
+  sweep(): void {
     for (const lease of this.byLease.keys()) if (!this.isLive(lease)) this.drop(lease);
   }
 }

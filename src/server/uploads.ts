@@ -157,12 +157,29 @@ function limitStream(max: number): Transform {
   });
 }
 
+/**
+ * Parts being appended to right now. One request at a time per part: a second
+ * PATCH racing the first could otherwise keep appending to the file after the
+ * first renamed it into the pool (wrong bytes under a valid name).
+ */
+const busyParts = new Set<string>();
+
 /** Appends a body at `offset`; completes the blob when `length` is reached. */
 export async function appendUpload(store: Store, serial: string, id: string, offset: number, length: number, body: NodeJS.ReadableStream): Promise<{ offset: number; complete: boolean }> {
+  const part = partPath(store, serial, id);
+  if (busyParts.has(part)) throw new AppError('conflict', `another upload of ${id} from this laptop is in progress`);
+  busyParts.add(part);
+  try {
+    return await appendLocked(store, part, serial, id, offset, length, body);
+  } finally {
+    busyParts.delete(part);
+  }
+}
+
+async function appendLocked(store: Store, part: string, serial: string, id: string, offset: number, length: number, body: NodeJS.ReadableStream): Promise<{ offset: number; complete: boolean }> {
   const cur = uploadOffset(store, serial, id);
   if (cur.complete) return cur;
   if (offset !== cur.offset) throw new AppError('conflict', `upload of ${id} is at offset ${cur.offset}, not ${offset}`, { details: { offset: cur.offset } });
-  const part = partPath(store, serial, id);
   try {
     await pipeline(body, limitStream(length - offset), createWriteStream(part, { flags: 'a', mode: 0o444 }));
   } catch (e) {

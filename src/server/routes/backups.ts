@@ -78,6 +78,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     leased(req);
     admission.release(req.params.lease);
     stash.drop(req.params.lease);
+    stash.sweep();
     return reply.status(204).send();
   });
 
@@ -152,6 +153,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const commitMs = Math.round(performance.now() - t0);
     admission.release(req.params.lease);
     stash.drop(req.params.lease);
+    stash.sweep();
     req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name), commitMs }, 'backup committed');
     return { snapshots: snaps.map((s) => ({ name: s.name, source: s.source, createdAt: s.createdAt, files: s.files, bytes: s.bytes })), commitMs };
   });
