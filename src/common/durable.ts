@@ -75,7 +75,12 @@ export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Bu
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
+  }
   if (flush) fsyncDir(dirname(path));
 }
 
