@@ -112,9 +112,18 @@ test('two uploads of the same large blob at once: the second is refused, the poo
       yield data.subarray(1024 * 1024);
     })();
     const first = d.client.json<{ complete: boolean }>('PATCH', path, { body: slow, headers });
-    await new Promise((ok) => setTimeout(ok, 300)); // the first request holds the part
     const other = new ApiClient(srv.url, d.token);
-    await assert.rejects(other.json('PATCH', path, { body: data.subarray(1024 * 1024), headers: { ...headers, 'upload-offset': String(1024 * 1024) } }), (e: AppError) => e.code === 'conflict');
+    // Until the server holds the first MiB: then a second PATCH at that offset is
+    // exactly one the offset check accepts, and only the one-at-a-time rule refuses.
+    for (let i = 0; i < 200; i++) {
+      const st = await other.json<{ offset: number }>('GET', path);
+      if (st.offset === 1024 * 1024) break;
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+    await assert.rejects(
+      other.json('PATCH', path, { body: data.subarray(1024 * 1024), headers: { ...headers, 'upload-offset': String(1024 * 1024) } }),
+      (e: AppError) => e.code === 'conflict' && /in progress/.test(e.message),
+    );
     await other.close();
     release();
     assert.equal((await first).complete, true);

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { gather } from '../common/chunks.js';
 import { AppError } from '../common/errors.js';
 import { saveCache } from './cache.js';
 import { ApiClient, type BodyProducer } from './client.js';
@@ -74,33 +75,30 @@ async function scanAndSend(pipe: BlobPipeline, profile: Profile, server: string,
 
 /**
  * The commit body, {runId, sources: [{source, root, trees: {id: text}}]},
- * written piece by piece: a first backup's trees are megabytes of JSON, and
- * one JSON.stringify of them (and its Buffer) was the agent's memory peak.
+ * made piece by piece: a first backup's trees are megabytes of JSON, and one
+ * JSON.stringify of them (and its Buffer) was the agent's memory peak.
  */
+function* commitJson(scans: ScanResult[], full: boolean, sentAhead: ReadonlySet<string>): Generator<string> {
+  yield `{"runId":"${randomBytes(8).toString('hex')}","sources":[`;
+  for (const [i, s] of scans.entries()) {
+    yield `${i ? ',' : ''}{"source":${JSON.stringify(s.source)},"root":"${s.root}","trees":{`;
+    let first = true;
+    for (const [id, text] of full ? Object.entries(allTrees(s)) : s.changedTrees) {
+      if (!full && sentAhead.has(id)) continue;
+      yield `${first ? '' : ','}"${id}":${JSON.stringify(text)}`;
+      first = false;
+    }
+    yield '}}';
+  }
+  yield ']}';
+}
+
 function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats, sentAhead: ReadonlySet<string>): BodyProducer {
   return async (out) => {
-    let buf = `{"runId":"${randomBytes(8).toString('hex')}","sources":[`;
-    const put = async (text: string) => {
-      buf += text;
-      if (buf.length < 256 * 1024) return;
-      const chunk = Buffer.from(buf);
-      buf = '';
+    for (const chunk of gather(commitJson(scans, full, sentAhead))) {
       stats.wireBytes += chunk.length;
       if (!out.write(chunk)) await once(out, 'drain');
-    };
-    for (const [i, s] of scans.entries()) {
-      await put(`${i ? ',' : ''}{"source":${JSON.stringify(s.source)},"root":"${s.root}","trees":{`);
-      let first = true;
-      for (const [id, text] of full ? Object.entries(allTrees(s)) : s.changedTrees) {
-        if (!full && sentAhead.has(id)) continue;
-        await put(`${first ? '' : ','}"${id}":${JSON.stringify(text)}`);
-        first = false;
-      }
-      await put('}}');
     }
-    const last = Buffer.from(`${buf}]}`);
-    stats.wireBytes += last.length;
-    out.write(last);
   };
 }
 

@@ -40,8 +40,6 @@ const SLICE_MS = 4;
 
 export class BlobPipeline {
   readonly stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0 };
-  /** Bytes of blobs found missing so far (the progress bar's total). */
-  missingBytes = 0;
   private offered = new Set<string>();
   private pending: UploadItem[] = [];
   private pendingBytes = 0;
@@ -168,7 +166,6 @@ export class BlobPipeline {
         this.queueBytes += it.size;
       }
     }
-    this.missingBytes += bytes;
     this.onMissing(bytes);
     this.send(false);
   }

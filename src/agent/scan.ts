@@ -293,26 +293,25 @@ function prepare(cacheFile: string, server: string): HashCache {
   return old;
 }
 
-/** Scans while letting the caller upload: waits on hooks.pause() between folders. */
-export async function scanSourceAsync(source: string, dir: string, cacheFile: string, server: string, excludes: Set<string>, hooks: ScanHooks): Promise<ScanResult> {
+/** A scan ready to walk: the generator yields whenever hooks.pause() asks the caller to wait. */
+function startScan(source: string, dir: string, cacheFile: string, server: string, excludes: Set<string>, hooks: ScanHooks) {
   const old = prepare(cacheFile, server);
   const r = newResult(source, dir, old, server);
-  const walk = new Scanner(r, old, excludes, hooks).dir(dir, '');
-  for (let step = walk.next(); ; step = walk.next()) {
-    if (step.done) {
-      r.root = step.value;
-      break;
-    }
-    await step.value;
-  }
+  return { r, old, walk: new Scanner(r, old, excludes, hooks).dir(dir, '') };
+}
+
+/** Scans while letting the caller upload: waits on hooks.pause() between folders. */
+export async function scanSourceAsync(source: string, dir: string, cacheFile: string, server: string, excludes: Set<string>, hooks: ScanHooks): Promise<ScanResult> {
+  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, hooks);
+  let step = walk.next();
+  for (; !step.done; step = walk.next()) await step.value;
+  r.root = step.value;
   return done(r, old);
 }
 
 /** The same scan, all at once (pause is not used). */
 export function scanSource(source: string, dir: string, cacheFile: string, server: string, excludes = new Set<string>(), hooks: ScanHooks = {}): ScanResult {
-  const old = prepare(cacheFile, server);
-  const r = newResult(source, dir, old, server);
-  const walk = new Scanner(r, old, excludes, { ...hooks, pause: undefined }).dir(dir, '');
+  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, { ...hooks, pause: undefined });
   let step = walk.next();
   while (!step.done) step = walk.next();
   r.root = step.value;

@@ -11,11 +11,11 @@
  * says how much it already has and only the rest is sent.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { deflateRawSync, constants as zc } from 'node:zlib';
 import type { Writable } from 'node:stream';
 import { FLAG_DEFLATE, FRAME_HEADER, frameHeader } from '../common/frames.js';
 import type { ApiClient } from './client.js';
+import type { BlobRef } from './scan.js';
 
 export const BATCH_BLOB_MAX = 4 * 1024 * 1024;
 // 32 MiB batches, 2 in flight: half the server's per-batch flushes (a `sync -f`
@@ -30,13 +30,8 @@ export class FileChangedError extends Error {
   }
 }
 
-export interface UploadItem {
-  id: string;
-  path: string;
-  size: number;
-  /** mtimeMs when the scan hashed the file: if size and mtime still match, the bytes are not hashed again. */
-  mtime?: number;
-}
+/** A blob as the scan found it: its bytes are sent only while the file keeps the scanned size and mtime. */
+export type UploadItem = BlobRef;
 
 export interface UploadStats {
   blobs: number;
@@ -72,10 +67,10 @@ function maybeDeflate(data: Buffer): { flags: number; payload: Buffer } {
   return z.length < data.length * 0.9 ? { flags: FLAG_DEFLATE, payload: z } : { flags: 0, payload: data };
 }
 
-/** Throws FileChangedError unless the open file still has the scanned size (and mtime). */
+/** Throws FileChangedError unless the open file still has the scanned size and mtime. */
 function checkUnchanged(fd: number, item: UploadItem): void {
   const st = fstatSync(fd);
-  if (st.size !== item.size || (item.mtime !== undefined && st.mtimeMs !== item.mtime)) throw new FileChangedError(item.path);
+  if (st.size !== item.size || st.mtimeMs !== item.mtime) throw new FileChangedError(item.path);
 }
 
 /** Fills `into` from the file at `position`; a file that ends early has changed. */
@@ -90,19 +85,17 @@ function readFully(fd: number, into: Buffer, position: number, item: UploadItem)
 
 /**
  * Reads a blob's bytes into `into` and checks they are still the scanned
- * ones: by size and mtime (fstat of the open file, before and after the
- * read) when the scan gave them — hashing twice cost the agent a third of its
- * CPU on a first backup (BENCHMARKS.md) — else by hashing. The server hashes
- * every blob anyway and refuses one that does not match its name.
+ * ones by size and mtime (fstat of the open file, before and after the
+ * read), not by hashing again — that cost the agent a third of its CPU on a
+ * first backup (BENCHMARKS.md). The server hashes every blob anyway and
+ * refuses one that does not match its name.
  */
 function readVerifiedInto(item: UploadItem, into: Buffer): Buffer {
   const fd = openSync(item.path, 'r');
   try {
     checkUnchanged(fd, item);
     readFully(fd, into, 0, item);
-    if (item.mtime === undefined) {
-      if (createHash('sha256').update(into).digest('hex') !== item.id) throw new FileChangedError(item.path);
-    } else checkUnchanged(fd, item);
+    checkUnchanged(fd, item);
     return into;
   } finally {
     closeSync(fd);

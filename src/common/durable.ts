@@ -11,6 +11,7 @@ import { closeSync, fsyncSync, openSync, renameSync, symlinkSync, unlinkSync, wr
 import { execFile } from 'node:child_process';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { gather } from './chunks.js';
 
 export function tmpName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -41,33 +42,17 @@ export interface AtomicOptions {
 
 /**
  * writeFileAtomic for content made piece by piece (a large JSON document
- * written without ever holding it whole): pieces are gathered into writes
- * of about 256 KiB.
+ * written without ever holding it whole; chunks.ts gathers the pieces).
  */
 export function writeFileAtomicPieces(path: string, pieces: Iterable<string | Buffer>, mode = 0o644, opts: AtomicOptions = {}): void {
   const flush = opts.flush !== false;
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w', mode);
   try {
-    const put = (buf: Buffer) => {
+    for (const buf of gather(pieces)) {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off);
-    };
-    let text = '';
-    for (const p of pieces) {
-      if (typeof p !== 'string') {
-        put(Buffer.from(text));
-        text = '';
-        put(p);
-        continue;
-      }
-      text += p;
-      if (text.length >= 256 * 1024) {
-        put(Buffer.from(text));
-        text = '';
-      }
     }
-    put(Buffer.from(text));
     if (flush) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

@@ -44,17 +44,14 @@ function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>)
     if (out.has(id)) continue;
     const text = sent.get(id);
     const early = text === undefined ? stash.get(id) : undefined;
-    if (early) {
-      const tree = readTrustedTree(early.text);
-      out.set(id, { text: early.text, tree, tmp: early.tmp });
-      for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
-      continue;
-    }
-    if (text === undefined) continue;
-    if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
-    const tree = parseTree(text);
-    out.set(id, { text, tree });
-    for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
+    let t: { text: string; tree: Tree; tmp?: string };
+    if (early) t = { text: early.text, tree: readTrustedTree(early.text), tmp: early.tmp }; // checked when it arrived
+    else if (text !== undefined) {
+      if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
+      t = { text, tree: parseTree(text) };
+    } else continue;
+    out.set(id, t);
+    for (const e of t.tree.e) if (e[1] === 'd') stack.push(e[5]);
   }
   return out;
 }
