@@ -3,4 +3,4 @@
 // (a first backup's upload and commit otherwise leave ~30 MB of young-generation
 // pages resident for good; BENCHMARKS.md). Run it as installed (through this
 // line); `node bin/ds-backup-server.js` skips the flag.
-import '../dist/server/cli.js';
+import '../dist/server/cli/cli.js';

@@ -21,10 +21,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { rngFor, uuid4, hex, type Rng } from '../src/journal/prng.js';
-import { serializeTree, type TreeEntry } from '../src/common/tree.js';
-import { Store } from '../src/server/store.js';
-import { stampOf } from '../src/server/snapshots.js';
+import { rngFor, uuid4, hex, type Rng } from '../src/journal/gen/prng.js';
+import { serializeTree, type TreeEntry } from '../src/protocol/tree.js';
+import { Store } from '../src/server/store/store.js';
+import { stampOf } from '../src/server/store/snapshots.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1, 9, 0);
@@ -73,9 +73,29 @@ class Writer {
   }
 }
 
-const ACTIVITIES = [['org.laptop.WebActivity', 'text/html'], ['org.laptop.AbiWordActivity', 'application/vnd.oasis.opendocument.text'], ['org.laptop.Oficina', 'image/png'], ['org.laptop.TurtleArtActivity', 'application/x-turtle-art'], ['org.laptop.RecordActivity', 'video/ogg'], ['org.laptop.sugar.ReadActivity', 'application/pdf']];
+const ACTIVITIES = [
+  ['org.laptop.WebActivity', 'text/html'],
+  ['org.laptop.AbiWordActivity', 'application/vnd.oasis.opendocument.text'],
+  ['org.laptop.Oficina', 'image/png'],
+  ['org.laptop.TurtleArtActivity', 'application/x-turtle-art'],
+  ['org.laptop.RecordActivity', 'video/ogg'],
+  ['org.laptop.sugar.ReadActivity', 'application/pdf'],
+];
 
-interface Entry { uid: string; title: string; act: number; keep: boolean; ver: number; version: string; meta: string; data: [string, number]; preview: [string, number]; mtime: number; first: number; rowId?: number }
+interface Entry {
+  uid: string;
+  title: string;
+  act: number;
+  keep: boolean;
+  ver: number;
+  version: string;
+  meta: string;
+  data: [string, number];
+  preview: [string, number];
+  mtime: number;
+  first: number;
+  rowId?: number;
+}
 
 function bytes(rng: Rng, n: number): Buffer {
   const b = Buffer.alloc(n);
@@ -93,8 +113,11 @@ function main(): void {
   const store = new Store(root);
   const w = new Writer(store);
   const db = store.db;
-  const insSnap = db.prepare('INSERT INTO snapshots (account_id, device_id, serial, source, name, seq, created_at, root, files, bytes, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)');
-  const insEntry = db.prepare(`INSERT INTO entries (account_id, source, uid, version, layout, first_seq, last_seq, title, activity, mime_type, timestamp, keep, data_blob, data_size, preview_blob, preview_size, meta_ref)
+  const insSnap = db.prepare(
+    'INSERT INTO snapshots (account_id, device_id, serial, source, name, seq, created_at, root, files, bytes, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)',
+  );
+  const insEntry =
+    db.prepare(`INSERT INTO entries (account_id, source, uid, version, layout, first_seq, last_seq, title, activity, mime_type, timestamp, keep, data_blob, data_size, preview_blob, preview_size, meta_ref)
     VALUES (?, 'datastore', ?, ?, 6, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const closeEntry = db.prepare('UPDATE entries SET last_seq = ? WHERE id = ?');
   const insRef = db.prepare('INSERT OR IGNORE INTO account_blobs (account_id, id, size) VALUES (?, ?, ?)');
@@ -116,20 +139,48 @@ function main(): void {
     const writeVersion = (e: Entry, day: number) => {
       const [activity, mime] = ACTIVITIES[e.act];
       e.mtime = T0 + day * DAY + rng.int(0, 8 * 3600_000);
-      e.data = ref(rng.chance(0.3) && e.ver === 0 ? w.blob(pool[Math.floor(40 * rng.float() ** 2)], true) : w.blob(bytes(rng, rng.int(200, 3000))));
+      e.data = ref(
+        rng.chance(0.3) && e.ver === 0
+          ? w.blob(pool[Math.floor(40 * rng.float() ** 2)], true)
+          : w.blob(bytes(rng, rng.int(200, 3000))),
+      );
       e.preview = ref(w.blob(bytes(rng, rng.int(100, 600))));
       const m = (name: string, b: [string, number]): TreeEntry => [name, 'f', 0o644, e.mtime, b[1], ref(b)[0]];
       const meta: TreeEntry[] = [
-        m('activity', w.blob(activity, true)), m('activity_id', w.blob(`${e.uid}/act`)), m('keep', w.blob(e.keep ? '1' : '0', true)),
-        m('mime_type', w.blob(mime, true)), m('mtime', w.blob(new Date(e.mtime).toISOString())), m('preview', e.preview),
-        m('timestamp', w.blob(String(Math.floor(e.mtime / 1000)))), m('title', w.blob(e.title)), m('title_set_by_user', w.blob('0', true)), m('uid', w.blob(e.uid)),
+        m('activity', w.blob(activity, true)),
+        m('activity_id', w.blob(`${e.uid}/act`)),
+        m('keep', w.blob(e.keep ? '1' : '0', true)),
+        m('mime_type', w.blob(mime, true)),
+        m('mtime', w.blob(new Date(e.mtime).toISOString())),
+        m('preview', e.preview),
+        m('timestamp', w.blob(String(Math.floor(e.mtime / 1000)))),
+        m('title', w.blob(e.title)),
+        m('title_set_by_user', w.blob('0', true)),
+        m('uid', w.blob(e.uid)),
       ];
       e.meta = ref(w.tree(meta))[0];
-      e.version = ref(w.tree([['data', 'f', 0o644, e.mtime, e.data[1], e.data[0]], ['metadata', 'd', 0o755, e.mtime, 0, e.meta]]))[0];
+      e.version = ref(
+        w.tree([
+          ['data', 'f', 0o644, e.mtime, e.data[1], e.data[0]],
+          ['metadata', 'd', 0o755, e.mtime, 0, e.meta],
+        ]),
+      )[0];
     };
 
     const newEntry = (day: number, i: number) => {
-      const e: Entry = { uid: uuid4(rng), title: `Entry ${i} ${hex(rng, 6)}`, act: rng.int(0, ACTIVITIES.length - 1), keep: rng.chance(0.05), ver: 0, version: '', meta: '', data: ['', 0], preview: ['', 0], mtime: 0, first: 0 };
+      const e: Entry = {
+        uid: uuid4(rng),
+        title: `Entry ${i} ${hex(rng, 6)}`,
+        act: rng.int(0, ACTIVITIES.length - 1),
+        keep: rng.chance(0.05),
+        ver: 0,
+        version: '',
+        meta: '',
+        data: ['', 0],
+        preview: ['', 0],
+        mtime: 0,
+        first: 0,
+      };
       writeVersion(e, day);
       entries.set(e.uid, e);
       return e;
@@ -153,7 +204,24 @@ function main(): void {
         for (const e of touched) {
           if (e.rowId !== undefined) closeEntry.run(seq - 1, e.rowId);
           const [activity, mime] = ACTIVITIES[e.act];
-          e.rowId = Number(insEntry.run(dev.account_id, e.uid, e.version, seq, e.title, activity, mime, Math.floor(e.mtime / 1000), e.keep ? 1 : 0, e.data[0], e.data[1], e.preview[0], e.preview[1], e.meta).lastInsertRowid);
+          e.rowId = Number(
+            insEntry.run(
+              dev.account_id,
+              e.uid,
+              e.version,
+              seq,
+              e.title,
+              activity,
+              mime,
+              Math.floor(e.mtime / 1000),
+              e.keep ? 1 : 0,
+              e.data[0],
+              e.data[1],
+              e.preview[0],
+              e.preview[1],
+              e.meta,
+            ).lastInsertRowid,
+          );
         }
         const byPrefix = new Map<string, Entry[]>();
         for (const e of entries.values()) {
@@ -171,20 +239,39 @@ function main(): void {
         const name = `datastore-${stampOf(new Date(at), 'min')}`;
         mkdirSync(join(userDir, name), { recursive: true });
         const files = entries.size * 12;
-        writeFileSync(join(userDir, name, 'snapshot.json'), JSON.stringify({ version: 1, serial, account: serial, source: 'datastore', name, createdAt: at, root: rootId, files, bytes: 0, runId: null }));
+        writeFileSync(
+          join(userDir, name, 'snapshot.json'),
+          JSON.stringify({
+            version: 1,
+            serial,
+            account: serial,
+            source: 'datastore',
+            name,
+            createdAt: at,
+            root: rootId,
+            files,
+            bytes: 0,
+            runId: null,
+          }),
+        );
         insSnap.run(dev.account_id, dev.id, serial, 'datastore', name, seq, at, rootId, files, 0);
         snapshots++;
         if (d === days - 1) symlinkSync(name, join(userDir, 'datastore-latest'));
       }
       for (const [id, size] of refs) insRef.run(dev.account_id, id, size);
     })();
-    if ((a + 1) % 50 === 0) process.stderr.write(`generated ${a + 1}/${accounts} accounts, ${w.objects} objects, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    if ((a + 1) % 50 === 0)
+      process.stderr.write(
+        `generated ${a + 1}/${accounts} accounts, ${w.objects} objects, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`,
+      );
   }
   // The weekly full sweep ran yesterday: the measured run is an ordinary daily one (a second, full one follows).
   db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.full-at', ?)").run(String(Date.now() - DAY));
   store.close();
   const genSeconds = (Date.now() - t0) / 1000;
-  process.stderr.write(`store ready: ${accounts} accounts, ${snapshots} snapshots, ${w.objects} objects (${(w.bytes / 1e6).toFixed(0)} MB) in ${genSeconds.toFixed(0)} s; running cleanup\n`);
+  process.stderr.write(
+    `store ready: ${accounts} accounts, ${snapshots} snapshots, ${w.objects} objects (${(w.bytes / 1e6).toFixed(0)} MB) in ${genSeconds.toFixed(0)} s; running cleanup\n`,
+  );
 
   // Three runs of the real CLI (built dist/, plain node), each in its own process so each peak memory is its own:
   //  1. the first cleanup after `days` days: thins the whole backlog (days 2–30 of every account);
@@ -193,14 +280,52 @@ function main(): void {
   const repo = join(import.meta.dirname, '..');
   const cli = (at: number, extra: string[]) => {
     const t = Date.now();
-    const out = execFileSync(process.execPath, [join(repo, 'bin', 'ds-backup-server.js'), 'cleanup', '--root', root, '--force', '--json', '--now', new Date(at).toISOString(), ...extra], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    const r = JSON.parse(out) as { seconds: number; maxRssMB: number; snapshots: { removed: number }; objectsFreed: number; steps: Record<string, number>; memory: Record<string, number> };
-    return { wallSeconds: (Date.now() - t) / 1000, seconds: r.seconds, maxRssMB: r.maxRssMB, removed: r.snapshots.removed, objectsFreed: r.objectsFreed, steps: r.steps, memoryMB: r.memory };
+    const out = execFileSync(
+      process.execPath,
+      [
+        join(repo, 'bin', 'ds-backup-server.js'),
+        'cleanup',
+        '--root',
+        root,
+        '--force',
+        '--json',
+        '--now',
+        new Date(at).toISOString(),
+        ...extra,
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 28 },
+    );
+    const r = JSON.parse(out) as {
+      seconds: number;
+      maxRssMB: number;
+      snapshots: { removed: number };
+      objectsFreed: number;
+      steps: Record<string, number>;
+      memory: Record<string, number>;
+    };
+    return {
+      wallSeconds: (Date.now() - t) / 1000,
+      seconds: r.seconds,
+      maxRssMB: r.maxRssMB,
+      removed: r.snapshots.removed,
+      objectsFreed: r.objectsFreed,
+      steps: r.steps,
+      memoryMB: r.memory,
+    };
   };
   const day = T0 + days * DAY + 12 * 3600_000;
   const runs = { backlog: cli(day, []), nextDay: cli(day + DAY, []), fullSweep: cli(day + 2 * DAY, ['--full-gc']) };
-  process.stdout.write(JSON.stringify({ accounts, days, entries: nEntries, snapshots, objects: w.objects, generateSeconds: genSeconds, runs }, null, 2) + '\n');
-  for (const [k, r] of Object.entries(runs)) process.stdout.write(`${k}: ${r.seconds.toFixed(1)} s, peak RSS ${r.maxRssMB} MB, ${r.removed} snapshots removed, ${r.objectsFreed} objects freed\n`);
+  process.stdout.write(
+    JSON.stringify(
+      { accounts, days, entries: nEntries, snapshots, objects: w.objects, generateSeconds: genSeconds, runs },
+      null,
+      2,
+    ) + '\n',
+  );
+  for (const [k, r] of Object.entries(runs))
+    process.stdout.write(
+      `${k}: ${r.seconds.toFixed(1)} s, peak RSS ${r.maxRssMB} MB, ${r.removed} snapshots removed, ${r.objectsFreed} objects freed\n`,
+    );
   process.stdout.write('goal: < 60 s and < 300 MB\n');
   if (!process.argv.includes('--keep') && rootArg < 0) rmSync(root, { recursive: true, force: true });
 }

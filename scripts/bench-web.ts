@@ -54,8 +54,16 @@ for (const [name, path] of pages) {
     bytes = body.length;
   }
   times.sort((a, b) => a - b);
-  results.push({ page: name, medianMs: Number(times[Math.floor(times.length / 2)].toFixed(1)), maxMs: Number(times[times.length - 1].toFixed(1)), bytes });
+  results.push({
+    page: name,
+    medianMs: Number(times[Math.floor(times.length / 2)].toFixed(1)),
+    maxMs: Number(times[times.length - 1].toFixed(1)),
+    bytes,
+  });
 }
-for (const r of results) process.stdout.write(`${r.page.padEnd(28)} median ${String(r.medianMs).padStart(6)} ms   max ${String(r.maxMs).padStart(6)} ms   ${r.bytes} bytes\n`);
+for (const r of results)
+  process.stdout.write(
+    `${r.page.padEnd(28)} median ${String(r.medianMs).padStart(6)} ms   max ${String(r.maxMs).padStart(6)} ms   ${r.bytes} bytes\n`,
+  );
 await srv.close();
 cleanup(srv.root, profile);

@@ -50,7 +50,13 @@ const { values: a } = parseArgs({
 
 if (a.help) {
   const doc = /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(new URL(import.meta.url), 'utf8'))![1];
-  process.stdout.write(doc.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n').trim() + '\n');
+  process.stdout.write(
+    doc
+      .split('\n')
+      .map((l) => l.replace(/^ \* ?/, ''))
+      .join('\n')
+      .trim() + '\n',
+  );
   process.exit(0);
 }
 
@@ -67,11 +73,17 @@ function list<T extends string>(v: string | undefined, all: readonly T[], dflt: 
 }
 
 function reexecInNetns(): void {
-  if (a['no-netns'] || process.env.DSB_BENCH_NETNS || process.getuid?.() !== 0 || !existsSync('/usr/bin/unshare')) return;
+  if (a['no-netns'] || process.env.DSB_BENCH_NETNS || process.getuid?.() !== 0 || !existsSync('/usr/bin/unshare'))
+    return;
   const args = [...process.execArgv, ...process.argv.slice(1)];
-  const r = spawnSync('/usr/bin/unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, ...args], {
-    stdio: 'inherit', env: { ...process.env, DSB_BENCH_NETNS: '1' },
-  });
+  const r = spawnSync(
+    '/usr/bin/unshare',
+    ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, ...args],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, DSB_BENCH_NETNS: '1' },
+    },
+  );
   if (r.error || r.status === null) return; // unshare not permitted: measure in the shared namespace
   process.exit(r.status);
 }
@@ -87,7 +99,11 @@ async function main(): Promise<void> {
     scale: (a.scale ?? (quick ? 'small' : 'reference')) as 'reference' | 'small',
     runs: Number(a.runs ?? (quick ? 1 : 3)),
     tools: list(a.tools, tools, tools),
-    scenarios: list<ScenarioName>(a.scenarios, ALL_SCENARIOS, quick ? ['first', 'nochange', 'change1', 'restore', 'classroom'] : ALL_SCENARIOS),
+    scenarios: list<ScenarioName>(
+      a.scenarios,
+      ALL_SCENARIOS,
+      quick ? ['first', 'nochange', 'change1', 'restore', 'classroom'] : ALL_SCENARIOS,
+    ),
     classroom: { laptops, entries: perLaptop },
     factors: (a.factors ?? (quick ? '' : '4')).split(',').filter(Boolean).map(Number),
     scalingTools: list(a['scaling-tools'], tools, ['ds-backup', 'rsync']),
@@ -112,11 +128,29 @@ async function main(): Promise<void> {
   for (const n of res.notes) process.stdout.write(`note: ${n}\n`);
   const out = a.out ?? join(REPO, 'bench-output');
   mkdirSync(out, { recursive: true });
-  const json = { date: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, machine: mach, netns: Boolean(process.env.DSB_BENCH_NETNS), options: { ...opts, log: undefined }, summaries, goals: g, rows: res.rows, notes: res.notes };
+  const json = {
+    date: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    machine: mach,
+    netns: Boolean(process.env.DSB_BENCH_NETNS),
+    options: { ...opts, log: undefined },
+    summaries,
+    goals: g,
+    rows: res.rows,
+    notes: res.notes,
+  };
   writeFileSync(join(out, 'results.json'), JSON.stringify(json, null, 2));
   process.stdout.write(`\nresults: ${join(out, 'results.json')}\n`);
   if (!quick && !a['no-md']) {
-    writeBenchmarksMd(join(REPO, 'BENCHMARKS.md'), { date: started, machine: mach, table, goals: gt, notes: res.notes, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(), netns: json.netns });
+    writeBenchmarksMd(join(REPO, 'BENCHMARKS.md'), {
+      date: started,
+      machine: mach,
+      table,
+      goals: gt,
+      notes: res.notes,
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      netns: json.netns,
+    });
     process.stdout.write(`updated ${join(REPO, 'BENCHMARKS.md')}\n`);
   }
 }

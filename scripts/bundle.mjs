@@ -8,7 +8,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['dist/agent/cli.js'],
+  entryPoints: ['dist/agent/cli/cli.js'],
   outfile: 'dist/ds-backup.mjs',
   bundle: true,
   platform: 'node',
@@ -16,5 +16,7 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // CommonJS dependencies (commander, cli-progress, yazl) call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __dsbRequire } from 'node:module'; const require = __dsbRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __dsbRequire } from 'node:module'; const require = __dsbRequire(import.meta.url);",
+  },
 });

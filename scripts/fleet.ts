@@ -23,12 +23,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { AppError } from '../src/common/errors.js';
-import { backup } from '../src/agent/backup.js';
+import { AppError } from '../src/platform/errors.js';
+import { backup } from '../src/agent/backup/backup.js';
 import { ApiClient } from '../src/agent/client.js';
 import { Profile } from '../src/agent/profile.js';
-import { busyStep, type BusyState } from '../src/agent/schedule.js';
-import { writeProfile } from '../src/journal/generator.js';
+import { busyStep, type BusyState } from '../src/agent/schedule/schedule.js';
+import { writeProfile } from '../src/journal/gen/generator.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -53,8 +53,28 @@ const q = (xs: number[], p: number) => {
 };
 
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [SERVER, 'serve', '--root', join(root, 'server'), '--host', '127.0.0.1', '--port', '0',
-    '--max-concurrent', String(MAX), '--load-limit', '100', '--bandwidth', String(o.bandwidth), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      SERVER,
+      'serve',
+      '--root',
+      join(root, 'server'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--max-concurrent',
+      String(MAX),
+      '--load-limit',
+      '100',
+      '--bandwidth',
+      String(o.bandwidth),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const url = await new Promise<string>((res, rej) => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -64,10 +84,20 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
     });
     child.on('exit', (code) => rej(new Error(`server exited ${code}`)));
   });
-  return { url, stop: () => new Promise<void>((res) => { child.on('close', () => res()); child.kill('SIGTERM'); }) };
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((res) => {
+        child.on('close', () => res());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
-interface Laptop { profile: Profile; serial: string }
+interface Laptop {
+  profile: Profile;
+  serial: string;
+}
 
 async function makeLaptops(url: string): Promise<Laptop[]> {
   const laptops: Laptop[] = [];
@@ -75,8 +105,14 @@ async function makeLaptops(url: string): Promise<Laptop[]> {
   for (let i = 0; i < N; i++) {
     const serial = `SHF9${String(i).padStart(7, '0')}`;
     const dir = join(root, 'laptops', serial);
-    writeProfile(dir, { seed: `fleet-${i}`, entries: Number(o.entries), sharedPool: { seed: 'classroom', fraction: 0.3 } });
-    const r = await client.json<{ token: string }>('POST', '/api/v1/devices', { json: { serial, nickname: `kid ${i}` } });
+    writeProfile(dir, {
+      seed: `fleet-${i}`,
+      entries: Number(o.entries),
+      sharedPool: { seed: 'classroom', fraction: 0.3 },
+    });
+    const r = await client.json<{ token: string }>('POST', '/api/v1/devices', {
+      json: { serial, nickname: `kid ${i}` },
+    });
     const profile = new Profile(dir);
     profile.writeConfig({ server: url, serial, nickname: `kid ${i}`, token: r.token });
     laptops.push({ profile, serial });
@@ -85,7 +121,13 @@ async function makeLaptops(url: string): Promise<Laptop[]> {
   return laptops;
 }
 
-interface Outcome { ok: boolean; tries: number; waitMs: number; error?: string; admittedAt?: number }
+interface Outcome {
+  ok: boolean;
+  tries: number;
+  waitMs: number;
+  error?: string;
+  admittedAt?: number;
+}
 
 async function oneLaptop(l: Laptop, arrivalMs: number): Promise<Outcome> {
   await sleep(Math.random() * arrivalMs);
@@ -94,10 +136,16 @@ async function oneLaptop(l: Laptop, arrivalMs: number): Promise<Outcome> {
   for (let tries = 1; ; tries++) {
     let admittedAt = 0;
     try {
-      await backup({ profile: l.profile, onStage: (s) => { if (!admittedAt && s.startsWith('scanning')) admittedAt = Date.now(); } });
+      await backup({
+        profile: l.profile,
+        onStage: (s) => {
+          if (!admittedAt && s.startsWith('scanning')) admittedAt = Date.now();
+        },
+      });
       return { ok: true, tries, waitMs: admittedAt - start, admittedAt };
     } catch (e) {
-      if (!(e instanceof AppError && e.code === 'busy')) return { ok: false, tries, waitMs: Date.now() - start, error: (e as Error).message };
+      if (!(e instanceof AppError && e.code === 'busy'))
+        return { ok: false, tries, waitMs: Date.now() - start, error: (e as Error).message };
       const step = busyStep(busy, e.retryAfter, Math.random());
       if (step.giveUp) return { ok: false, tries, waitMs: Date.now() - start, error: `gave up: ${e.message}` };
       busy = step.state;
@@ -107,10 +155,21 @@ async function oneLaptop(l: Laptop, arrivalMs: number): Promise<Outcome> {
 }
 
 const srv = await startServer();
-const admin = execFileSync(process.execPath, [SERVER, 'admin-token', '--root', join(root, 'server')], { encoding: 'utf8' }).trim();
+const admin = execFileSync(process.execPath, [SERVER, 'admin-token', '--root', join(root, 'server')], {
+  encoding: 'utf8',
+}).trim();
 const status = async () => {
   const r = await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin}` } });
-  return (await r.json()) as { admission: { peakActive: number; active: number; waiting: number; avgLeaseSec: number; counters: Record<string, number>; latencyMs: { count: number; p50: number; p99: number; max: number } } };
+  return (await r.json()) as {
+    admission: {
+      peakActive: number;
+      active: number;
+      waiting: number;
+      avgLeaseSec: number;
+      counters: Record<string, number>;
+      latencyMs: { count: number; p50: number; p99: number; max: number };
+    };
+  };
 };
 try {
   say(`generating and registering ${N} laptops under ${root} …`);
@@ -143,13 +202,21 @@ try {
     `admission latency:       p50 ${s.latencyMs.p50.toFixed(2)} ms, p99 ${s.latencyMs.p99.toFixed(2)} ms, max ${s.latencyMs.max.toFixed(2)} ms (${s.latencyMs.count} POST /api/v1/backups answered)`,
     `wait until admitted:     p50 ${q(waits, 0.5).toFixed(1)} s, p99 ${q(waits, 0.99).toFixed(1)} s`,
     `tries per laptop:        mean ${(tries.reduce((a, b) => a + b, 0) / N).toFixed(2)}, max ${Math.max(...tries)}`,
-    `decisions:               ${Object.entries(s.counters).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `decisions:               ${Object.entries(s.counters)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `typical lease:           ${s.avgLeaseSec} s`,
   ];
   if (o.timeline) {
     const per = new Map<number, number>();
-    for (const r of ok) per.set(Math.floor((r.admittedAt! - t0) / 5000), (per.get(Math.floor((r.admittedAt! - t0) / 5000)) ?? 0) + 1);
-    lines.push(`admitted per 5 s:        ${[...per.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k * 5}s:${v}`).join(' ')}`);
+    for (const r of ok)
+      per.set(Math.floor((r.admittedAt! - t0) / 5000), (per.get(Math.floor((r.admittedAt! - t0) / 5000)) ?? 0) + 1);
+    lines.push(
+      `admitted per 5 s:        ${[...per.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, v]) => `${k * 5}s:${v}`)
+        .join(' ')}`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
   process.exitCode = failed.length || s.peakActive > MAX ? 1 : 0;

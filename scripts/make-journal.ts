@@ -2,7 +2,7 @@
  * make-journal — writes a generated Sugar profile for trying ds-backup by hand.
  *   npx tsx scripts/make-journal.ts DIR [--entries N] [--seed S] [--layout 6|0] [--reference]
  */
-import { writeProfile } from '../src/journal/generator.js';
+import { writeProfile } from '../src/journal/gen/generator.js';
 
 const args = process.argv.slice(2);
 const dir = args.find((a) => !a.startsWith('--'));

@@ -7,10 +7,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../src/common/errors.js';
-import { Admission, decide, DEFAULT_POLICY, type AdmissionPolicy } from '../src/server/admission.js';
-import { HOLD_BEFORE_MS, HOLD_MS, isAhead, outranks, MAX_RETRY_S, MIN_RETRY_S, slotsRetryAfter } from '../src/server/admission-queue.js';
-import { TokenBucket } from '../src/server/bandwidth.js';
+import { AppError } from '../src/platform/errors.js';
+import { Admission, decide, DEFAULT_POLICY, type AdmissionPolicy } from '../src/server/admission/admission.js';
+import {
+  HOLD_BEFORE_MS,
+  HOLD_MS,
+  isAhead,
+  outranks,
+  MAX_RETRY_S,
+  MIN_RETRY_S,
+  slotsRetryAfter,
+} from '../src/server/admission/admission-queue.js';
+import { TokenBucket } from '../src/server/admission/bandwidth.js';
 import { cleanup, registered, startServer, token, type TestServer } from './helpers/harness.js';
 
 const DAY = 86_400_000;
@@ -43,7 +51,10 @@ describe('decide() (pure)', () => {
     assert.equal((decide(p, { active: 0, load1: 9, diskUsedPct: 95 }, 0) as { reason: string }).reason, 'disk');
     assert.equal((decide(p, { active: 0, load1: 5.5, diskUsedPct: 50 }, 0) as { reason: string }).reason, 'load');
     assert.equal((decide(p, { active: 10, load1: 1, diskUsedPct: 50 }, 0) as { reason: string }).reason, 'slots');
-    assert.equal((decide(p, { active: 9, load1: 1, diskUsedPct: 50, held: 1 }, 0) as { reason: string }).reason, 'priority');
+    assert.equal(
+      (decide(p, { active: 9, load1: 1, diskUsedPct: 50, held: 1 }, 0) as { reason: string }).reason,
+      'priority',
+    );
     assert.deepEqual(decide(p, { active: 9, load1: 5, diskUsedPct: 90 }, 0), { grant: true });
     assert.deepEqual(decide(p, { active: 8, load1: 1, diskUsedPct: 50, held: 1 }, 0), { grant: true });
   });
@@ -69,7 +80,10 @@ describe('decide() (pure)', () => {
     assert.ok(!isAhead(yesterday, week));
     assert.ok(isAhead({ ...week, firstRefusedAt: 50 }, week), 'FIFO among equals');
     assert.ok(outranks(never, week) && outranks(week, yesterday));
-    assert.ok(!outranks({ lastSuccess: 1000 }, { lastSuccess: 2000 }), 'the same day: no one holds a slot for the other');
+    assert.ok(
+      !outranks({ lastSuccess: 1000 }, { lastSuccess: 2000 }),
+      'the same day: no one holds a slot for the other',
+    );
   });
 });
 
@@ -86,7 +100,10 @@ describe('Admission (fake clock)', () => {
     c.advance(20_001);
     assert.equal(a.active().length, 1, 'B expired, A kept alive by its heartbeat');
     assert.equal(a.counters.expired, 1);
-    assert.throws(() => a.touch('nope', 2), (x: AppError) => x.code === 'lease_expired');
+    assert.throws(
+      () => a.touch('nope', 2),
+      (x: AppError) => x.code === 'lease_expired',
+    );
     a.request(3, 'C');
     c.advance(121_000);
     assert.equal(a.active().length, 0, 'no permanent leaks');
@@ -144,13 +161,22 @@ describe('Admission (fake clock)', () => {
     const far = refusal(() => b.a.request(9, 'NEVER', { lastSuccess: null }));
     assert.ok(far.retryAfter! * 1000 > HOLD_BEFORE_MS + 1000);
     b.a.release(l2.id);
-    assert.equal(b.a.request(2, 'OLD', { lastSuccess: b.c.now() - DAY }).serial, 'OLD', 'NEVER is not due for a while: the free slot is used');
+    assert.equal(
+      b.a.request(2, 'OLD', { lastSuccess: b.c.now() - DAY }).serial,
+      'OLD',
+      'NEVER is not due for a while: the free slot is used',
+    );
   });
 
   test('load and disk refusals are counted and do not queue', () => {
     const c = clock();
     let sys = { load1: 7, diskUsedPct: 10 };
-    const a = new Admission(DEFAULT_POLICY, () => sys, c.now, () => 0);
+    const a = new Admission(
+      DEFAULT_POLICY,
+      () => sys,
+      c.now,
+      () => 0,
+    );
     assert.equal(refusal(() => a.request(1, 'A')).retryAfter, 120);
     sys = { load1: 0, diskUsedPct: 95 };
     assert.equal(refusal(() => a.request(1, 'A')).retryAfter, 1800);
@@ -174,10 +200,15 @@ describe('TokenBucket (fake clock)', () => {
   test('reservations pace bytes at the rate after the burst, FIFO', async () => {
     let t = 0;
     const slept: number[] = [];
-    const b = new TokenBucket(1000, 500, () => t, async (ms) => {
-      slept.push(ms);
-      t += ms;
-    });
+    const b = new TokenBucket(
+      1000,
+      500,
+      () => t,
+      async (ms) => {
+        slept.push(ms);
+        t += ms;
+      },
+    );
     assert.equal(b.reserve(500), 0, 'the burst passes at once');
     assert.equal(b.reserve(1000), 1000, 'then one second per 1000 bytes');
     assert.equal(b.reserve(500), 1500, 'queued behind the previous reservation');
@@ -188,10 +219,16 @@ describe('TokenBucket (fake clock)', () => {
       yield Buffer.alloc(3000);
     })();
     t = 100_000;
-    for await (const c of new TokenBucket(2000, 1000, () => t, async (ms) => {
-      slept.push(ms);
-      t += ms;
-    }).throttle(src)) chunks.push(c);
+    for await (const c of new TokenBucket(
+      2000,
+      1000,
+      () => t,
+      async (ms) => {
+        slept.push(ms);
+        t += ms;
+      },
+    ).throttle(src))
+      chunks.push(c);
     assert.equal(Buffer.concat(chunks).length, 3000);
     assert.equal(t - 100_000, 1000, '3000 bytes at 2000 B/s after a 1000-byte burst: 1 s');
     const off = new TokenBucket(0);
@@ -210,7 +247,8 @@ describe('admission over HTTP', () => {
     cleanup(srv.root);
   });
 
-  const post = (t: string) => fetch(`${srv.url}/api/v1/backups`, { method: 'POST', headers: { authorization: `Bearer ${t}` } });
+  const post = (t: string) =>
+    fetch(`${srv.url}/api/v1/backups`, { method: 'POST', headers: { authorization: `Bearer ${t}` } });
 
   test('503 with Retry-After; priority from last_backup_at; counters at GET /api/v1/status for an admin token', async () => {
     const a = await registered(srv.url, 'SHF7000950', { entries: 2 });
@@ -229,25 +267,54 @@ describe('admission over HTTP', () => {
     assert.match(rb.headers.get('retry-after') ?? '', /^\d+$/);
     assert.equal(((await rb.json()) as { error: string }).error, 'busy');
     assert.equal((await post(token(c.profile))).status, 503);
-    await fetch(`${srv.url}/api/v1/backups/${lease}`, { method: 'DELETE', headers: { authorization: `Bearer ${token(a.profile)}` } });
+    await fetch(`${srv.url}/api/v1/backups/${lease}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token(a.profile)}` },
+    });
     const again = await post(token(b.profile));
     assert.equal(again.status, 503, 'the slot is held for the laptop that missed nine days');
     await again.body?.cancel();
     assert.equal((await post(token(c.profile))).status, 201);
 
     assert.equal((await fetch(`${srv.url}/api/v1/status`)).status, 401);
-    assert.equal((await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${token(a.profile)}` } })).status, 401, 'a device token is not an admin token');
+    assert.equal(
+      (await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${token(a.profile)}` } })).status,
+      401,
+      'a device token is not an admin token',
+    );
     const admin = srv.ctx.store.admin.newToken();
     const st = await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin}` } });
     assert.equal(st.status, 200);
-    const s = (await st.json()) as { admission: { active: number; peakActive: number; waiting: number; counters: Record<string, number>; latencyMs: { count: number; p50: number; p99: number }; policy: { maxConcurrent: number } }; bandwidth: { limit: number }; system: { load1: number } };
+    const s = (await st.json()) as {
+      admission: {
+        active: number;
+        peakActive: number;
+        waiting: number;
+        counters: Record<string, number>;
+        latencyMs: { count: number; p50: number; p99: number };
+        policy: { maxConcurrent: number };
+      };
+      bandwidth: { limit: number };
+      system: { load1: number };
+    };
     assert.equal(s.admission.policy.maxConcurrent, 1);
     assert.equal(s.admission.active, 1);
     assert.equal(s.admission.peakActive, 1);
     assert.equal(s.admission.waiting, 1);
-    assert.deepEqual([s.admission.counters.granted, s.admission.counters.refusedSlots, s.admission.counters.refusedPriority, s.admission.counters.released], [2, 2, 1, 1]);
+    assert.deepEqual(
+      [
+        s.admission.counters.granted,
+        s.admission.counters.refusedSlots,
+        s.admission.counters.refusedPriority,
+        s.admission.counters.released,
+      ],
+      [2, 2, 1, 1],
+    );
     // 5 POSTs; the last one's onResponse hook may still be running.
-    assert.ok(s.admission.latencyMs.count >= 4 && s.admission.latencyMs.count <= 5, `latency samples ${s.admission.latencyMs.count}`);
+    assert.ok(
+      s.admission.latencyMs.count >= 4 && s.admission.latencyMs.count <= 5,
+      `latency samples ${s.admission.latencyMs.count}`,
+    );
     assert.ok(s.admission.latencyMs.p99 >= s.admission.latencyMs.p50 && s.admission.latencyMs.p50 > 0);
     assert.equal(s.bandwidth.limit, 0);
     assert.equal(typeof s.system.load1, 'number');

@@ -4,12 +4,33 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync, utimesSync, unlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  utimesSync,
+  unlinkSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { agent, assertSameTree, backupJson, cleanup, fsState, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
-import { mutateJournal } from '../src/journal/generator.js';
-import { INLINE_MAX } from '../src/common/tree.js';
-import { sha256Hex } from '../src/common/hash.js';
+import {
+  agent,
+  assertSameTree,
+  backupJson,
+  cleanup,
+  fsState,
+  JOURNAL_EXCLUDES,
+  registered,
+  serverForSuite,
+  tmp,
+  type TestServer,
+} from './helpers/harness.js';
+import { mutateJournal } from '../src/journal/gen/generator.js';
+import { INLINE_MAX } from '../src/protocol/tree.js';
+import { sha256Hex } from '../src/protocol/hash.js';
 import { readZip } from './helpers/unzip.js';
 
 let srv: TestServer;
@@ -47,7 +68,10 @@ describe('backup and restore', () => {
     assertSameTree(join(profile, 'Documents'), join(out, 'documents'));
 
     // Interrupted restore: re-running writes only what is missing or wrong.
-    const victims = [...fsState(join(out, 'datastore')).entries()].filter(([, v]) => v.startsWith('f')).slice(0, 3).map(([k]) => k);
+    const victims = [...fsState(join(out, 'datastore')).entries()]
+      .filter(([, v]) => v.startsWith('f'))
+      .slice(0, 3)
+      .map(([k]) => k);
     unlinkSync(join(out, 'datastore', victims[0]));
     writeFileSync(join(out, 'datastore', victims[1]), 'damaged');
     const again = await agent(['restore', '--profile', profile, '--all', '--to', out, '--json']);
@@ -75,10 +99,19 @@ describe('backup and restore', () => {
     const first = await backupJson(profile);
     const m = mutateJournal(join(profile, 'datastore'), { seed: 'edit', fraction: 0.1 });
     const second = await backupJson(profile);
-    assert.ok(second.uploadedBlobs > 0 && second.uploadedBlobs < first.uploadedBlobs / 3, `uploaded ${second.uploadedBlobs} of ${first.uploadedBlobs}`);
+    assert.ok(
+      second.uploadedBlobs > 0 && second.uploadedBlobs < first.uploadedBlobs / 3,
+      `uploaded ${second.uploadedBlobs} of ${first.uploadedBlobs}`,
+    );
     const db = srv.ctx.store.db;
-    const latest = db.prepare("SELECT seq FROM snapshots WHERE serial = 'SHF7000502' AND source = 'datastore' ORDER BY seq DESC").get() as { seq: number };
-    const fresh = db.prepare("SELECT count(*) AS n FROM entries WHERE first_seq = ? AND account_id = (SELECT account_id FROM devices WHERE serial = 'SHF7000502')").get(latest.seq) as { n: number };
+    const latest = db
+      .prepare("SELECT seq FROM snapshots WHERE serial = 'SHF7000502' AND source = 'datastore' ORDER BY seq DESC")
+      .get() as { seq: number };
+    const fresh = db
+      .prepare(
+        "SELECT count(*) AS n FROM entries WHERE first_seq = ? AND account_id = (SELECT account_id FROM devices WHERE serial = 'SHF7000502')",
+      )
+      .get(latest.seq) as { n: number };
     assert.equal(fresh.n, m.changed.length + m.added.length);
     const out = tmp('out');
     assert.equal((await agent(['restore', '--profile', profile, '--all', '--to', out])).code, 0);
@@ -95,14 +128,22 @@ describe('backup and restore', () => {
     const shared = { seed: 'classroom', fraction: 0.8 };
     const a = await registered(srv.url, 'SHF7000503', { entries: 20, sharedPool: shared });
     const b = await registered(srv.url, 'SHF7000504', { entries: 20, sharedPool: shared });
-    const hashes = (p: string) => new Set([...fsState(join(p, 'datastore'), JOURNAL_EXCLUDES).values()].filter((v) => v.startsWith('f')).map((v) => v.split(' ')[3]));
+    const hashes = (p: string) =>
+      new Set(
+        [...fsState(join(p, 'datastore'), JOURNAL_EXCLUDES).values()]
+          .filter((v) => v.startsWith('f'))
+          .map((v) => v.split(' ')[3]),
+      );
     const ha = hashes(a.profile);
     const hb = hashes(b.profile);
     const onlyB = [...hb].filter((h) => !ha.has(h));
     assert.ok(hb.size - onlyB.length > 10, 'the laptops share files');
     await backupJson(a.profile);
     const rb = await backupJson(b.profile);
-    assert.ok(rb.uploadedBlobs <= onlyB.length, `second laptop sent ${rb.uploadedBlobs} blobs; only ${onlyB.length} are its own`);
+    assert.ok(
+      rb.uploadedBlobs <= onlyB.length,
+      `second laptop sent ${rb.uploadedBlobs} blobs; only ${onlyB.length} are its own`,
+    );
     const common = [...hb].find((h) => ha.has(h) && srv.ctx.store.pool.blobSize(h) > INLINE_MAX)!;
     assert.ok(existsSync(srv.ctx.store.pool.blobPath(common)), 'shared blob stored once in the pool');
     cleanup(a.profile, b.profile);
@@ -122,10 +163,16 @@ describe('backup and restore', () => {
     const zip = readZip(readFileSync((JSON.parse(x.stdout) as { path: string }).path));
     const names = zip.map((m) => m.name).sort();
     assert.deepEqual(names, [`${e.uid}/_metadata.json`, `${e.uid}/${e.uid}`, `${e.uid}/preview/${e.uid}`].sort());
-    const meta = JSON.parse(zip.find((m) => m.name.endsWith('_metadata.json'))!.data.toString()) as Record<string, string>;
+    const meta = JSON.parse(zip.find((m) => m.name.endsWith('_metadata.json'))!.data.toString()) as Record<
+      string,
+      string
+    >;
     assert.equal(meta.title, e.title);
     assert.equal(meta.preview, undefined);
-    assert.deepEqual(zip.find((m) => m.name === `${e.uid}/${e.uid}`)!.data, readFileSync(join(l.profile, 'datastore', rel, 'data')));
+    assert.deepEqual(
+      zip.find((m) => m.name === `${e.uid}/${e.uid}`)!.data,
+      readFileSync(join(l.profile, 'datastore', rel, 'data')),
+    );
     const none = l.summary.entries.find((y) => !y.hasData)!;
     const bad = await agent(['restore', '--profile', l.profile, '--entry', none.uid, '--xoj', '--to', out]);
     assert.notEqual(bad.code, 0);
@@ -136,7 +183,11 @@ describe('backup and restore', () => {
   test('a layout-0 Journal backs up, is indexed, and one entry restores as a layout-6 folder', async () => {
     const l = await registered(srv.url, 'SHF7000506', { entries: 15, layout: 0 });
     await backupJson(l.profile);
-    const rows = srv.ctx.store.db.prepare("SELECT uid, title FROM entries WHERE account_id = (SELECT account_id FROM devices WHERE serial = 'SHF7000506')").all() as Array<{ uid: string; title: string }>;
+    const rows = srv.ctx.store.db
+      .prepare(
+        "SELECT uid, title FROM entries WHERE account_id = (SELECT account_id FROM devices WHERE serial = 'SHF7000506')",
+      )
+      .all() as Array<{ uid: string; title: string }>;
     assert.equal(rows.length, l.summary.entries.length);
     const e = l.summary.entries.find((x) => x.hasData)!;
     assert.equal(rows.find((r) => r.uid === e.uid)!.title, e.title);
@@ -160,7 +211,10 @@ describe('backup and restore', () => {
     rmSync(join(l.profile, 'datastore', gone.uid.slice(0, 2), gone.uid), { recursive: true });
     assert.equal((await agent(['restore', '--profile', l.profile, '--all'])).code, 0);
     assert.equal(readFileSync(data, 'utf8'), 'edited after the backup');
-    assert.ok(existsSync(join(l.profile, 'datastore', gone.uid.slice(0, 2), gone.uid, 'metadata')), 'deleted entry is back');
+    assert.ok(
+      existsSync(join(l.profile, 'datastore', gone.uid.slice(0, 2), gone.uid, 'metadata')),
+      'deleted entry is back',
+    );
     assert.ok(!existsSync(join(l.profile, 'datastore', 'index_updated')), 'index rebuild requested');
     assert.equal((await agent(['restore', '--profile', l.profile, '--all', '--force'])).code, 0);
     assert.deepEqual(readFileSync(data), original);
@@ -174,12 +228,18 @@ describe('backup and restore', () => {
     await backupJson(l.profile);
     const db = srv.ctx.store.db;
     const q = () => ({
-      snaps: db.prepare('SELECT serial, source, name, seq, root, files, bytes FROM snapshots ORDER BY serial, name').all(),
-      entries: db.prepare('SELECT a.key, e.uid, e.version, e.first_seq, e.last_seq, e.title, e.keep, e.data_blob FROM entries e JOIN accounts a ON a.id = e.account_id ORDER BY a.key, e.uid, e.first_seq').all(),
+      snaps: db
+        .prepare('SELECT serial, source, name, seq, root, files, bytes FROM snapshots ORDER BY serial, name')
+        .all(),
+      entries: db
+        .prepare(
+          'SELECT a.key, e.uid, e.version, e.first_seq, e.last_seq, e.title, e.keep, e.data_blob FROM entries e JOIN accounts a ON a.id = e.account_id ORDER BY a.key, e.uid, e.first_seq',
+        )
+        .all(),
       blobs: (db.prepare('SELECT count(*) AS n FROM account_blobs').get() as { n: number }).n,
     });
     const before = q();
-    const { reindex } = await import('../src/server/reindex.js');
+    const { reindex } = await import('../src/server/catalog/reindex.js');
     const r = reindex(srv.ctx.store);
     assert.deepEqual(r.skipped, []);
     assert.deepEqual(q(), before);

@@ -9,9 +9,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { mutateJournal } from '../src/journal/generator.js';
-import { monthOf } from '../src/server/retention.js';
-import { agent, backupJson, fsState, JOURNAL_EXCLUDES, registered, serverCli, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
+import { mutateJournal } from '../src/journal/gen/generator.js';
+import { monthOf } from '../src/server/retention/retention.js';
+import {
+  agent,
+  backupJson,
+  fsState,
+  JOURNAL_EXCLUDES,
+  registered,
+  serverCli,
+  serverForSuite,
+  tmp,
+  type TestServer,
+} from './helpers/harness.js';
 import { ageStore } from './helpers/sim.js';
 
 let srv: TestServer;
@@ -62,23 +72,53 @@ test('pinned and starred entries restore byte for byte after cleanup removed eve
   const n1 = b1.snapshots[0].name;
   const n2 = b2.snapshots[0].name;
   const sameMonth = monthOf(Date.parse(n1.slice(10, 20))) === monthOf(Date.parse(n2.slice(10, 20)));
-  if (sameMonth) assert.deepEqual(report.removed.map((r) => r.name), [n2], 'the middle snapshot is thinned');
+  if (sameMonth)
+    assert.deepEqual(
+      report.removed.map((r) => r.name),
+      [n2],
+      'the middle snapshot is thinned',
+    );
   assert.ok(report.pins.added >= 1, 'starred entries auto-pinned');
 
-  const pins = JSON.parse((await agent(['pins', '--profile', l.profile, '--json'])).stdout) as { pins: Array<{ uid: string; version: string; auto: boolean }> };
+  const pins = JSON.parse((await agent(['pins', '--profile', l.profile, '--json'])).stdout) as {
+    pins: Array<{ uid: string; version: string; auto: boolean }>;
+  };
   const auto = pins.pins.find((p) => p.auto && p.uid === starred.uid);
   assert.ok(auto, 'the starred entry has an auto pin');
 
   const out = tmp('out');
-  for (const [uid, version, want] of [[x, pinned.version, xState], [starred.uid, auto.version, starState]] as const) {
-    const r = await agent(['restore', '--profile', l.profile, '--entry', uid, '--version', version.slice(0, 12), '--to', out]);
+  for (const [uid, version, want] of [
+    [x, pinned.version, xState],
+    [starred.uid, auto.version, starState],
+  ] as const) {
+    const r = await agent([
+      'restore',
+      '--profile',
+      l.profile,
+      '--entry',
+      uid,
+      '--version',
+      version.slice(0, 12),
+      '--to',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     same(want, fsState(join(out, 'datastore', rel(uid))), `entry ${uid}`);
   }
   const old = await agent(['restore', '--profile', l.profile, '--all', '--snapshot', n1, '--to', join(out, 'old')]);
   assert.equal(old.code, 0, old.stderr);
   same(state1, fsState(join(out, 'old', 'datastore')), 'the first snapshot');
-  const none = await agent(['restore', '--profile', l.profile, '--entry', x, '--version', 'deadbeefdeadbeef', '--to', out]);
+  const none = await agent([
+    'restore',
+    '--profile',
+    l.profile,
+    '--entry',
+    x,
+    '--version',
+    'deadbeefdeadbeef',
+    '--to',
+    out,
+  ]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /not pinned/);
 });

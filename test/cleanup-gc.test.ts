@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { frameHeader } from '../src/common/frames.js';
-import { serializeTree, treeId, type TreeEntry } from '../src/common/tree.js';
-import { runCleanup, DEFAULT_CLEANUP } from '../src/server/cleanup.js';
-import { verifyStore } from '../src/server/verify.js';
-import { writeLeaseFile } from '../src/server/lease-file.js';
+import { frameHeader } from '../src/protocol/frames.js';
+import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
+import { runCleanup, DEFAULT_CLEANUP } from '../src/server/retention/cleanup.js';
+import { verifyStore } from '../src/server/retention/verify.js';
+import { writeLeaseFile } from '../src/server/admission/lease-file.js';
 import { cleanup, serverCli, startServer, type TestServer } from './helpers/harness.js';
 import { ageStore, assertRestorable } from './helpers/sim.js';
 
@@ -32,10 +32,18 @@ after(async () => {
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const noQuota = () => ({ totalBytes: 1e12, usedBytes: 1e9, totalInodes: 1e9, usedInodes: 1e3 });
 
-async function api<T>(method: string, path: string, body?: unknown, raw?: Buffer): Promise<{ status: number; json: T }> {
+async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  raw?: Buffer,
+): Promise<{ status: number; json: T }> {
   const res = await fetch(`${srv.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(raw ? { 'content-type': 'application/octet-stream' } : body ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(raw ? { 'content-type': 'application/octet-stream' } : body ? { 'content-type': 'application/json' } : {}),
+    },
     body: raw ? new Uint8Array(raw) : body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
@@ -57,7 +65,9 @@ async function upload(data: Buffer, lease: string) {
 }
 
 function treeOf(files: Array<[string, string, number]>): { id: string; text: string } {
-  const entries: TreeEntry[] = files.sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, id, size]) => [name, 'f', 0o644, 1_700_000_000_000, size, id]);
+  const entries: TreeEntry[] = files
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([name, id, size]) => [name, 'f', 0o644, 1_700_000_000_000, size, id]);
   const text = serializeTree(entries);
   return { id: treeId(text), text };
 }
@@ -71,7 +81,9 @@ describe('GC during an in-flight backup', () => {
       ageStore(store, 4 * 3_600_000);
       const fresh = Buffer.from(`fresh upload ${where}`);
       const lease = (await api<{ lease: string }>('POST', '/api/v1/backups')).json.lease;
-      const m = await api<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, { ids: [told, sha(fresh)] });
+      const m = await api<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, {
+        ids: [told, sha(fresh)],
+      });
       assert.deepEqual(m.json.missing, [sha(fresh)], 'the garbage blob is reported present');
       assert.equal((await upload(fresh, lease)).json.stored, 1);
       // A long backup: its lease was granted an hour ago and the claims were made just after.
@@ -83,7 +95,11 @@ describe('GC during an in-flight backup', () => {
       utimesSync(store.pool.blobPath(sha(fresh)), t, t);
 
       if (where === 'in the server process') {
-        await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, fullGc: true, leaseGrants: () => srv.ctx.admission.active().map((l) => l.grantedAt) });
+        await runCleanup(store, DEFAULT_CLEANUP, {
+          disk: noQuota,
+          fullGc: true,
+          leaseGrants: () => srv.ctx.admission.active().map((l) => l.grantedAt),
+        });
       } else {
         const r = await serverCli(['cleanup', '--root', srv.root, '--force', '--full-gc', '--json']);
         assert.equal(r.code, 0, r.stderr);
@@ -92,8 +108,13 @@ describe('GC during an in-flight backup', () => {
       assert.ok(store.pool.blobSize(sha(fresh)) >= 0, 'blob uploaded under the lease survives');
       assert.equal(store.pool.blobSize(other), -1, 'garbage nobody was told about is collected');
 
-      const tree = treeOf([['told.txt', told, `told ${where}`.length], ['fresh.txt', sha(fresh), fresh.length]]);
-      const c = await api<{ snapshots: unknown[] }>('POST', `/api/v1/backups/${lease}/commit`, { sources: [{ source: 'datastore', root: tree.id, trees: { [tree.id]: tree.text } }] });
+      const tree = treeOf([
+        ['told.txt', told, `told ${where}`.length],
+        ['fresh.txt', sha(fresh), fresh.length],
+      ]);
+      const c = await api<{ snapshots: unknown[] }>('POST', `/api/v1/backups/${lease}/commit`, {
+        sources: [{ source: 'datastore', root: tree.id, trees: { [tree.id]: tree.text } }],
+      });
       assert.equal(c.status, 200, JSON.stringify(c.json));
       const dev = store.registry.bySerial('SHF0000GC001')!;
       assertRestorable(store, dev.account_id, [tree.id], [], 'committed snapshot');
@@ -103,8 +124,16 @@ describe('GC during an in-flight backup', () => {
   test('a crash mid-GC leaves files in gc-trash/; the next run puts back what is referenced and deletes the rest', async () => {
     const store = srv.ctx.store;
     const dev = store.registry.bySerial('SHF0000GC001')!;
-    const roots = store.db.prepare('SELECT root FROM snapshots WHERE account_id = ?').pluck().all(dev.account_id) as string[];
-    const live = store.db.prepare("SELECT id FROM account_blobs WHERE account_id = ? AND size > 0 AND id NOT IN (SELECT root FROM snapshots) LIMIT 1").pluck().get(dev.account_id) as string;
+    const roots = store.db
+      .prepare('SELECT root FROM snapshots WHERE account_id = ?')
+      .pluck()
+      .all(dev.account_id) as string[];
+    const live = store.db
+      .prepare(
+        'SELECT id FROM account_blobs WHERE account_id = ? AND size > 0 AND id NOT IN (SELECT root FROM snapshots) LIMIT 1',
+      )
+      .pluck()
+      .get(dev.account_id) as string;
     const junk = garbage('junk for the trash');
     const trash = join(store.root, 'gc-trash');
     mkdirSync(trash, { recursive: true });
@@ -121,7 +150,12 @@ describe('GC during an in-flight backup', () => {
   test('verify reports a damaged blob and the snapshots it affects', async () => {
     const store = srv.ctx.store;
     const dev = store.registry.bySerial('SHF0000GC001')!;
-    const victim = store.db.prepare("SELECT id FROM account_blobs WHERE account_id = ? AND size > 0 AND id NOT IN (SELECT root FROM snapshots) LIMIT 1").pluck().get(dev.account_id) as string;
+    const victim = store.db
+      .prepare(
+        'SELECT id FROM account_blobs WHERE account_id = ? AND size > 0 AND id NOT IN (SELECT root FROM snapshots) LIMIT 1',
+      )
+      .pluck()
+      .get(dev.account_id) as string;
     const path = store.pool.blobPath(victim);
     chmodSync(path, 0o644);
     writeFileSync(path, 'bit rot');

@@ -9,17 +9,17 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store } from '../src/server/store.js';
-import { runCleanup, DEFAULT_CLEANUP, type CleanupPolicy } from '../src/server/cleanup.js';
-import { attemptCleanup, latestReports, lastRunDay } from '../src/server/cleanup-job.js';
-import { monthOf } from '../src/server/retention.js';
-import { Pins } from '../src/server/pins.js';
-import { reindex } from '../src/server/reindex.js';
-import { writeSnapshot } from '../src/server/snapshots.js';
-import { recordSnapshot } from '../src/server/snapshot-index.js';
-import type { SnapshotRow } from '../src/server/catalog.js';
-import { generateJournal, mutateJournal } from '../src/journal/generator.js';
-import { rngFor } from '../src/journal/prng.js';
+import { Store } from '../src/server/store/store.js';
+import { runCleanup, DEFAULT_CLEANUP, type CleanupPolicy } from '../src/server/retention/cleanup.js';
+import { attemptCleanup, latestReports, lastRunDay } from '../src/server/retention/cleanup-job.js';
+import { monthOf } from '../src/server/retention/retention.js';
+import { Pins } from '../src/server/retention/pins.js';
+import { reindex } from '../src/server/catalog/reindex.js';
+import { writeSnapshot } from '../src/server/store/snapshots.js';
+import { recordSnapshot } from '../src/server/catalog/snapshot-index.js';
+import type { SnapshotRow } from '../src/server/catalog/catalog.js';
+import { generateJournal, mutateJournal } from '../src/journal/gen/generator.js';
+import { rngFor } from '../src/journal/gen/prng.js';
 import { cleanup, tmp } from './helpers/harness.js';
 import { ageStore, assertRestorable, DAY, device, simBackup, storedBytes, storedIds } from './helpers/sim.js';
 
@@ -38,15 +38,28 @@ function newStore(tag: string): Store {
 function journal(seed: string, entries = 12, pool?: string): string {
   const d = tmp('journal');
   dirs.push(d);
-  generateJournal(join(d, 'datastore'), { seed, entries, ...(pool ? { sharedPool: { seed: pool, fraction: 0.4 } } : {}) });
+  generateJournal(join(d, 'datastore'), {
+    seed,
+    entries,
+    ...(pool ? { sharedPool: { seed: pool, fraction: 0.4 } } : {}),
+  });
   return join(d, 'datastore');
 }
 
-const snapshots = (store: Store) => store.db.prepare('SELECT * FROM snapshots ORDER BY created_at').all() as SnapshotRow[];
+const snapshots = (store: Store) =>
+  store.db.prepare('SELECT * FROM snapshots ORDER BY created_at').all() as SnapshotRow[];
 
 function assertAllWhole(store: Store, what: string): void {
-  for (const s of snapshots(store)) assertRestorable(store, s.account_id, [s.root], [], `${what} ${s.serial}/${s.name}`);
-  for (const p of new Pins(store).all()) assertRestorable(store, p.accountId, p.trees, p.blobs.map((b) => b[0]), `${what} pin ${p.id}`);
+  for (const s of snapshots(store))
+    assertRestorable(store, s.account_id, [s.root], [], `${what} ${s.serial}/${s.name}`);
+  for (const p of new Pins(store).all())
+    assertRestorable(
+      store,
+      p.accountId,
+      p.trees,
+      p.blobs.map((b) => b[0]),
+      `${what} pin ${p.id}`,
+    );
 }
 
 /** Nothing is stored that no snapshot or pin reaches. */
@@ -70,7 +83,9 @@ describe('cleanup on a real store', () => {
       const name = `datastore-${new Date(at).toISOString().slice(0, 16).replace('T', '_')}`;
       const info = { ...first, name, createdAt: at };
       writeSnapshot(store.userDir(dev.serial), info);
-      store.db.transaction(() => recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }))();
+      store.db.transaction(() =>
+        recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }),
+      )();
     }
     const now = T0 + 399 * DAY + 3_600_000;
     const all = snapshots(store);
@@ -117,15 +132,22 @@ describe('cleanup on a real store', () => {
     const before = disk().usedBytes;
     assert.ok(before > 0.7 * 4e6, `store uses ${before}`);
     const r = await runCleanup(store, POLICY, { now: T0 + 12 * DAY, disk, slackMs: 0 });
-    if (process.env.SHOW) console.log(JSON.stringify({ ...r, accounts: r.accounts, verify: null }, null, 1), disk().usedBytes);
+    if (process.env.SHOW)
+      console.log(JSON.stringify({ ...r, accounts: r.accounts, verify: null }, null, 1), disk().usedBytes);
     assert.ok(r.quota!.overQuota);
     assert.ok(r.removed.length > 0);
-    assert.ok(r.removed.every((x) => x.serial === heavy.serial && x.reason === 'quota'), JSON.stringify(r.removed));
+    assert.ok(
+      r.removed.every((x) => x.serial === heavy.serial && x.reason === 'quota'),
+      JSON.stringify(r.removed),
+    );
     const names = r.removed.map((x) => x.name);
     const heavyLeft = snapshots(store).filter((s) => s.serial === heavy.serial);
-    assert.ok(heavyLeft.every((s) => names.every((n) => n < s.name)), 'oldest removed first');
+    assert.ok(
+      heavyLeft.every((s) => names.every((n) => n < s.name)),
+      'oldest removed first',
+    );
     for (const l of lights) assert.equal(snapshots(store).filter((s) => s.serial === l.serial).length, 3);
-    assert.ok(r.bytesFreed >= 300_000 * r.removed.length, 'the removed snapshots\' videos were freed');
+    assert.ok(r.bytesFreed >= 300_000 * r.removed.length, "the removed snapshots' videos were freed");
     assert.ok(disk().usedBytes <= 0.7 * 4e6 || r.quota!.rounds === 10, 'under quota after the rounds');
     assertAllWhole(store, 'quota');
     assertNoGarbage(store);
@@ -141,17 +163,28 @@ describe('cleanup on a real store', () => {
     const pins = new Pins(store);
     const x = changed[0];
     const pin = pins.pinEntry(dev.account_id, x, undefined);
-    const starredRows = store.db.prepare("SELECT uid, version FROM entries WHERE keep = 1 AND last_seq IS NULL").all() as Array<{ uid: string; version: string }>;
+    const starredRows = store.db
+      .prepare('SELECT uid, version FROM entries WHERE keep = 1 AND last_seq IS NULL')
+      .all() as Array<{ uid: string; version: string }>;
     assert.ok(starredRows.length >= 1);
     // The student deletes the pinned entry and the starred ones from the Journal.
-    for (const uid of [x, ...starredRows.map((s) => s.uid)]) rmSync(join(ds, uid.slice(0, 2), uid), { recursive: true, force: true });
+    for (const uid of [x, ...starredRows.map((s) => s.uid)])
+      rmSync(join(ds, uid.slice(0, 2), uid), { recursive: true, force: true });
     await simBackup(store, dev, ds, T0 + 2 * DAY);
     ageStore(store);
     const r = await runCleanup(store, POLICY, { now: T0 + 200 * DAY, disk: noQuota, slackMs: 0 });
-    assert.deepEqual(r.removed.map((s) => s.name), ['datastore-2026-01-02_10:00'], 'the middle snapshot goes');
+    assert.deepEqual(
+      r.removed.map((s) => s.name),
+      ['datastore-2026-01-02_10:00'],
+      'the middle snapshot goes',
+    );
     assert.ok(r.pins.added >= starredRows.length, 'starred entries pinned automatically');
     const all = pins.all();
-    for (const s of starredRows) assert.ok(all.some((p) => p.auto && p.uid === s.uid && p.version === s.version), `starred ${s.uid} pinned`);
+    for (const s of starredRows)
+      assert.ok(
+        all.some((p) => p.auto && p.uid === s.uid && p.version === s.version),
+        `starred ${s.uid} pinned`,
+      );
     assert.ok(all.some((p) => p.id === pin.id));
     assertAllWhole(store, 'after cleanup');
     assertNoGarbage(store);
@@ -169,7 +202,10 @@ describe('cleanup on a real store', () => {
     const dev = device(store, 'SHF00000JOB1');
     await simBackup(store, dev, journal('job', 4), T0);
     const opts = { now: T0 + DAY, disk: noQuota, loadLimit: 5 };
-    assert.deepEqual(await attemptCleanup(store, POLICY, { ...opts, load: () => 9 }), { ran: false, reason: 'load 9.00 is above 5' });
+    assert.deepEqual(await attemptCleanup(store, POLICY, { ...opts, load: () => 9 }), {
+      ran: false,
+      reason: 'load 9.00 is above 5',
+    });
     const first = await attemptCleanup(store, POLICY, { ...opts, load: () => 0 });
     assert.ok(first.ran);
     assert.equal(lastRunDay(store), '2026-01-02');
@@ -194,7 +230,9 @@ describe('cleanup on a real store', () => {
         if (rng.chance(0.7)) mutateJournal(k.ds, { seed: `s${step}`, fraction: 0.2 });
         await simBackup(store, k.dev, k.ds, now);
       } else if (action === 'pin') {
-        const rows = store.db.prepare('SELECT uid, version FROM entries WHERE account_id = ?').all(k.dev.account_id) as Array<{ uid: string; version: string }>;
+        const rows = store.db
+          .prepare('SELECT uid, version FROM entries WHERE account_id = ?')
+          .all(k.dev.account_id) as Array<{ uid: string; version: string }>;
         const snaps = snapshots(store).filter((s) => s.account_id === k.dev.account_id);
         if (rng.chance(0.5) && rows.length) {
           const row = rng.pick(rows);
@@ -204,7 +242,9 @@ describe('cleanup on a real store', () => {
         const mine = pins.list(k.dev.account_id);
         if (mine.length) pins.remove(k.dev.account_id, rng.pick(mine).id);
       } else if (action === 'delete') {
-        const entries = readdirSync(k.ds).filter((n) => n.length === 2).flatMap((p) => readdirSync(join(k.ds, p)).map((u) => join(k.ds, p, u)));
+        const entries = readdirSync(k.ds)
+          .filter((n) => n.length === 2)
+          .flatMap((p) => readdirSync(join(k.ds, p)).map((u) => join(k.ds, p, u)));
         if (entries.length > 2) rmSync(rng.pick(entries), { recursive: true });
       } else {
         ageStore(store);

@@ -10,11 +10,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { agent, cleanup, fsState, JOURNAL_EXCLUDES, laptop, REPO, tmp } from './helpers/harness.js';
-import type { Tree } from '../src/common/tree.js';
+import type { Tree } from '../src/protocol/tree.js';
 
 function startChild(root: string, port = 0): Promise<{ proc: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [join(REPO, 'bin', 'ds-backup-server.js'), 'serve', '--root', root, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--load-limit', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'ds-backup-server.js'),
+        'serve',
+        '--root',
+        root,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--log-level',
+        'error',
+        '--load-limit',
+        '1000',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     proc.stdout!.on('data', (d) => {
       out += d;
@@ -48,13 +65,18 @@ function assertConsistent(root: string, serial: string): number {
       const t = JSON.parse(readFileSync(join(root, 'trees', id.slice(0, 2), id), 'utf8')) as Tree;
       for (const e of t.e) {
         if (e[1] === 'd') stack.push(e[5]);
-        else if (e[1] === 'f') assert.equal(statSync(join(root, 'pool', e[5].slice(0, 2), e[5])).size, e[4], `${name}: blob of ${e[0]}`);
+        else if (e[1] === 'f')
+          assert.equal(statSync(join(root, 'pool', e[5].slice(0, 2), e[5])).size, e[4], `${name}: blob of ${e[0]}`);
       }
     }
     n++;
   }
   for (const link of ['datastore-latest', 'documents-latest']) {
-    if (existsSync(join(user, link)) || readdirSync(user).includes(link)) assert.ok(existsSync(join(user, readlinkSync(join(user, link)), 'snapshot.json')), `${link} points at a complete snapshot`);
+    if (existsSync(join(user, link)) || readdirSync(user).includes(link))
+      assert.ok(
+        existsSync(join(user, readlinkSync(join(user, link)), 'snapshot.json')),
+        `${link} points at a complete snapshot`,
+      );
   }
   return n;
 }
@@ -64,7 +86,10 @@ test('kill -9 of the server at any moment leaves no half snapshot; the next back
   const l = laptop({ seed: 'crashy', entries: 120, documents: true });
   let srv = await startChild(root);
   const port = Number(new URL(srv.url).port);
-  assert.equal((await agent(['register', '--server', srv.url, '--serial', 'SHF7000999', '--profile', l.profile])).code, 0);
+  assert.equal(
+    (await agent(['register', '--server', srv.url, '--serial', 'SHF7000999', '--profile', l.profile])).code,
+    0,
+  );
   for (const delay of [40, 120, 250, 400, 700]) {
     const run = agent(['backup', '--profile', l.profile]);
     await new Promise((r) => setTimeout(r, delay));
@@ -88,8 +113,13 @@ test('kill -9 of the agent mid-backup: the rerun completes', async () => {
   const root = tmp('crash2');
   const l = laptop({ seed: 'agentkill', entries: 120 });
   const srv = await startChild(root);
-  assert.equal((await agent(['register', '--server', srv.url, '--serial', 'SHF7000998', '--profile', l.profile])).code, 0);
-  const proc = spawn(process.execPath, [join(REPO, 'bin', 'ds-backup.js'), 'backup', '--profile', l.profile], { stdio: 'ignore' });
+  assert.equal(
+    (await agent(['register', '--server', srv.url, '--serial', 'SHF7000998', '--profile', l.profile])).code,
+    0,
+  );
+  const proc = spawn(process.execPath, [join(REPO, 'bin', 'ds-backup.js'), 'backup', '--profile', l.profile], {
+    stdio: 'ignore',
+  });
   await new Promise((r) => setTimeout(r, 300));
   await killHard(proc);
   const again = await agent(['backup', '--profile', l.profile, '--json']);

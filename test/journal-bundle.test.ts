@@ -4,19 +4,37 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { xojZip, xojMetadata, xojFileName, dataFileName, canBundle, extensionFor, XOJ_MIME } from '../src/journal/bundle.js';
-import { generateJournal } from '../src/journal/generator.js';
+import {
+  xojZip,
+  xojMetadata,
+  xojFileName,
+  dataFileName,
+  canBundle,
+  extensionFor,
+  XOJ_MIME,
+} from '../src/journal/bundle.js';
+import { generateJournal } from '../src/journal/gen/generator.js';
 import { readJournal } from '../src/journal/reader.js';
 import { readZip, collect } from './helpers/unzip.js';
 import { tempDir, removeDir } from './helpers/journal-tree.js';
 
 const UID = '00dc55d6-dd41-4007-ac0b-6e052ee7f8c0';
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('fake image body')]);
+const PNG = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+  Buffer.from('fake image body'),
+]);
 
 function meta(extra: Record<string, Buffer | string> = {}): Record<string, Buffer> {
   const base: Record<string, Buffer | string> = {
-    uid: UID, title: 'Canción 🐢 我的画', activity: 'org.laptop.Oficina', mime_type: 'image/png',
-    timestamp: '1375027455', keep: '1', mountpoint: '/media/usb', preview: PNG, ...extra,
+    uid: UID,
+    title: 'Canción 🐢 我的画',
+    activity: 'org.laptop.Oficina',
+    mime_type: 'image/png',
+    timestamp: '1375027455',
+    keep: '1',
+    mountpoint: '/media/usb',
+    preview: PNG,
+    ...extra,
   };
   return Object.fromEntries(Object.entries(base).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v)]));
 }
@@ -25,8 +43,13 @@ const NAMES = [`${UID}/_metadata.json`, `${UID}/${UID}`, `${UID}/preview/${UID}`
 
 test('xoj zip: member names, metadata without preview/mountpoint, data and preview bytes', async () => {
   const data = Buffer.from('the data file');
-  const zip = readZip(await collect(xojZip({ uid: UID, metadata: meta({ bad: Buffer.from([0xff, 0xfe, 0x41]) }), data }).outputStream));
-  assert.deepEqual(zip.map((m) => m.name), NAMES);
+  const zip = readZip(
+    await collect(xojZip({ uid: UID, metadata: meta({ bad: Buffer.from([0xff, 0xfe, 0x41]) }), data }).outputStream),
+  );
+  assert.deepEqual(
+    zip.map((m) => m.name),
+    NAMES,
+  );
   const json = JSON.parse(zip[0].data.toString('utf8')) as Record<string, string>;
   assert.equal('preview' in json, false);
   assert.equal('mountpoint' in json, false);
@@ -40,14 +63,21 @@ test('xoj zip: member names, metadata without preview/mountpoint, data and previ
 });
 
 test('xoj zip: base64 preview is decoded, missing or empty preview gives an empty member', async () => {
-  const b64 = readZip(await collect(xojZip({ uid: UID, metadata: meta({ preview: PNG.toString('base64') }), data: Buffer.alloc(0) }).outputStream));
+  const b64 = readZip(
+    await collect(
+      xojZip({ uid: UID, metadata: meta({ preview: PNG.toString('base64') }), data: Buffer.alloc(0) }).outputStream,
+    ),
+  );
   assert.ok(b64[2].data.equals(PNG));
   assert.equal(b64[1].data.length, 0);
   const none = meta();
   delete none.preview;
   for (const m of [none, meta({ preview: Buffer.alloc(0) })]) {
     const z = readZip(await collect(xojZip({ uid: UID, metadata: m, data: Buffer.from('x') }).outputStream));
-    assert.deepEqual(z.map((x) => x.name), NAMES);
+    assert.deepEqual(
+      z.map((x) => x.name),
+      NAMES,
+    );
     assert.equal(z[2].data.length, 0);
   }
 });
@@ -57,8 +87,12 @@ test('xoj zip: data from a file path and from a stream; unzip agrees', async () 
   try {
     const body = Buffer.from('hola '.repeat(5000));
     fs.writeFileSync(`${dir}/data`, body);
-    const fromPath = await collect(xojZip({ uid: UID, metadata: meta({ mime_type: 'text/plain' }), data: `${dir}/data` }).outputStream);
-    const fromStream = await collect(xojZip({ uid: UID, metadata: meta({ mime_type: 'text/plain' }), data: Readable.from([body]) }).outputStream);
+    const fromPath = await collect(
+      xojZip({ uid: UID, metadata: meta({ mime_type: 'text/plain' }), data: `${dir}/data` }).outputStream,
+    );
+    const fromStream = await collect(
+      xojZip({ uid: UID, metadata: meta({ mime_type: 'text/plain' }), data: Readable.from([body]) }).outputStream,
+    );
     for (const z of [readZip(fromPath), readZip(fromStream)]) {
       assert.ok(z[1].data.equals(body));
       assert.equal(z[1].method, 8, 'text is deflated');
@@ -66,7 +100,12 @@ test('xoj zip: data from a file path and from a stream; unzip agrees', async () 
     fs.writeFileSync(`${dir}/e.xoj`, fromPath);
     if (fs.existsSync('/usr/bin/unzip')) {
       execFileSync('/usr/bin/unzip', ['-tq', `${dir}/e.xoj`]);
-      assert.deepEqual(execFileSync('/usr/bin/unzip', ['-Z1', `${dir}/e.xoj`], { encoding: 'utf8' }).trim().split('\n'), NAMES);
+      assert.deepEqual(
+        execFileSync('/usr/bin/unzip', ['-Z1', `${dir}/e.xoj`], { encoding: 'utf8' })
+          .trim()
+          .split('\n'),
+        NAMES,
+      );
     }
   } finally {
     removeDir(dir);
@@ -75,7 +114,10 @@ test('xoj zip: data from a file path and from a stream; unzip agrees', async () 
 
 test('xoj zip: a malformed uid is refused', () => {
   assert.throws(() => xojZip({ uid: '../etc', metadata: meta(), data: Buffer.alloc(0) }), /not a Journal uid/);
-  assert.throws(() => xojZip({ uid: `.${UID.slice(1)}`, metadata: meta(), data: Buffer.alloc(0) }), /not a Journal uid/);
+  assert.throws(
+    () => xojZip({ uid: `.${UID.slice(1)}`, metadata: meta(), data: Buffer.alloc(0) }),
+    /not a Journal uid/,
+  );
 });
 
 test('every generated entry with data makes a valid bundle', async () => {
@@ -86,7 +128,10 @@ test('every generated entry with data makes a valid bundle', async () => {
       assert.equal(canBundle(e.dataPath !== null), e.dataPath !== null);
       if (!e.dataPath) continue;
       const z = readZip(await collect(xojZip({ uid: e.uid, metadata: e.metadata, data: e.dataPath }).outputStream));
-      assert.deepEqual(z.map((m) => m.name), [`${e.uid}/_metadata.json`, `${e.uid}/${e.uid}`, `${e.uid}/preview/${e.uid}`]);
+      assert.deepEqual(
+        z.map((m) => m.name),
+        [`${e.uid}/_metadata.json`, `${e.uid}/${e.uid}`, `${e.uid}/preview/${e.uid}`],
+      );
       const json = JSON.parse(z[0].data.toString('utf8')) as Record<string, string>;
       assert.deepEqual(json, xojMetadata(e.metadata));
       assert.equal(json.title, e.info.title);

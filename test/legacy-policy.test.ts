@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { confinedRead } from '../src/server/legacy/folder-ingest.js';
-import type { Store } from '../src/server/store.js';
+import type { Store } from '../src/server/store/store.js';
 import { judgeCommand } from '../src/server/legacy/command-policy.js';
 import { judgeFlag } from '../src/server/legacy/completion.js';
 import { normalizePubkey, reRegistration } from '../src/server/legacy/registration.js';
@@ -23,29 +23,53 @@ describe('forced command policy', () => {
   test('accepts exactly what the 2008 client sends', () => {
     const a = judgeCommand('rsync --server -ltrze.iLsfxCIvu --timeout=160 --delete --partial . datastore-current', ctx);
     assert.ok(a.ok);
-    assert.deepEqual(a.argv, ['--server', '-ltrze.iLsfxCIvu', '--timeout=160', '--delete', '--partial', '.', '/library/users/SHF7000500/datastore-current']);
-    for (const d of ['documents', 'power-logs', 'datastore-current/']) assert.ok(judgeCommand(`rsync --server -ltrz --delete --partial . ${d}`, ctx).ok, d);
-    const f = judgeCommand('rsync --server -e.LsfxCIvu --temp-dir /tmp . /var/lib/ds-backup/completion/SHF7000500', ctx);
+    assert.deepEqual(a.argv, [
+      '--server',
+      '-ltrze.iLsfxCIvu',
+      '--timeout=160',
+      '--delete',
+      '--partial',
+      '.',
+      '/library/users/SHF7000500/datastore-current',
+    ]);
+    for (const d of ['documents', 'power-logs', 'datastore-current/'])
+      assert.ok(judgeCommand(`rsync --server -ltrz --delete --partial . ${d}`, ctx).ok, d);
+    const f = judgeCommand(
+      'rsync --server -e.LsfxCIvu --temp-dir /tmp . /var/lib/ds-backup/completion/SHF7000500',
+      ctx,
+    );
     assert.ok(f.ok);
     assert.equal(f.kind, 'flag');
   });
 
   test('refuses shells, senders, other paths, other options and other serials', () => {
     for (const c of [
-      '', 'whoami', 'sh -c id', 'rsync --server --sender -ltrz . datastore-current', 'rsync --server -ltrz . /etc',
-      'rsync --server -ltrz . ../', 'rsync --server -ltrz . datastore-current/../..', 'rsync --server -ltrz . .ssh',
-      'rsync --server -ltrz --log-file=/tmp/x . datastore-current', 'rsync --server -ltrzs . datastore-current',
-      'rsync --server -ltrz . datastore-current; id', 'rsync --server -ltrz . datastore-current documents',
+      '',
+      'whoami',
+      'sh -c id',
+      'rsync --server --sender -ltrz . datastore-current',
+      'rsync --server -ltrz . /etc',
+      'rsync --server -ltrz . ../',
+      'rsync --server -ltrz . datastore-current/../..',
+      'rsync --server -ltrz . .ssh',
+      'rsync --server -ltrz --log-file=/tmp/x . datastore-current',
+      'rsync --server -ltrzs . datastore-current',
+      'rsync --server -ltrz . datastore-current; id',
+      'rsync --server -ltrz . datastore-current documents',
       'rsync --server -e.Ls --temp-dir /tmp . /var/lib/ds-backup/completion/SHF7000501',
       'rsync --server -e.Ls --delete . /var/lib/ds-backup/completion/SHF7000500',
-      'rsync --server -ltrz --temp-dir /tmp . datastore-current', 'rsync --server -ltrz --temp-dir /etc . /var/lib/ds-backup/completion/SHF7000500',
-      'rsync --server -ltrz --remove-source-files . datastore-current', '/usr/bin/rsync --server -ltrz . datastore-current',
-    ]) assert.equal(judgeCommand(c, ctx).ok, false, c);
+      'rsync --server -ltrz --temp-dir /tmp . datastore-current',
+      'rsync --server -ltrz --temp-dir /etc . /var/lib/ds-backup/completion/SHF7000500',
+      'rsync --server -ltrz --remove-source-files . datastore-current',
+      '/usr/bin/rsync --server -ltrz . datastore-current',
+    ])
+      assert.equal(judgeCommand(c, ctx).ok, false, c);
   });
 });
 
 describe('completion flags', () => {
-  const st = (o: Partial<{ file: boolean; uid: number; mtimeMs: number }>) => ({ isFile: () => o.file ?? true, uid: o.uid ?? 1001, mtimeMs: o.mtimeMs ?? 0 }) as unknown as Stats;
+  const st = (o: Partial<{ file: boolean; uid: number; mtimeMs: number }>) =>
+    ({ isFile: () => o.file ?? true, uid: o.uid ?? 1001, mtimeMs: o.mtimeMs ?? 0 }) as unknown as Stats;
   const accounts = { SHF7000500: { user: 'SHF7000500', uid: 1001, gid: 1001, home: '/x' } };
   const known = (sn: string) => sn === 'SHF7000500';
   test('a regular file named after a registered serial and owned by its account', () => {
@@ -64,12 +88,18 @@ describe('completion flags', () => {
 });
 
 describe('XML-RPC and registration', () => {
-  test('parses Sugar\'s call with typed and bare string values', () => {
+  test("parses Sugar's call with typed and bare string values", () => {
     const c = parseCall(`<?xml version='1.0'?><methodCall><methodName>register</methodName><params>
       <param><value><string>SHF7000500</string></value></param><param><value>Ana &amp; Bo</value></param>
       <param><value><string></string></value></param><param><value><string>${ED}</string></value></param></params></methodCall>`);
     assert.deepEqual(c, { method: 'register', params: ['SHF7000500', 'Ana & Bo', '', ED] });
-    assert.throws(() => parseCall('<methodCall><methodName>x</methodName><params><param><value><array><data/></array></value></param></params></methodCall>'), /not a string/);
+    assert.throws(
+      () =>
+        parseCall(
+          '<methodCall><methodName>x</methodName><params><param><value><array><data/></array></value></param></params></methodCall>',
+        ),
+      /not a string/,
+    );
     assert.throws(() => parseCall('<methodCall><methodName>x'), /well-formed/);
     assert.match(structResponse({ error: '<&>' }), /&lt;&amp;&gt;/);
     assert.match(faultResponse(-32700, 'x'), /<int>-32700<\/int>/);
@@ -113,9 +143,15 @@ describe('confined reads of a laptop folder', () => {
       assert.equal(confinedRead(store, join(inside, 'ok', 'f'), inside, h('hello'), { copy: false }), null);
       // The folder "ab" was listed as a directory, then swapped for a link to a folder outside.
       symlinkSync(outside, join(inside, 'ab'));
-      assert.throws(() => confinedRead(store, join(inside, 'ab', 'shadow'), inside, h('root:x'), { copy: false }), /outside/);
+      assert.throws(
+        () => confinedRead(store, join(inside, 'ab', 'shadow'), inside, h('root:x'), { copy: false }),
+        /outside/,
+      );
       symlinkSync(join(outside, 'shadow'), join(inside, 'link'));
-      assert.throws(() => confinedRead(store, join(inside, 'link'), inside, h('root:x'), { copy: false }), /cannot open/);
+      assert.throws(
+        () => confinedRead(store, join(inside, 'link'), inside, h('root:x'), { copy: false }),
+        /cannot open/,
+      );
       assert.throws(() => confinedRead(store, join(inside, 'ok', 'f'), inside, h('other'), { copy: false }), /changed/);
     } finally {
       rmSync(base, { recursive: true, force: true });

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../src/agent/client.js';
-import { BlobPipeline } from '../src/agent/pipeline.js';
-import { FileChangedError, type UploadItem } from '../src/agent/upload.js';
+import { BlobPipeline } from '../src/agent/backup/pipeline.js';
+import { FileChangedError, type UploadItem } from '../src/agent/backup/upload.js';
 import { cleanup, registered, serverForSuite, tmp, token, type TestServer } from './helpers/harness.js';
 
 let srv: TestServer;
@@ -24,7 +24,12 @@ function files(n: number, tag: string, size = 700): UploadItem[] {
     const path = join(dir, `f${i}`);
     const data = Buffer.from(`${tag} file ${i} `.repeat(size).slice(0, size));
     writeFileSync(path, data);
-    return { id: createHash('sha256').update(data).digest('hex'), path, size: data.length, mtime: statSync(path).mtimeMs };
+    return {
+      id: createHash('sha256').update(data).digest('hex'),
+      path,
+      size: data.length,
+      mtime: statSync(path).mtimeMs,
+    };
   });
 }
 
@@ -63,7 +68,9 @@ test('blobs offered during a scan are asked for and sent in many batches; known 
     await offerAll(again, items);
     const second = await again.finish();
     assert.equal(second.blobs, 100, 'only the 100 the server lacks');
-    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, { json: { ids: items.map((i) => i.id) } });
+    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, {
+      json: { ids: items.map((i) => i.id) },
+    });
     assert.deepEqual(r.missing, []);
   });
 });
@@ -86,14 +93,21 @@ test('large blobs go through resumable uploads alongside the batches', async () 
   const data = Buffer.alloc(5 * 1024 * 1024 + 123);
   for (let i = 0; i < data.length; i += 4096) data.writeUInt32BE(i, i); // not all zeros, not compressible by the sample test
   writeFileSync(big, data);
-  const bigItem = { id: createHash('sha256').update(data).digest('hex'), path: big, size: data.length, mtime: statSync(big).mtimeMs };
+  const bigItem = {
+    id: createHash('sha256').update(data).digest('hex'),
+    path: big,
+    size: data.length,
+    mtime: statSync(big).mtimeMs,
+  };
   await withLease('PIPE00003', async (client, lease) => {
     const p = new BlobPipeline(client, lease, undefined, undefined, { askCount: 5, batchBytes: 3_000 });
     await offerAll(p, [...items.slice(0, 10), bigItem, ...items.slice(10)]);
     const st = await p.finish();
     assert.equal(st.blobs, 21);
     assert.equal(st.bytes, 20 * 700 + data.length);
-    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, { json: { ids: [bigItem.id] } });
+    const r = await client.json<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, {
+      json: { ids: [bigItem.id] },
+    });
     assert.deepEqual(r.missing, []);
   });
 });

@@ -7,9 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, existsSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { frameHeader } from '../src/common/frames.js';
-import { sha256Hex } from '../src/common/hash.js';
-import { serializeTree, treeId, type TreeEntry } from '../src/common/tree.js';
+import { frameHeader } from '../src/protocol/frames.js';
+import { sha256Hex } from '../src/protocol/hash.js';
+import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
 import { agent, backupJson, cleanup, registered, startServer, token, type TestServer } from './helpers/harness.js';
 
 let srv: TestServer;
@@ -32,7 +32,11 @@ after(async () => {
   cleanup(srv.root, profA, profB);
 });
 
-async function call(method: string, path: string, opts: { token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {}) {
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; json?: unknown; body?: Buffer; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | Blob | undefined;
@@ -61,12 +65,19 @@ async function lease(tok: string): Promise<string> {
 }
 
 function snapshotDirs(serial: string): string[] {
-  return readdirSync(join(srv.root, 'users', serial)).filter((n) => n.startsWith('datastore-')).sort();
+  return readdirSync(join(srv.root, 'users', serial))
+    .filter((n) => n.startsWith('datastore-'))
+    .sort();
 }
 
 describe('bad input is refused and nothing is written', () => {
   test('missing or wrong token → 401 with a JSON error', async () => {
-    for (const tok of [undefined, 'nonsense', 'SHC31100365.wrongsecret', `${tokB.split('.')[0]}.${tokA.split('.')[1]}`]) {
+    for (const tok of [
+      undefined,
+      'nonsense',
+      'SHC31100365.wrongsecret',
+      `${tokB.split('.')[0]}.${tokA.split('.')[1]}`,
+    ]) {
       const r = await call('GET', '/api/v1/snapshots', { token: tok });
       assert.equal(r.status, 401, `token ${tok}`);
       assert.equal(r.json.error, 'unauthorized');
@@ -88,16 +99,31 @@ describe('bad input is refused and nothing is written', () => {
     for (const [what, entries] of bad) {
       const text = serializeTree(entries);
       const l = await lease(tokA);
-      const r = await call('POST', `/api/v1/backups/${l}/commit`, { token: tokA, json: { sources: [{ source: 'datastore', root: treeId(text), trees: { [treeId(text)]: text } }] } });
+      const r = await call('POST', `/api/v1/backups/${l}/commit`, {
+        token: tokA,
+        json: { sources: [{ source: 'datastore', root: treeId(text), trees: { [treeId(text)]: text } }] },
+      });
       assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.json)}`);
       assert.equal(r.json.error, 'invalid_manifest');
       await call('DELETE', `/api/v1/backups/${l}`, { token: tokA });
     }
-    const unsorted = JSON.stringify({ v: 1, e: [['b', 'f', 420, 1, 1, blob], ['a', 'f', 420, 1, 1, blob]] });
+    const unsorted = JSON.stringify({
+      v: 1,
+      e: [
+        ['b', 'f', 420, 1, 1, blob],
+        ['a', 'f', 420, 1, 1, blob],
+      ],
+    });
     const l = await lease(tokA);
-    const r = await call('POST', `/api/v1/backups/${l}/commit`, { token: tokA, json: { sources: [{ source: 'datastore', root: treeId(unsorted), trees: { [treeId(unsorted)]: unsorted } }] } });
+    const r = await call('POST', `/api/v1/backups/${l}/commit`, {
+      token: tokA,
+      json: { sources: [{ source: 'datastore', root: treeId(unsorted), trees: { [treeId(unsorted)]: unsorted } }] },
+    });
     assert.equal(r.status, 400);
-    const bad2 = await call('POST', `/api/v1/backups/${l}/commit`, { token: tokA, json: { sources: [{ source: '../etc', root: blob, trees: {} }] } });
+    const bad2 = await call('POST', `/api/v1/backups/${l}/commit`, {
+      token: tokA,
+      json: { sources: [{ source: '../etc', root: blob, trees: {} }] },
+    });
     assert.equal(bad2.status, 400);
     assert.deepEqual(snapshotDirs('SHC31100365'), before, 'no snapshot written');
   });
@@ -106,9 +132,15 @@ describe('bad input is refused and nothing is written', () => {
     const l = await lease(tokA);
     const text = serializeTree([['a', 'f', 0o644, 1, 5, sha256Hex('never uploaded')]]);
     const wrongId = sha256Hex('something else');
-    const r1 = await call('POST', `/api/v1/backups/${l}/commit`, { token: tokA, json: { sources: [{ source: 'datastore', root: wrongId, trees: { [wrongId]: text } }] } });
+    const r1 = await call('POST', `/api/v1/backups/${l}/commit`, {
+      token: tokA,
+      json: { sources: [{ source: 'datastore', root: wrongId, trees: { [wrongId]: text } }] },
+    });
     assert.equal(r1.status, 422);
-    const r2 = await call('POST', `/api/v1/backups/${l}/commit`, { token: tokA, json: { sources: [{ source: 'datastore', root: treeId(text), trees: { [treeId(text)]: text } }] } });
+    const r2 = await call('POST', `/api/v1/backups/${l}/commit`, {
+      token: tokA,
+      json: { sources: [{ source: 'datastore', root: treeId(text), trees: { [treeId(text)]: text } }] },
+    });
     assert.equal(r2.status, 422);
     assert.equal(r2.json.error, 'missing_blobs');
     assert.ok(!existsSync(srv.ctx.store.pool.treePath(treeId(text))), 'tree not stored');
@@ -118,12 +150,18 @@ describe('bad input is refused and nothing is written', () => {
     const l = await lease(tokA);
     const claimed = sha256Hex('the real content');
     const payload = Buffer.from('forged content');
-    const r = await call('POST', `/api/v1/backups/${l}/blobs`, { token: tokA, body: Buffer.concat([frameHeader(claimed, 0, payload.length), payload]) });
+    const r = await call('POST', `/api/v1/backups/${l}/blobs`, {
+      token: tokA,
+      body: Buffer.concat([frameHeader(claimed, 0, payload.length), payload]),
+    });
     assert.equal(r.status, 422);
     assert.equal(r.json.error, 'hash_mismatch');
     assert.equal(srv.ctx.store.pool.blobSize(claimed), -1);
     const good = Buffer.from('honest');
-    const ok = await call('POST', `/api/v1/backups/${l}/blobs`, { token: tokA, body: Buffer.concat([frameHeader(sha256Hex(good), 0, good.length), good]) });
+    const ok = await call('POST', `/api/v1/backups/${l}/blobs`, {
+      token: tokA,
+      body: Buffer.concat([frameHeader(sha256Hex(good), 0, good.length), good]),
+    });
     assert.equal(ok.status, 200);
     assert.equal(srv.ctx.store.pool.blobSize(sha256Hex(good)), good.length);
   });
@@ -131,25 +169,44 @@ describe('bad input is refused and nothing is written', () => {
   test('a resumable upload that does not match its hash is discarded', async () => {
     const l = await lease(tokA);
     const id = sha256Hex('expected');
-    const r = await call('PATCH', `/api/v1/backups/${l}/uploads/${id}`, { token: tokA, body: Buffer.from('unexpected'), headers: { 'upload-offset': '0', 'upload-length': '10' } });
+    const r = await call('PATCH', `/api/v1/backups/${l}/uploads/${id}`, {
+      token: tokA,
+      body: Buffer.from('unexpected'),
+      headers: { 'upload-offset': '0', 'upload-length': '10' },
+    });
     assert.equal(r.status, 422);
     assert.equal(srv.ctx.store.pool.blobSize(id), -1);
   });
 
   test("laptop A cannot read laptop B's snapshots, trees or blobs", async () => {
-    const snapsB = (await call('GET', '/api/v1/snapshots', { token: tokB })).json as unknown as { snapshots: Array<{ name: string; root: string; serial: string }> };
+    const snapsB = (await call('GET', '/api/v1/snapshots', { token: tokB })).json as unknown as {
+      snapshots: Array<{ name: string; root: string; serial: string }>;
+    };
     const s = snapsB.snapshots[0];
-    const own = (await call('GET', '/api/v1/snapshots', { token: tokA })).json as unknown as { snapshots: Array<{ serial: string }> };
-    assert.ok(own.snapshots.every((x) => x.serial === 'SHC31100365'), 'A lists only its own');
+    const own = (await call('GET', '/api/v1/snapshots', { token: tokA })).json as unknown as {
+      snapshots: Array<{ serial: string }>;
+    };
+    assert.ok(
+      own.snapshots.every((x) => x.serial === 'SHC31100365'),
+      'A lists only its own',
+    );
     assert.equal((await call('GET', `/api/v1/snapshots/${s.serial}/${s.name}/entries`, { token: tokA })).status, 404);
     assert.equal((await call('POST', '/api/v1/trees', { token: tokA, json: { ids: [s.root] } })).status, 404);
-    const tree = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [s.root] } })).json as unknown as { trees: Record<string, string> };
+    const tree = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [s.root] } })).json as unknown as {
+      trees: Record<string, string>;
+    };
     const prefix = JSON.parse(tree.trees[s.root]).e[0][5] as string;
-    const sub = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [prefix] } })).json as unknown as { trees: Record<string, string> };
+    const sub = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [prefix] } })).json as unknown as {
+      trees: Record<string, string>;
+    };
     const entryTree = (JSON.parse(sub.trees[prefix]).e[0] as TreeEntry)[5];
-    const et = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [entryTree] } })).json as unknown as { trees: Record<string, string> };
+    const et = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [entryTree] } })).json as unknown as {
+      trees: Record<string, string>;
+    };
     const metaDir = (JSON.parse(et.trees[entryTree]).e as TreeEntry[]).find((e) => e[0] === 'metadata')![5];
-    const mt = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [metaDir] } })).json as unknown as { trees: Record<string, string> };
+    const mt = (await call('POST', '/api/v1/trees', { token: tokB, json: { ids: [metaDir] } })).json as unknown as {
+      trees: Record<string, string>;
+    };
     const uidBlob = (JSON.parse(mt.trees[metaDir]).e as TreeEntry[]).find((e) => e[1] === 'f')![5]; // a pool blob (tiny values are inline)
     assert.equal((await call('GET', `/api/v1/blobs/${uidBlob}`, { token: tokB })).status, 200);
     assert.equal((await call('GET', `/api/v1/blobs/${uidBlob}`, { token: tokA })).status, 404);
@@ -173,7 +230,11 @@ describe('bad input is refused and nothing is written', () => {
   test('malformed requests → 400 JSON errors', async () => {
     assert.equal((await call('POST', '/api/v1/devices', { json: { serial: '../../etc' } })).status, 400);
     assert.equal((await call('POST', '/api/v1/devices', { json: { serial: 'SHF1', extra: 1 } })).status, 400);
-    const r = await fetch(`${srv.url}/api/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    const r = await fetch(`${srv.url}/api/v1/devices`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    });
     assert.equal(r.status, 400);
     assert.equal(((await r.json()) as { error: string }).error, 'bad_request');
     assert.equal((await call('GET', '/api/v1/nope')).status, 404);
@@ -183,9 +244,14 @@ describe('bad input is refused and nothing is written', () => {
     const r = await call('POST', '/api/v1/devices', { json: { serial: 'SHC31100365', nickname: 'thief' } });
     assert.equal(r.status, 409);
     assert.equal(r.json.error, 'already_registered');
-    const again = await call('POST', '/api/v1/devices', { token: tokB, json: { serial: 'SHC31100365', nickname: 'thief' } });
+    const again = await call('POST', '/api/v1/devices', {
+      token: tokB,
+      json: { serial: 'SHC31100365', nickname: 'thief' },
+    });
     assert.equal(again.status, 409);
-    const dev = srv.ctx.store.db.prepare("SELECT token_hash FROM devices WHERE serial = 'SHC31100365'").get() as { token_hash: string };
+    const dev = srv.ctx.store.db.prepare("SELECT token_hash FROM devices WHERE serial = 'SHC31100365'").get() as {
+      token_hash: string;
+    };
     assert.ok(!tokA.includes(dev.token_hash) && dev.token_hash.length === 64, 'only a hash is stored');
   });
 
@@ -201,7 +267,11 @@ describe('bad input is refused and nothing is written', () => {
     chmodSync(join(locked, 'f'), 0);
     const r = await backupJson(l.profile);
     assert.ok(r.snapshots.length >= 1);
-    const rows = srv.ctx.store.db.prepare("SELECT uid, title, timestamp, problems FROM entries WHERE account_id = (SELECT account_id FROM devices WHERE serial = 'SHC31100367')").all() as Array<{ uid: string; title: string; problems: string | null }>;
+    const rows = srv.ctx.store.db
+      .prepare(
+        "SELECT uid, title, timestamp, problems FROM entries WHERE account_id = (SELECT account_id FROM devices WHERE serial = 'SHC31100367')",
+      )
+      .all() as Array<{ uid: string; title: string; problems: string | null }>;
     assert.equal(rows.length, l.summary.entries.length);
     assert.match(rows.find((x) => x.uid === e1.uid)!.problems ?? '', /timestamp/);
     assert.equal(rows.find((x) => x.uid === e1.uid)!.title, e1.title);
@@ -243,7 +313,10 @@ describe('agent command line', () => {
     const busy = await startServer({ maxConcurrent: 1 });
     const l = await registered(busy.url, 'SHC31100369', { entries: 2 });
     const other = await registered(busy.url, 'SHC31100370', { entries: 2 });
-    const held = await fetch(`${busy.url}/api/v1/backups`, { method: 'POST', headers: { authorization: `Bearer ${token(other.profile)}` } });
+    const held = await fetch(`${busy.url}/api/v1/backups`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token(other.profile)}` },
+    });
     assert.equal(held.status, 201);
     const r = await agent(['backup', '--profile', l.profile]);
     assert.equal(r.code, 4, r.stderr);

@@ -10,13 +10,33 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { agent, assertSameTree, backupJson, cleanup, JOURNAL_EXCLUDES, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
-import { FrameParser } from '../src/common/frame-parser.js';
-import { frameHeader } from '../src/common/frames.js';
-import { sha256Hex } from '../src/common/hash.js';
+import {
+  agent,
+  assertSameTree,
+  backupJson,
+  cleanup,
+  JOURNAL_EXCLUDES,
+  registered,
+  serverForSuite,
+  tmp,
+  type TestServer,
+} from './helpers/harness.js';
+import { FrameParser } from '../src/protocol/frame-parser.js';
+import { frameHeader } from '../src/protocol/frames.js';
+import { sha256Hex } from '../src/protocol/hash.js';
 
 let srv: TestServer;
 serverForSuite((s) => (srv = s));
@@ -56,12 +76,22 @@ describe('full restore, awkward files', () => {
     symlinkSync('dup1', join(ds, 'small', 'link'));
     mkdirSync(join(ds, 'deep', 'a', 'b', 'c'), { recursive: true });
     chmodSync(join(ds, 'deep', 'a', 'b', 'c'), 0o700);
-    for (const [d, t] of [['deep/a/b/c', 1_400_000_000], ['deep/a/b', 1_400_000_001], ['deep/a', 1_400_000_002], ['deep', 1_400_000_003], ['small', 1_400_000_004], ['big', 1_400_000_005]] as const) utimesSync(join(ds, d), t, t);
+    for (const [d, t] of [
+      ['deep/a/b/c', 1_400_000_000],
+      ['deep/a/b', 1_400_000_001],
+      ['deep/a', 1_400_000_002],
+      ['deep', 1_400_000_003],
+      ['small', 1_400_000_004],
+      ['big', 1_400_000_005],
+    ] as const)
+      utimesSync(join(ds, d), t, t);
     await backupJson(profile);
 
     const out = tmp('out');
     const umask = process.umask(0o027); // the agent inherits it: modes must not depend on it
-    const r = await agent(['restore', '--profile', profile, '--all', '--to', out, '--json']).finally(() => process.umask(umask));
+    const r = await agent(['restore', '--profile', profile, '--all', '--to', out, '--json']).finally(() =>
+      process.umask(umask),
+    );
     assert.equal(r.code, 0, r.stderr);
     const rd = join(out, 'datastore');
     assertSameTree(ds, rd, JOURNAL_EXCLUDES);
@@ -79,7 +109,11 @@ describe('full restore, awkward files', () => {
     const again = await agent(['restore', '--profile', profile, '--all', '--to', out, '--json']);
     assert.equal(again.code, 0, again.stderr);
     const res = JSON.parse(again.stdout) as { restored: Array<{ source: string; written: number; skipped: number }> };
-    assert.equal(res.restored.find((x) => x.source === 'datastore')!.written, 4, 'only the four damaged files are written again');
+    assert.equal(
+      res.restored.find((x) => x.source === 'datastore')!.written,
+      4,
+      'only the four damaged files are written again',
+    );
     assertSameTree(ds, rd, JOURNAL_EXCLUDES);
 
     // A pool blob damaged on the server (same size): the restore fails, and leaves no file that would look restored.
@@ -108,21 +142,24 @@ describe('FrameParser', () => {
   function parse(chunkSize: number, data = stream, max = 1 << 20) {
     const got: Array<{ id: string; parts: Buffer[] }> = [];
     let open: { id: string; parts: Buffer[] } | null = null;
-    const p = new FrameParser({
-      start: (id, flags, length) => {
-        assert.equal(flags, 0);
-        assert.ok(length <= max);
-        open = { id, parts: [] };
+    const p = new FrameParser(
+      {
+        start: (id, flags, length) => {
+          assert.equal(flags, 0);
+          assert.ok(length <= max);
+          open = { id, parts: [] };
+        },
+        data: (piece) => {
+          assert.ok(piece.length > 0, 'never an empty piece');
+          open!.parts.push(Buffer.from(piece));
+        },
+        end: () => {
+          got.push(open!);
+          open = null;
+        },
       },
-      data: (piece) => {
-        assert.ok(piece.length > 0, 'never an empty piece');
-        open!.parts.push(Buffer.from(piece));
-      },
-      end: () => {
-        got.push(open!);
-        open = null;
-      },
-    }, max);
+      max,
+    );
     for (let i = 0; i < data.length; i += chunkSize) p.push(data.subarray(i, i + chunkSize));
     p.finish();
     return got;

@@ -43,7 +43,11 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
   const id = createHash('sha256').update(big).digest('hex');
   const part = join(srv.root, 'incoming', `${id}.${serial}.part`);
 
-  const first = spawn(process.execPath, [join(REPO, 'bin', 'ds-backup.js'), 'run', '--no-sleep', '--profile', profile, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const first = spawn(
+    process.execPath,
+    [join(REPO, 'bin', 'ds-backup.js'), 'run', '--no-sleep', '--profile', profile, '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const firstClosed = new Promise<number | null>((res) => first.on('close', (code, sig) => res(sig ? null : code)));
   for (let i = 0; i < 1200 && size(part) < SIZE * 0.4; i++) await sleep(50);
   const atKill = size(part);
@@ -68,16 +72,29 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
 
   const rerun = await agent(['run', '--no-sleep', '--profile', profile, '--json']);
   assert.equal(rerun.code, 0, `the lock died with the killed agent; ${rerun.stderr}`);
-  const out = JSON.parse(rerun.stdout) as { outcome: string; backup: { sentBytes: number; uploadedBlobs: number; hashedFiles: number } };
+  const out = JSON.parse(rerun.stdout) as {
+    outcome: string;
+    backup: { sentBytes: number; uploadedBlobs: number; hashedFiles: number };
+  };
   assert.equal(out.outcome, 'ok');
   const missing = SIZE - kept;
-  t.diagnostic(`killed at ${atKill} of ${SIZE} bytes; server kept ${kept}; rerun sent ${out.backup.sentBytes} bytes (${missing} missing)`);
+  t.diagnostic(
+    `killed at ${atKill} of ${SIZE} bytes; server kept ${kept}; rerun sent ${out.backup.sentBytes} bytes (${missing} missing)`,
+  );
   assert.ok(out.backup.sentBytes >= missing, `sent ${out.backup.sentBytes}, missing ${missing}`);
-  assert.ok(out.backup.sentBytes < missing + 64 * 1024, `sent ${out.backup.sentBytes} bytes for ${missing} missing: only the rest of the big file plus a little JSON`);
+  assert.ok(
+    out.backup.sentBytes < missing + 64 * 1024,
+    `sent ${out.backup.sentBytes} bytes for ${missing} missing: only the rest of the big file plus a little JSON`,
+  );
   assert.equal(out.backup.uploadedBlobs, 1, 'the small files the first run stored are not sent again');
   assert.equal(out.backup.hashedFiles, 0, 'nothing re-hashed: the first run saved its hash cache');
   assert.equal(srv.ctx.store.pool.blobSize(id), SIZE);
-  assert.equal(createHash('sha256').update(readFileSync(srv.ctx.store.pool.blobPath(id))).digest('hex'), id);
+  assert.equal(
+    createHash('sha256')
+      .update(readFileSync(srv.ctx.store.pool.blobPath(id)))
+      .digest('hex'),
+    id,
+  );
   assert.equal(size(part), -1, 'part file gone');
   assert.ok(srv.ctx.bandwidth.waitedMs > 0, 'the bandwidth cap paced the uploads');
   cleanup(profile);

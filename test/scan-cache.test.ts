@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCache, saveCache } from '../src/agent/cache.js';
-import { scanSource, scanSourceAsync, type ScanResult } from '../src/agent/scan.js';
+import { loadCache, saveCache } from '../src/snapshot/cache.js';
+import { scanSource, scanSourceAsync, type ScanResult } from '../src/snapshot/scan.js';
 import { cleanup, tmp } from './helpers/harness.js';
 
 function folder(): string {
@@ -110,7 +110,10 @@ test('folders hashed by a run that never committed are still sent by the next ru
   saveCache(cache, first.cache); // the early save of a run whose commit then failed
   assert.equal(typeof loadCache(cache).committed, 'object');
   const offered: string[] = [];
-  const r = await scanSourceAsync('documents', src, cache, 'srv', new Set(), { onCandidate: (b) => offered.push(b.id), pause: () => null });
+  const r = await scanSourceAsync('documents', src, cache, 'srv', new Set(), {
+    onCandidate: (b) => offered.push(b.id),
+    pause: () => null,
+  });
   assert.equal(r.hashedFiles, 0, 'nothing is read again');
   assert.equal(r.changedDirs.size, 4, 'but every folder is still new to the server');
   assert.equal(r.changedTrees.size, 4);

@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allTrees, hashFile, scanSource } from '../src/agent/scan.js';
-import { readTrustedTree } from '../src/common/tree.js';
-import { commit } from '../src/server/ingest.js';
-import { Store } from '../src/server/store.js';
+import { allTrees, hashFile, scanSource } from '../src/snapshot/scan.js';
+import { readTrustedTree } from '../src/protocol/tree.js';
+import { commit } from '../src/server/ingest/ingest.js';
+import { Store } from '../src/server/store/store.js';
 import { cleanup, tmp } from './helpers/harness.js';
 
 test('hashing refuses devices and links instead of following them', () => {
@@ -45,7 +45,8 @@ test('a commit publishes every subtree before the tree that names it', async () 
   await commit(store, dev, [{ source: 'documents', root: scan.root, trees }], null);
   assert.equal(order.length, 4);
   for (const [i, id] of order.entries()) {
-    for (const e of readTrustedTree(trees[id]).e) if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, 'child published first');
+    for (const e of readTrustedTree(trees[id]).e)
+      if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, 'child published first');
   }
   store.close();
   cleanup(root, src);

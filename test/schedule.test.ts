@@ -9,14 +9,22 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../src/common/errors.js';
+import { AppError } from '../src/platform/errors.js';
 import { Profile } from '../src/agent/profile.js';
-import { powerVerdict, readPower } from '../src/agent/power.js';
-import { scheduledRun, type RunDeps, type RunSettings } from '../src/agent/run.js';
-import { backoffMs, BUSY_BUDGET_MS, busyStep, doneToday, localMidnight, MAX_TRIES, nextMidnight } from '../src/agent/schedule.js';
-import { readState } from '../src/agent/state.js';
-import { tryLock } from '../src/agent/lock.js';
-import type { BackupResult } from '../src/agent/backup.js';
+import { powerVerdict, readPower } from '../src/agent/schedule/power.js';
+import { scheduledRun, type RunDeps, type RunSettings } from '../src/agent/schedule/run.js';
+import {
+  backoffMs,
+  BUSY_BUDGET_MS,
+  busyStep,
+  doneToday,
+  localMidnight,
+  MAX_TRIES,
+  nextMidnight,
+} from '../src/agent/schedule/schedule.js';
+import { readState } from '../src/agent/schedule/state.js';
+import { tryLock } from '../src/agent/schedule/lock.js';
+import type { BackupResult } from '../src/agent/backup/backup.js';
 import { agent, cleanup, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
 
 const T0 = new Date(2026, 10, 26, 10, 0, 0).getTime(); // 10:00 local
@@ -31,10 +39,26 @@ function sysfs(supplies: Record<string, Record<string, string>>): string {
   }
   return root;
 }
-const battery = (capacity: number, status = 'Discharging') => ({ type: 'Battery', present: '1', capacity: String(capacity), status });
+const battery = (capacity: number, status = 'Discharging') => ({
+  type: 'Battery',
+  present: '1',
+  capacity: String(capacity),
+  status,
+});
 const ac = (online: boolean) => ({ type: 'Mains', online: online ? '1' : '0' });
 
-const okResult: BackupResult = { snapshots: [{ name: 'datastore-2026-11-26_10:00', source: 'datastore', files: 1, bytes: 1 }], files: 1, bytes: 1, hashedFiles: 1, uploadedBlobs: 1, uploadedBytes: 1, sentBytes: 1, seconds: 0, commitMs: 1, warnings: [] };
+const okResult: BackupResult = {
+  snapshots: [{ name: 'datastore-2026-11-26_10:00', source: 'datastore', files: 1, bytes: 1 }],
+  files: 1,
+  bytes: 1,
+  hashedFiles: 1,
+  uploadedBlobs: 1,
+  uploadedBytes: 1,
+  sentBytes: 1,
+  seconds: 0,
+  commitMs: 1,
+  warnings: [],
+};
 
 function fake(profile: Profile, over: Partial<RunDeps> & { outcomes?: Array<'ok' | number | null | Error> } = {}) {
   let t = T0;
@@ -71,10 +95,17 @@ function fake(profile: Profile, over: Partial<RunDeps> & { outcomes?: Array<'ok'
 
 function profileDir(registeredTo: string | null = 'http://127.0.0.1:9'): Profile {
   const p = new Profile(tmp('prof'));
-  if (registeredTo) p.writeConfig({ server: registeredTo, serial: 'SHF7000900', nickname: 'x', token: 'SHF7000900.secret' });
+  if (registeredTo)
+    p.writeConfig({ server: registeredTo, serial: 'SHF7000900', nickname: 'x', token: 'SHF7000900.secret' });
   return p;
 }
-const settings = (over: Partial<RunSettings> = {}): RunSettings => ({ noSleep: true, maxSleepMs: 20 * 60_000, minBattery: 30, sysfsRoot: '/', ...over });
+const settings = (over: Partial<RunSettings> = {}): RunSettings => ({
+  noSleep: true,
+  maxSleepMs: 20 * 60_000,
+  minBattery: 30,
+  sysfsRoot: '/',
+  ...over,
+});
 
 describe('schedule rules (pure)', () => {
   test('done today means touched since local midnight', () => {
@@ -91,8 +122,15 @@ describe('schedule rules (pure)', () => {
   test('busy backoff: Retry-After when given, else full jitter doubling from 4 min', () => {
     assert.equal(backoffMs(1, 37, 0.99), 37_000);
     assert.equal(backoffMs(3, 999_999, 0.5), 3_600_000, 'Retry-After capped at an hour');
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffMs(n, undefined, 0.5)), [120_000, 240_000, 480_000, 960_000, 1_920_000]);
-    assert.deepEqual([1, 2, 3, 4, 5].map((n) => backoffMs(n, undefined, 0)), [0, 0, 0, 0, 0], 'full jitter reaches 0');
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => backoffMs(n, undefined, 0.5)),
+      [120_000, 240_000, 480_000, 960_000, 1_920_000],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((n) => backoffMs(n, undefined, 0)),
+      [0, 0, 0, 0, 0],
+      'full jitter reaches 0',
+    );
     assert.equal(backoffMs(5, undefined, 0.999999), 3_839_996);
     const mean = [1, 2, 3, 4, 5].reduce((a, n) => a + backoffMs(n, undefined, 0.5), 0);
     assert.ok(mean > 55 * 60_000 && mean < 65 * 60_000, 'about an hour in all on average');
@@ -109,11 +147,18 @@ describe('schedule rules (pure)', () => {
     }
     assert.equal(n, 720, '720 waits of 5 s = one hour');
     assert.equal(st.waitedMs, BUSY_BUDGET_MS);
-    const blind = [1, 2, 3, 4, 5, 6].reduce((acc) => {
-      const s2 = busyStep(acc.st, undefined, 0.5);
-      return { st: s2.state, give: [...acc.give, s2.giveUp] };
-    }, { st: { blind: 0, waitedMs: 0 }, give: [] as boolean[] });
-    assert.deepEqual(blind.give, [false, false, false, false, false, true], 'without Retry-After: the 6th busy try gives up');
+    const blind = [1, 2, 3, 4, 5, 6].reduce(
+      (acc) => {
+        const s2 = busyStep(acc.st, undefined, 0.5);
+        return { st: s2.state, give: [...acc.give, s2.giveUp] };
+      },
+      { st: { blind: 0, waitedMs: 0 }, give: [] as boolean[] },
+    );
+    assert.deepEqual(
+      blind.give,
+      [false, false, false, false, false, true],
+      'without Retry-After: the 6th busy try gives up',
+    );
     assert.equal(busyStep({ blind: 0, waitedMs: 0 }, 0, 0.5).waitMs, 1000, 'Retry-After 0 still waits a second');
   });
 
@@ -177,7 +222,11 @@ describe('scheduledRun with a fake clock', () => {
     assert.deepEqual([r.outcome, r.exitCode], ['skipped', 0]);
     assert.match(readState(p).reason!, /on battery at 12 %/);
     assert.equal(calls.pings, 0);
-    const again = await scheduledRun(p, settings({ sysfsRoot: root, minBattery: 10 }), fake(p, { power: readPower }).deps);
+    const again = await scheduledRun(
+      p,
+      settings({ sysfsRoot: root, minBattery: 10 }),
+      fake(p, { power: readPower }).deps,
+    );
     assert.equal(again.outcome, 'ok', 'a lower threshold lets it run');
     cleanup(p.dir, root);
   });
@@ -301,9 +350,11 @@ describe('the run lock (flock)', () => {
     await b.release();
 
     // A holder process killed with SIGKILL: the lock goes with it.
-    const code = `import('${join(import.meta.dirname, '..', 'dist', 'agent', 'lock.js')}').then(async (m) => { const l = await m.tryLock(${JSON.stringify(file)}); process.stdout.write(l ? 'held\\n' : 'busy\\n'); setInterval(() => {}, 1000); });`;
+    const code = `import('${join(import.meta.dirname, '..', 'dist', 'agent', 'schedule', 'lock.js')}').then(async (m) => { const l = await m.tryLock(${JSON.stringify(file)}); process.stdout.write(l ? 'held\\n' : 'busy\\n'); setInterval(() => {}, 1000); });`;
     const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const first = await new Promise<string>((res) => child.stdout.once('data', (c: Buffer) => res(c.toString().trim())));
+    const first = await new Promise<string>((res) =>
+      child.stdout.once('data', (c: Buffer) => res(c.toString().trim())),
+    );
     assert.equal(first, 'held');
     assert.equal(await tryLock(file), null);
     const gone = new Promise((res) => child.on('close', res));
@@ -333,16 +384,30 @@ describe('ds-backup run / status / install-timer (real CLI)', () => {
     assert.equal((JSON.parse(r1.stdout) as { outcome: string }).outcome, 'skipped');
 
     const st1 = await agent(['status', '--profile', profile, '--json']);
-    const s1 = JSON.parse(st1.stdout) as { registered: boolean; lastSuccess: string | null; lastOutcome: string; lastReason: string; pending: boolean; server: string };
-    assert.deepEqual([s1.registered, s1.lastSuccess, s1.lastOutcome, s1.pending, s1.server], [true, null, 'skipped', true, srv.url]);
+    const s1 = JSON.parse(st1.stdout) as {
+      registered: boolean;
+      lastSuccess: string | null;
+      lastOutcome: string;
+      lastReason: string;
+      pending: boolean;
+      server: string;
+    };
+    assert.deepEqual(
+      [s1.registered, s1.lastSuccess, s1.lastOutcome, s1.pending, s1.server],
+      [true, null, 'skipped', true, srv.url],
+    );
     assert.match(s1.lastReason, /battery/);
 
     // Lock held by another process (as the 2008 scripts did it): exit 5 at once.
     mkdirSync(join(profile, 'lock'), { recursive: true });
     // -o: only flock itself holds the lock (not its sleep), so killing it frees the lock.
-    const holder = spawn('flock', ['-o', join(profile, 'lock', 'ds-backup.run'), 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const holder = spawn('flock', ['-o', join(profile, 'lock', 'ds-backup.run'), 'cat'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     for (let i = 0; i < 100; i++) {
-      const probe = await new Promise<number | null>((res) => spawn('flock', ['-n', join(profile, 'lock', 'ds-backup.run'), 'true']).on('close', res));
+      const probe = await new Promise<number | null>((res) =>
+        spawn('flock', ['-n', join(profile, 'lock', 'ds-backup.run'), 'true']).on('close', res),
+      );
       if (probe !== 0) break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -369,7 +434,10 @@ describe('ds-backup run / status / install-timer (real CLI)', () => {
     assert.match(st2.stdout, /registered: +yes, SHF7000910/);
     assert.match(st2.stdout, /last run: .*skipped — already backed up today/);
     assert.match(st2.stdout, /pending: +no, backed up today/);
-    const s2 = JSON.parse((await agent(['status', '--profile', profile, '--json'])).stdout) as { lastSuccess: string; nextAttempt: string };
+    const s2 = JSON.parse((await agent(['status', '--profile', profile, '--json'])).stdout) as {
+      lastSuccess: string;
+      nextAttempt: string;
+    };
     assert.ok(Date.parse(s2.nextAttempt) >= nextMidnight(Date.now()) - 1);
     assert.ok(Math.abs(Date.parse(s2.lastSuccess) - Date.now()) < 600_000);
     cleanup(profile, low);
@@ -388,9 +456,16 @@ describe('ds-backup run / status / install-timer (real CLI)', () => {
   test('install-timer --dry-run: systemd units and the crontab line, nothing written', async () => {
     const dir = tmp('timer');
     const env = { XDG_CONFIG_HOME: join(dir, 'config') };
-    const r = await agent(['install-timer', '--systemd', '--dry-run', '--json', '--profile', join(dir, 'my profile')], env);
+    const r = await agent(
+      ['install-timer', '--systemd', '--dry-run', '--json', '--profile', join(dir, 'my profile')],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
-    const p = JSON.parse(r.stdout) as { mode: string; files: Array<{ path: string; content: string }>; commands: string[][] };
+    const p = JSON.parse(r.stdout) as {
+      mode: string;
+      files: Array<{ path: string; content: string }>;
+      commands: string[][];
+    };
     assert.equal(p.mode, 'systemd');
     const [svc, timer] = p.files;
     assert.equal(svc.path, join(dir, 'config', 'systemd', 'user', 'ds-backup.service'));
@@ -398,7 +473,10 @@ describe('ds-backup run / status / install-timer (real CLI)', () => {
     assert.match(svc.content, /^IOSchedulingClass=idle$/m);
     assert.match(svc.content, /^Type=oneshot$/m);
     assert.match(svc.content, /^SuccessExitStatus=4 5$/m);
-    assert.match(svc.content, new RegExp(`^ExecStart=\\S+node \\S+/bin/ds-backup\\.js run --profile "${dir}/my profile"$`, 'm'));
+    assert.match(
+      svc.content,
+      new RegExp(`^ExecStart=\\S+node \\S+/bin/ds-backup\\.js run --profile "${dir}/my profile"$`, 'm'),
+    );
     assert.match(timer.content, /^OnUnitActiveSec=15min$/m);
     assert.match(timer.content, /^WantedBy=timers\.target$/m);
     assert.deepEqual(p.commands[1], ['systemctl', '--user', 'enable', '--now', 'ds-backup.timer']);
@@ -407,7 +485,13 @@ describe('ds-backup run / status / install-timer (real CLI)', () => {
 
     const cron = await agent(['install-timer', '--cron', '--profile', join(dir, 'p')]);
     assert.equal(cron.code, 0);
-    assert.match(cron.stdout, new RegExp(`^\\*/15 \\* \\* \\* \\* nice -n 19 ionice -c 3 \\S+ \\S+/bin/ds-backup\\.js run --profile ${dir}/p >>${dir}/p/ds-backup/run\\.log 2>&1$`, 'm'));
+    assert.match(
+      cron.stdout,
+      new RegExp(
+        `^\\*/15 \\* \\* \\* \\* nice -n 19 ionice -c 3 \\S+ \\S+/bin/ds-backup\\.js run --profile ${dir}/p >>${dir}/p/ds-backup/run\\.log 2>&1$`,
+        'm',
+      ),
+    );
     const both = await agent(['install-timer', '--cron', '--systemd']);
     assert.equal(both.code, 2);
     cleanup(dir);

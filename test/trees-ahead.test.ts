@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../src/agent/client.js';
-import { AppError } from '../src/common/errors.js';
-import { serializeTree, treeId, type Tree, type TreeEntry } from '../src/common/tree.js';
-import { childrenFirst } from '../src/server/ingest.js';
+import { AppError } from '../src/platform/errors.js';
+import { serializeTree, treeId, type Tree, type TreeEntry } from '../src/protocol/tree.js';
+import { childrenFirst } from '../src/server/ingest/ingest.js';
 import { cleanup, registered, serverForSuite, token, type TestServer } from './helpers/harness.js';
 
 let srv: TestServer;
@@ -26,9 +26,15 @@ function tree(entries: TreeEntry[]): { id: string; text: string } {
 /** root → a/ (a file and empty/), b/ → empty/ : the empty tree is shared. */
 function snapshotTrees() {
   const empty = tree([]);
-  const a = tree([['empty', 'd', 0o755, T, 0, empty.id], ['note', 'i', 0o644, T, 5, Buffer.from('hello').toString('base64')]]);
+  const a = tree([
+    ['empty', 'd', 0o755, T, 0, empty.id],
+    ['note', 'i', 0o644, T, 5, Buffer.from('hello').toString('base64')],
+  ]);
   const b = tree([['empty', 'd', 0o755, T, 0, empty.id]]);
-  const root = tree([['a', 'd', 0o755, T, 0, a.id], ['b', 'd', 0o755, T, 0, b.id]]);
+  const root = tree([
+    ['a', 'd', 0o755, T, 0, a.id],
+    ['b', 'd', 0o755, T, 0, b.id],
+  ]);
   return { empty, a, b, root, all: Object.fromEntries([empty, a, b, root].map((t) => [t.id, t.text])) };
 }
 
@@ -47,7 +53,8 @@ test('publish order puts every subtree first, even one shared by two parents', (
   const order = childrenFirst(parsed);
   assert.equal(order.length, 4);
   for (const [i, id] of order.entries()) {
-    for (const e of parsed.get(id)!.tree.e) if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, `${e[0]} before its parent`);
+    for (const e of parsed.get(id)!.tree.e)
+      if (e[1] === 'd') assert.ok(order.indexOf(e[5]) < i, `${e[0]} before its parent`);
   }
 });
 
@@ -57,13 +64,21 @@ test('trees sent ahead make a commit that carries none of them', async () => {
     const t = snapshotTrees();
     const l = await lease(d.client);
     assert.equal(l.treesAhead, true);
-    const r = await d.client.json<{ stashed: number }>('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: t.all } });
+    const r = await d.client.json<{ stashed: number }>('POST', `/api/v1/backups/${l.lease}/trees`, {
+      json: { trees: t.all },
+    });
     assert.equal(r.stashed, 4);
     assert.equal(incoming().length, 4, 'staged, not published');
-    const c = await d.client.json<{ snapshots: Array<{ files: number }> }>('POST', `/api/v1/backups/${l.lease}/commit`, { json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] } });
+    const c = await d.client.json<{ snapshots: Array<{ files: number }> }>(
+      'POST',
+      `/api/v1/backups/${l.lease}/commit`,
+      { json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] } },
+    );
     assert.equal(c.snapshots[0].files, 1);
     assert.deepEqual(incoming(), [], 'every staged tree published or removed');
-    const back = await d.client.json<{ trees: Record<string, string> }>('POST', '/api/v1/trees', { json: { ids: [t.root.id, t.empty.id] } });
+    const back = await d.client.json<{ trees: Record<string, string> }>('POST', '/api/v1/trees', {
+      json: { ids: [t.root.id, t.empty.id] },
+    });
     assert.equal(back.trees[t.empty.id], t.empty.text);
   } finally {
     await d.done();
@@ -77,13 +92,21 @@ test('a bad tree is refused when it arrives; a stash serves only its own lease a
     const t = snapshotTrees();
     const l = await lease(d.client);
     const badName = tree([['..', 'd', 0o755, T, 0, t.empty.id]]);
-    await assert.rejects(d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [badName.id]: badName.text } } }), (e: AppError) => e.code === 'invalid_manifest');
-    await assert.rejects(d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [t.a.id]: t.b.text } } }), (e: AppError) => e.code === 'hash_mismatch');
+    await assert.rejects(
+      d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [badName.id]: badName.text } } }),
+      (e: AppError) => e.code === 'invalid_manifest',
+    );
+    await assert.rejects(
+      d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: { [t.a.id]: t.b.text } } }),
+      (e: AppError) => e.code === 'hash_mismatch',
+    );
     assert.deepEqual(incoming(), [], 'nothing staged from a refused request');
     await d.client.json('POST', `/api/v1/backups/${l.lease}/trees`, { json: { trees: t.all } });
     const ol = await lease(other.client);
     await assert.rejects(
-      other.client.json('POST', `/api/v1/backups/${ol.lease}/commit`, { json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] } }),
+      other.client.json('POST', `/api/v1/backups/${ol.lease}/commit`, {
+        json: { sources: [{ source: 'datastore', root: t.root.id, trees: {} }] },
+      }),
       (e: AppError) => e.code === 'missing_blobs',
       'another laptop cannot commit what this one sent ahead',
     );
@@ -121,13 +144,19 @@ test('two uploads of the same large blob at once: the second is refused, the poo
       await new Promise((ok) => setTimeout(ok, 25));
     }
     await assert.rejects(
-      other.json('PATCH', path, { body: data.subarray(1024 * 1024), headers: { ...headers, 'upload-offset': String(1024 * 1024) } }),
+      other.json('PATCH', path, {
+        body: data.subarray(1024 * 1024),
+        headers: { ...headers, 'upload-offset': String(1024 * 1024) },
+      }),
       (e: AppError) => e.code === 'conflict' && /in progress/.test(e.message),
     );
     await other.close();
     release();
     assert.equal((await first).complete, true);
-    assert.ok(readFileSync(join(srv.root, 'pool', id.slice(0, 2), id)).equals(data), 'the published blob holds the right bytes');
+    assert.ok(
+      readFileSync(join(srv.root, 'pool', id.slice(0, 2), id)).equals(data),
+      'the published blob holds the right bytes',
+    );
   } finally {
     await d.done();
   }

@@ -10,16 +10,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { TAR_END, tarHeader, tarPadding } from '../src/server/web/tar.js';
+import { TAR_END, tarHeader, tarPadding } from '../src/server/http/web/tar.js';
 import { agent, backupJson, cleanup, registered, startServer, tmp, token, type TestServer } from './helpers/harness.js';
 import { readZip } from './helpers/unzip.js';
 import { readTarGz, WebClient } from './helpers/web-client.js';
-import { contentDisposition } from '../src/server/web/download-routes.js';
-import { html, raw } from '../src/server/web/html.js';
-import { pickLanguage } from '../src/server/web/i18n/index.js';
-import { limitDecision } from '../src/server/web/rate-limit.js';
-import { laptopStatus } from '../src/server/web/admin-data.js';
-import type { GenEntry } from '../src/journal/generator.js';
+import { contentDisposition } from '../src/server/http/web/download-routes.js';
+import { html, raw } from '../src/server/http/web/html.js';
+import { pickLanguage } from '../src/server/http/web/i18n/index.js';
+import { limitDecision } from '../src/server/http/web/rate-limit.js';
+import { laptopStatus } from '../src/server/http/web/admin-data.js';
+import type { GenEntry } from '../src/journal/gen/generator.js';
 
 const A = 'SHF7000950';
 const B = 'SHF7000951';
@@ -83,14 +83,21 @@ describe('web sign-in and sessions', () => {
     const again = await new WebClient(srv.url).get(path);
     assert.equal(again.status, 401, 'a used link does not sign in');
     const rows = srv.ctx.store.db.prepare('SELECT hash FROM web_links').all() as Array<{ hash: string }>;
-    assert.ok(rows.every((x) => !path.includes(x.hash)), 'links are stored hashed');
+    assert.ok(
+      rows.every((x) => !path.includes(x.hash)),
+      'links are stored hashed',
+    );
   });
 
   test('Secure cookie over https (behind a TLS proxy the request protocol is https)', async () => {
-    const { WebKit } = await import('../src/server/web/kit.js');
+    const { WebKit } = await import('../src/server/http/web/kit.js');
     const kit = new WebKit(srv.ctx, srv.ctx.store.webAuth);
     let opts: Record<string, unknown> = {};
-    const reply = { setCookie: (_n: string, _v: string, o: Record<string, unknown>) => { opts = o; } };
+    const reply = {
+      setCookie: (_n: string, _v: string, o: Record<string, unknown>) => {
+        opts = o;
+      },
+    };
     kit.setSession({ protocol: 'https' } as never, reply as never, 'x');
     assert.equal(opts.secure, true);
     assert.equal(opts.httpOnly, true);
@@ -98,9 +105,17 @@ describe('web sign-in and sessions', () => {
   });
 
   test('serial + PIN sign-in; wrong PINs are rate-limited per serial (429 even for the right PIN)', async () => {
-    const pin = (await (await fetch(`${srv.url}/api/v1/pin`, { headers: { authorization: `Bearer ${token(profB)}` } })).json() as { pin: string }).pin;
+    const pin = (
+      (await (
+        await fetch(`${srv.url}/api/v1/pin`, { headers: { authorization: `Bearer ${token(profB)}` } })
+      ).json()) as { pin: string }
+    ).pin;
     assert.match(pin, /^\d{6}$/);
-    assert.equal((JSON.parse(readFileSync(join(profB, 'ds-backup', 'config.json'), 'utf8')) as { pin: string }).pin, pin, 'register saved the PIN in the agent config');
+    assert.equal(
+      (JSON.parse(readFileSync(join(profB, 'ds-backup', 'config.json'), 'utf8')) as { pin: string }).pin,
+      pin,
+      'register saved the PIN in the agent config',
+    );
     const c = new WebClient(srv.url);
     const form = WebClient.csrf(await c.text('/ui/login'));
     const ok = await c.post('/ui/login', { _csrf: form, serial: B.toLowerCase(), pin });
@@ -109,7 +124,8 @@ describe('web sign-in and sessions', () => {
     const bad = new WebClient(srv.url);
     let csrf = WebClient.csrf(await bad.text('/ui/login'));
     const wrong = pin === '000000' ? '111111' : '000000';
-    for (let i = 0; i < 5; i++) assert.equal((await bad.post('/ui/login', { _csrf: csrf, serial: B, pin: wrong })).status, 401);
+    for (let i = 0; i < 5; i++)
+      assert.equal((await bad.post('/ui/login', { _csrf: csrf, serial: B, pin: wrong })).status, 401);
     csrf = WebClient.csrf(await bad.text('/ui/login'));
     const limited = await bad.post('/ui/login', { _csrf: csrf, serial: B, pin });
     assert.equal(limited.status, 429);
@@ -142,8 +158,18 @@ describe('web authorization and escaping', () => {
     const pageB = await b.text(`/ui/j/${B}`);
     const idB = /\/v\/(\d+)\/entry\.xoj/.exec(pageB)![1];
     const snapB = /\/b\/(SHF7000951\/datastore-[^"]+)"/.exec(await b.text(`/ui/j/${B}/backups`))![1];
-    for (const p of [`/ui/j/${B}`, `/ui/j/${B}/backups`, `/ui/j/${B}/v/${idB}/entry.xoj`, `/ui/j/${A}/v/${idB}/entry.xoj`, `/ui/j/${A}/v/${idB}/data`,
-      `/ui/j/${A}/v/${idB}/preview.png`, `/ui/j/${A}/v/${idB}`, `/ui/j/${A}/b/${snapB}`, `/ui/j/${A}/b/${snapB}/all.zip`, `/ui/j/${B}/b/${snapB}/all.xob`]) {
+    for (const p of [
+      `/ui/j/${B}`,
+      `/ui/j/${B}/backups`,
+      `/ui/j/${B}/v/${idB}/entry.xoj`,
+      `/ui/j/${A}/v/${idB}/entry.xoj`,
+      `/ui/j/${A}/v/${idB}/data`,
+      `/ui/j/${A}/v/${idB}/preview.png`,
+      `/ui/j/${A}/v/${idB}`,
+      `/ui/j/${A}/b/${snapB}`,
+      `/ui/j/${A}/b/${snapB}/all.zip`,
+      `/ui/j/${B}/b/${snapB}/all.xob`,
+    ]) {
       assert.equal((await a.get(p)).status, 404, p);
     }
     assert.equal((await a.get('/ui/admin')).status, 303, 'students are sent to the admin sign-in');
@@ -195,10 +221,19 @@ describe('getting documents back', () => {
     const id = /\/v\/(\d+)\/entry\.xoj/.exec(versions)![1];
     const x = await c.get(`/ui/j/${A}/v/${id}/entry.xoj`);
     assert.equal(x.headers.get('content-type'), 'application/vnd.olpc-journal-entry');
-    assert.match(x.headers.get('content-disposition')!, /^attachment; filename="[^"]+\.xoj"; filename\*=UTF-8''.+\.xoj$/);
+    assert.match(
+      x.headers.get('content-disposition')!,
+      /^attachment; filename="[^"]+\.xoj"; filename\*=UTF-8''.+\.xoj$/,
+    );
     const members = readZip(Buffer.from(await x.arrayBuffer()));
-    assert.deepEqual(members.map((m) => m.name).sort(), [`${e.uid}/${e.uid}`, `${e.uid}/_metadata.json`, `${e.uid}/preview/${e.uid}`].sort());
-    const meta = JSON.parse(members.find((m) => m.name.endsWith('_metadata.json'))!.data.toString()) as Record<string, string>;
+    assert.deepEqual(
+      members.map((m) => m.name).sort(),
+      [`${e.uid}/${e.uid}`, `${e.uid}/_metadata.json`, `${e.uid}/preview/${e.uid}`].sort(),
+    );
+    const meta = JSON.parse(members.find((m) => m.name.endsWith('_metadata.json'))!.data.toString()) as Record<
+      string,
+      string
+    >;
     assert.equal(meta.title, XSS);
     assert.equal(meta.preview, undefined);
     const data = readFileSync(join(profA, 'datastore', e.uid.slice(0, 2), e.uid, 'data'));
@@ -206,7 +241,10 @@ describe('getting documents back', () => {
     const d = await c.get(`/ui/j/${A}/v/${id}/data`);
     assert.deepEqual(Buffer.from(await d.arrayBuffer()), data);
     assert.equal(d.headers.get('content-type')!.split(';')[0], e.mimeType || 'application/octet-stream');
-    assert.match(d.headers.get('content-disposition')!, /^attachment; filename="_script_alert\(1\)_-script_\.\w+"; filename\*=UTF-8''%3Cscript%3E/);
+    assert.match(
+      d.headers.get('content-disposition')!,
+      /^attachment; filename="_script_alert\(1\)_-script_\.\w+"; filename\*=UTF-8''%3Cscript%3E/,
+    );
 
     const nodata = entriesA.find((x) => !x.hasData)!;
     const nd = await c.text(`/ui/j/${A}/e/${nodata.uid}`);
@@ -215,7 +253,10 @@ describe('getting documents back', () => {
     const ndId = /\/v\/(\d+)"/.exec(nd)![1];
     assert.equal((await c.get(`/ui/j/${A}/v/${ndId}/entry.xoj`)).status, 404);
     assert.match(await c.text(`/ui/j/${A}/v/${ndId}`), /<th>activity<\/th>/);
-    assert.equal(contentDisposition('Mi dibujo "ñ".png'), `attachment; filename="Mi dibujo ___.png"; filename*=UTF-8''Mi%20dibujo%20%22%C3%B1%22.png`);
+    assert.equal(
+      contentDisposition('Mi dibujo "ñ".png'),
+      `attachment; filename="Mi dibujo ___.png"; filename*=UTF-8''Mi%20dibujo%20%22%C3%B1%22.png`,
+    );
   });
 
   test('preview thumbnails are PNG with caching headers and 304 on a matching ETag', async () => {
@@ -250,7 +291,16 @@ describe('getting documents back', () => {
     // Sugar's Backup panel reads it with Python's tarfile (r:gz) and extracts it at /.
     const out = tmp('xob');
     writeFileSync(join(out, 'j.xob'), xob);
-    const py = spawnSync('python3', ['-c', 'import sys,tarfile\nwith tarfile.open(sys.argv[1], "r:gz") as t:\n  t.extractall(sys.argv[2])\n  print(len(t.getmembers()))', join(out, 'j.xob'), join(out, 'x')], { encoding: 'utf8' });
+    const py = spawnSync(
+      'python3',
+      [
+        '-c',
+        'import sys,tarfile\nwith tarfile.open(sys.argv[1], "r:gz") as t:\n  t.extractall(sys.argv[2])\n  print(len(t.getmembers()))',
+        join(out, 'j.xob'),
+        join(out, 'x'),
+      ],
+      { encoding: 'utf8' },
+    );
     if (!py.error) {
       assert.equal(py.status, 0, py.stderr);
       assert.equal(Number(py.stdout.trim()), tar.length);
@@ -262,14 +312,21 @@ describe('getting documents back', () => {
   test('tar writer: ustar prefix for long paths, pax for longer ones and long link targets', () => {
     const long = `${'d'.repeat(120)}/${'e'.repeat(150)}/f.txt`;
     const parts = [
-      tarHeader({ path: 'a/b.txt', type: 'file', mode: 0o644, mtimeMs: 1000, size: 3 }), Buffer.from('abc'), tarPadding(3),
+      tarHeader({ path: 'a/b.txt', type: 'file', mode: 0o644, mtimeMs: 1000, size: 3 }),
+      Buffer.from('abc'),
+      tarPadding(3),
       tarHeader({ path: `${'p'.repeat(90)}/${'q'.repeat(90)}`, type: 'dir', mode: 0o755, mtimeMs: 1000, size: 0 }),
-      tarHeader({ path: long, type: 'file', mode: 0o600, mtimeMs: 1000, size: 1 }), Buffer.from('z'), tarPadding(1),
+      tarHeader({ path: long, type: 'file', mode: 0o600, mtimeMs: 1000, size: 1 }),
+      Buffer.from('z'),
+      tarPadding(1),
       tarHeader({ path: 'l', type: 'symlink', mode: 0o777, mtimeMs: 1000, size: 0, linkTarget: 't'.repeat(150) }),
       TAR_END,
     ];
     const m = readTarGz(gzipSync(Buffer.concat(parts)));
-    assert.deepEqual(m.map((x) => x.name), ['a/b.txt', `${'p'.repeat(90)}/${'q'.repeat(90)}/`, long, 'l']);
+    assert.deepEqual(
+      m.map((x) => x.name),
+      ['a/b.txt', `${'p'.repeat(90)}/${'q'.repeat(90)}/`, long, 'l'],
+    );
     assert.equal(m[0].data.toString(), 'abc');
     assert.equal(m[2].data.toString(), 'z');
   });
@@ -314,7 +371,10 @@ describe('admin', () => {
     // disable: the laptop can no longer get a sign-in link
     assert.equal((await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '0' })).status, 200);
     assert.equal((await agent(['restore', '--web', '--no-open', '--profile', old.profile])).code, 1);
-    assert.match(await (await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '1' })).text(), /Disable backups/);
+    assert.match(
+      await (await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '1' })).text(),
+      /Disable backups/,
+    );
     // reset PIN shows a new one
     page = await (await admin.post(`/ui/admin/laptops/${OLD}/pin`, { _csrf: csrf })).text();
     const pin = /New restore PIN for SHF7000960: (\d{6})/.exec(page)![1];
@@ -322,17 +382,58 @@ describe('admin', () => {
     const n1 = await registered(srv.url, 'SHF7000961', { entries: 1 }).catch((e: Error) => e);
     assert.ok(!(n1 instanceof Error));
     const fresh = (await import('./helpers/harness.js')).laptop({ seed: 'new' });
-    const wrong = await agent(['register', '--server', srv.url, '--serial', 'SHF7000962', '--replaces', OLD, '--old-pin', pin === '000000' ? '111111' : '000000', '--profile', fresh.profile]);
+    const wrong = await agent([
+      'register',
+      '--server',
+      srv.url,
+      '--serial',
+      'SHF7000962',
+      '--replaces',
+      OLD,
+      '--old-pin',
+      pin === '000000' ? '111111' : '000000',
+      '--profile',
+      fresh.profile,
+    ]);
     assert.notEqual(wrong.code, 0);
-    const right = await agent(['register', '--server', srv.url, '--serial', 'SHF7000962', '--replaces', OLD, '--old-pin', pin, '--profile', fresh.profile]);
+    const right = await agent([
+      'register',
+      '--server',
+      srv.url,
+      '--serial',
+      'SHF7000962',
+      '--replaces',
+      OLD,
+      '--old-pin',
+      pin,
+      '--profile',
+      fresh.profile,
+    ]);
     assert.equal(right.code, 0, right.stderr);
-    const list = JSON.parse((await agent(['list', '--profile', fresh.profile, '--json'])).stdout) as { snapshots: Array<{ serial: string }> };
-    assert.ok(list.snapshots.some((s) => s.serial === OLD), 'the new laptop sees the old backups');
+    const list = JSON.parse((await agent(['list', '--profile', fresh.profile, '--json'])).stdout) as {
+      snapshots: Array<{ serial: string }>;
+    };
+    assert.ok(
+      list.snapshots.some((s) => s.serial === OLD),
+      'the new laptop sees the old backups',
+    );
     // replacement approved by the admin, no PIN
-    const approved = await (await admin.post(`/ui/admin/laptops/${OLD}/replace`, { _csrf: csrf, newSerial: 'SHF7000963' })).text();
+    const approved = await (
+      await admin.post(`/ui/admin/laptops/${OLD}/replace`, { _csrf: csrf, newSerial: 'SHF7000963' })
+    ).text();
     assert.match(approved, /SHF7000963 may now register/);
     const fresh2 = (await import('./helpers/harness.js')).laptop({ seed: 'new2' });
-    const viaApproval = await agent(['register', '--server', srv.url, '--serial', 'SHF7000963', '--replaces', OLD, '--profile', fresh2.profile]);
+    const viaApproval = await agent([
+      'register',
+      '--server',
+      srv.url,
+      '--serial',
+      'SHF7000963',
+      '--replaces',
+      OLD,
+      '--profile',
+      fresh2.profile,
+    ]);
     assert.equal(viaApproval.code, 0, viaApproval.stderr);
     // delete: wrong confirmation does nothing, the right one removes every laptop of the account
     assert.match(await admin.text(`/ui/admin/laptops/${OLD}/delete`), /Type the serial number/);
@@ -342,7 +443,10 @@ describe('admin', () => {
     assert.match(await del.text(), /Deleted the data of SHF7000960, SHF7000962, SHF7000963/);
     assert.ok(!existsSync(join(srv.root, 'users', OLD)));
     assert.equal(srv.ctx.store.registry.bySerial('SHF7000962'), undefined);
-    assert.equal((srv.ctx.store.db.prepare('SELECT count(*) AS n FROM snapshots WHERE serial = ?').get(OLD) as { n: number }).n, 0);
+    assert.equal(
+      (srv.ctx.store.db.prepare('SELECT count(*) AS n FROM snapshots WHERE serial = ?').get(OLD) as { n: number }).n,
+      0,
+    );
     cleanup(old.profile, fresh.profile, fresh2.profile, (n1 as { profile: string }).profile);
   });
 });

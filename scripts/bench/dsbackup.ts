@@ -19,7 +19,9 @@ const AGENT = join(REPO, 'bin', 'ds-backup.js');
 const SERVER = join(REPO, 'bin', 'ds-backup-server.js');
 
 export function builtCliMissing(): string | null {
-  return existsSync(join(REPO, 'dist', 'agent', 'cli.js')) ? null : 'ds-backup is not built: run `npm run build` first';
+  return existsSync(join(REPO, 'dist', 'agent', 'cli', 'cli.js'))
+    ? null
+    : 'ds-backup is not built: run `npm run build` first';
 }
 
 export class DsBackupTool implements Tool {
@@ -37,9 +39,27 @@ export class DsBackupTool implements Tool {
     const port = await freePort();
     const data = join(this.root, 'server');
     mkdirSync(data, { recursive: true });
-    const p = spawn(SERVER, ['serve', '--root', data, '--port', String(port), '--host', '127.0.0.1', '--load-limit', '1000', '--max-concurrent', '1000', '--log-level', 'warn'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const p = spawn(
+      SERVER,
+      [
+        'serve',
+        '--root',
+        data,
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--load-limit',
+        '1000',
+        '--max-concurrent',
+        '1000',
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     this.proc = p;
     await new Promise<void>((ok, fail) => {
       let text = '';
@@ -77,7 +97,19 @@ export class DsBackupTool implements Tool {
     if (this.known.has(l.profile)) return;
     rmSync(join(l.profile, 'ds-backup'), { recursive: true, force: true });
     const serial = `BENCH${l.label.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 32);
-    await run(process.execPath, [AGENT, 'register', '--server', this.url, '--serial', serial, '--nickname', l.label, '--profile', l.profile, '--json']);
+    await run(process.execPath, [
+      AGENT,
+      'register',
+      '--server',
+      this.url,
+      '--serial',
+      serial,
+      '--nickname',
+      l.label,
+      '--profile',
+      l.profile,
+      '--json',
+    ]);
     this.known.add(l.profile);
   }
 
@@ -98,7 +130,8 @@ export class DsBackupTool implements Tool {
   async backup(l: Laptop): Promise<Sample> {
     const { sample, json } = await this.measured(['backup', '--profile', l.profile, '--json']);
     const extra: Record<string, number> = {};
-    for (const k of ['commitMs', 'files', 'hashedFiles', 'uploadedBlobs', 'uploadedBytes', 'sentBytes']) if (typeof json[k] === 'number') extra[k] = json[k] as number;
+    for (const k of ['commitMs', 'files', 'hashedFiles', 'uploadedBlobs', 'uploadedBytes', 'sentBytes'])
+      if (typeof json[k] === 'number') extra[k] = json[k] as number;
     return { ...sample, extra };
   }
 

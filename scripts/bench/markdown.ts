@@ -20,11 +20,15 @@ export interface MdInput {
 }
 
 export function generatedSection(m: MdInput): string {
-  const mach = Object.entries(m.machine).map(([k, v]) => `- ${k}: ${v}`).join('\n');
+  const mach = Object.entries(m.machine)
+    .map(([k, v]) => `- ${k}: ${v}`)
+    .join('\n');
   return [
     BEGIN,
     `Latest run: ${m.date.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`${m.command}\`` +
-      (m.netns ? ' (private network namespace: wire bytes are only the benchmark\'s)' : ' (shared loopback: wire bytes include other traffic)'),
+      (m.netns
+        ? " (private network namespace: wire bytes are only the benchmark's)"
+        : ' (shared loopback: wire bytes include other traffic)'),
     '',
     mach,
     '',
@@ -41,6 +45,7 @@ export function writeBenchmarksMd(path: string, m: MdInput): void {
   const old = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
   const i = old.indexOf(BEGIN);
   const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + END.length) : `${old.trimEnd()}\n\n${section}\n`;
+  const next =
+    i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + END.length) : `${old.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
 }

@@ -36,7 +36,9 @@ export interface Sample {
 }
 
 export function loTxBytes(): number {
-  const line = readFileSync('/proc/net/dev', 'utf8').split('\n').find((l) => l.trim().startsWith('lo:'));
+  const line = readFileSync('/proc/net/dev', 'utf8')
+    .split('\n')
+    .find((l) => l.trim().startsWith('lo:'));
   if (!line) return 0;
   const f = line.split(':')[1].trim().split(/\s+/).map(Number);
   return f[8];
@@ -49,12 +51,20 @@ export interface RunOutput {
 }
 
 /** Runs cmd under GNU time; rejects with the command's stderr on a non-zero exit. */
-export function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; network?: boolean } = {}): Promise<RunOutput> {
+export function timed(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; network?: boolean } = {},
+): Promise<RunOutput> {
   const out = join(tmpdir(), `bench-time-${randomBytes(6).toString('hex')}`);
   const tx0 = loTxBytes();
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(GNU_TIME, ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(GNU_TIME, ['-f', '%e %U %S %M', '-o', out, cmd, ...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const so: Buffer[] = [];
     const se: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => so.push(b));
@@ -81,7 +91,11 @@ export function timed(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
 }
 
 /** Runs a command untimed (setup steps); rejects on a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const so: Buffer[] = [];
@@ -89,7 +103,11 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     child.stdout.on('data', (b: Buffer) => so.push(b));
     child.stderr.on('data', (b: Buffer) => se.push(b));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(so).toString()) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${Buffer.concat(se).toString().slice(-2000)}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(so).toString())
+        : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${Buffer.concat(se).toString().slice(-2000)}`)),
+    );
   });
 }
 

@@ -42,7 +42,10 @@ export interface Tool {
 
 /** How to install each peer on Debian when it is missing. */
 export const INSTALL: Record<Exclude<ToolName, 'ds-backup'>, { bins: string[]; hint: string }> = {
-  rsync: { bins: ['/usr/bin/rsync', '/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/ssh-keygen'], hint: 'apt-get install rsync openssh-server openssh-client' },
+  rsync: {
+    bins: ['/usr/bin/rsync', '/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/ssh-keygen'],
+    hint: 'apt-get install rsync openssh-server openssh-client',
+  },
   restic: { bins: ['/usr/bin/restic'], hint: 'apt-get install restic' },
   cp: { bins: ['/usr/bin/cp'], hint: 'apt-get install coreutils' },
 };
@@ -101,20 +104,40 @@ class Sshd {
     mkdirSync(this.dir, { recursive: true });
     mkdirSync('/run/sshd', { recursive: true });
     for (const k of ['host_key', 'client_key']) {
-      if (!existsSync(join(this.dir, k))) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(this.dir, k)]);
+      if (!existsSync(join(this.dir, k)))
+        await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(this.dir, k)]);
     }
     const wrap = join(this.dir, 'wrap.sh');
-    writeFileSync(wrap, `#!/bin/sh\nexec ${GNU_TIME} -f '%M %U %S' -o '${this.usageLog}' /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`);
+    writeFileSync(
+      wrap,
+      `#!/bin/sh\nexec ${GNU_TIME} -f '%M %U %S' -o '${this.usageLog}' /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n`,
+    );
     chmodSync(wrap, 0o755);
     const pub = readFileSync(`${this.key}.pub`, 'utf8').trim();
-    writeFileSync(join(this.dir, 'authorized_keys'), `command="${wrap}",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding ${pub}\n`, { mode: 0o600 });
+    writeFileSync(
+      join(this.dir, 'authorized_keys'),
+      `command="${wrap}",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding ${pub}\n`,
+      { mode: 0o600 },
+    );
     this.port = await freePort();
     const conf = join(this.dir, 'sshd_config');
-    writeFileSync(conf, [
-      `Port ${this.port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(this.dir, 'host_key')}`, `PidFile ${join(this.dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`, 'StrictModes no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-      'UsePAM no', 'PermitRootLogin prohibit-password', 'LogLevel ERROR', '',
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `Port ${this.port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${join(this.dir, 'host_key')}`,
+        `PidFile ${join(this.dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,
+        'StrictModes no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'PermitRootLogin prohibit-password',
+        'LogLevel ERROR',
+        '',
+      ].join('\n'),
+    );
     this.proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     await waitPort(this.port, 10_000);
   }
@@ -186,21 +209,33 @@ export class ResticTool implements Tool {
     return join(this.root, 'repos', l.label);
   }
   private env(): NodeJS.ProcessEnv {
-    return { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(this.root, 'cache'), RESTIC_PROGRESS_FPS: '0.1' };
+    return {
+      ...process.env,
+      RESTIC_PASSWORD: 'bench',
+      RESTIC_CACHE_DIR: join(this.root, 'cache'),
+      RESTIC_PROGRESS_FPS: '0.1',
+    };
   }
   async reset(): Promise<void> {
     rmSync(this.root, { recursive: true, force: true });
   }
   async prepare(l: Laptop): Promise<void> {
-    if (!existsSync(join(this.repo(l), 'config'))) await run('restic', ['-r', this.repo(l), 'init', '-q'], { env: this.env() });
+    if (!existsSync(join(this.repo(l), 'config')))
+      await run('restic', ['-r', this.repo(l), 'init', '-q'], { env: this.env() });
   }
   async backup(l: Laptop): Promise<Sample> {
     const before = dirBytes(this.repo(l));
-    const { sample } = await timed('restic', ['-r', this.repo(l), 'backup', '-q', l.datastore], { env: this.env(), network: false });
+    const { sample } = await timed('restic', ['-r', this.repo(l), 'backup', '-q', l.datastore], {
+      env: this.env(),
+      network: false,
+    });
     return { ...sample, serverRss: null, extra: { storedBytes: dirBytes(this.repo(l)) - before } };
   }
   async restore(l: Laptop, to: string): Promise<Sample> {
-    const { sample } = await timed('restic', ['-r', this.repo(l), 'restore', 'latest', '-q', '--target', to], { env: this.env(), network: false });
+    const { sample } = await timed('restic', ['-r', this.repo(l), 'restore', 'latest', '-q', '--target', to], {
+      env: this.env(),
+      network: false,
+    });
     return { ...sample, serverRss: null };
   }
   async close(): Promise<void> {}

@@ -33,9 +33,17 @@ export function summarize(r: Row): Summary {
   const extra: Record<string, number> = {};
   for (const k of keys) extra[k] = m((s) => s.extra?.[k]) ?? NaN;
   return {
-    scenario: r.scenario, size: r.size, tool: r.tool, runs: r.runs.length,
-    wall: m((s) => s.wall) ?? NaN, wire: m((s) => s.wire), cpu: m((s) => s.cpu) ?? NaN, rss: m((s) => s.rss) ?? NaN,
-    serverRss: r.runs.some((s) => typeof s.serverRss === 'number') ? Math.max(...r.runs.map((s) => s.serverRss ?? 0)) : null,
+    scenario: r.scenario,
+    size: r.size,
+    tool: r.tool,
+    runs: r.runs.length,
+    wall: m((s) => s.wall) ?? NaN,
+    wire: m((s) => s.wire),
+    cpu: m((s) => s.cpu) ?? NaN,
+    rss: m((s) => s.rss) ?? NaN,
+    serverRss: r.runs.some((s) => typeof s.serverRss === 'number')
+      ? Math.max(...r.runs.map((s) => s.serverRss ?? 0))
+      : null,
     serverCpu: m((s) => s.serverCpu),
     extra,
   };
@@ -48,7 +56,12 @@ export interface Goal {
 }
 
 const LABEL: Record<ScenarioName, string> = {
-  first: 'first backup', nochange: 'no change', change1: '1 % changed', restore: 'restore all', classroom: 'classroom', scaling: 'scaling',
+  first: 'first backup',
+  nochange: 'no change',
+  change1: '1 % changed',
+  restore: 'restore all',
+  classroom: 'classroom',
+  scaling: 'scaling',
 };
 
 function find(s: Summary[], scenario: ScenarioName, size: string, tool: ToolName): Summary | undefined {
@@ -66,7 +79,11 @@ export function goals(s: Summary[]): Goal[] {
     const ds = find(s, scenario, size, 'ds-backup');
     const p = find(s, scenario, size, peer);
     const r = ratio(ds?.[metric], p?.[metric]);
-    out.push({ what: `${LABEL[scenario]}: ${metric === 'wall' ? 'time' : 'bytes'} ≤ ${max} × ${peer}`, ok: r === null ? null : r <= max, value: r === null ? 'not measured' : `${r.toFixed(2)}×` });
+    out.push({
+      what: `${LABEL[scenario]}: ${metric === 'wall' ? 'time' : 'bytes'} ≤ ${max} × ${peer}`,
+      ok: r === null ? null : r <= max,
+      value: r === null ? 'not measured' : `${r.toFixed(2)}×`,
+    });
   };
   rel('first', '1×', 'rsync', 'wall', 0.8);
   rel('first', '1×', 'restic', 'wall', 1.0);
@@ -82,10 +99,22 @@ export function goals(s: Summary[]): Goal[] {
   const maxOf = (f: (x: Summary) => number | null) => (ds1.length ? Math.max(...ds1.map((x) => f(x) ?? 0)) : null);
   const agent = maxOf((x) => x.rss);
   const server = maxOf((x) => x.serverRss);
-  out.push({ what: 'agent peak RSS ≤ 80 MB (1×)', ok: agent === null ? null : agent <= 80e6, value: agent === null ? 'not measured' : `${(agent / 1e6).toFixed(0)} MB` });
-  out.push({ what: 'server peak RSS ≤ 150 MB (1×)', ok: server === null ? null : server <= 150e6, value: server === null ? 'not measured' : `${(server / 1e6).toFixed(0)} MB` });
+  out.push({
+    what: 'agent peak RSS ≤ 80 MB (1×)',
+    ok: agent === null ? null : agent <= 80e6,
+    value: agent === null ? 'not measured' : `${(agent / 1e6).toFixed(0)} MB`,
+  });
+  out.push({
+    what: 'server peak RSS ≤ 150 MB (1×)',
+    ok: server === null ? null : server <= 150e6,
+    value: server === null ? 'not measured' : `${(server / 1e6).toFixed(0)} MB`,
+  });
   const commitMs = find(s, 'first', '1×', 'ds-backup')?.extra.commitMs;
-  out.push({ what: 'server commit of the full 1× snapshot ≤ 0.5 s', ok: commitMs === undefined || Number.isNaN(commitMs) ? null : commitMs <= 500, value: commitMs === undefined ? 'not measured' : `${(commitMs / 1000).toFixed(2)} s` });
+  out.push({
+    what: 'server commit of the full 1× snapshot ≤ 0.5 s',
+    ok: commitMs === undefined || Number.isNaN(commitMs) ? null : commitMs <= 500,
+    value: commitMs === undefined ? 'not measured' : `${(commitMs / 1000).toFixed(2)} s`,
+  });
   return out;
 }
 
@@ -102,25 +131,36 @@ function vsCell(s: Summary[], x: Summary): string {
   if (!ds) return '';
   const t = ratio(ds.wall, x.wall);
   const b = ratio(ds.wire, x.wire);
-  return [t === null ? null : `time ${t.toFixed(2)}×`, b === null ? null : `bytes ${b.toFixed(2)}×`].filter(Boolean).join(', ');
+  return [t === null ? null : `time ${t.toFixed(2)}×`, b === null ? null : `bytes ${b.toFixed(2)}×`]
+    .filter(Boolean)
+    .join(', ');
 }
 
 export function markdownTable(s: Summary[]): string {
-  const head = '| scenario | size | tool | runs | wall s (median) | wire MB | client CPU s | client peak RSS MB | server peak RSS MB | ds-backup vs this tool |';
+  const head =
+    '| scenario | size | tool | runs | wall s (median) | wire MB | client CPU s | client peak RSS MB | server peak RSS MB | ds-backup vs this tool |';
   const lines = [head, '|---|---|---|---|---|---|---|---|---|---|'];
   for (const x of s) {
-    lines.push(`| ${LABEL[x.scenario]} | ${x.size} | ${x.tool} | ${x.runs} | ${sec(x.wall)} | ${mb(x.wire)} | ${sec(x.cpu)} | ${mb(x.rss)} | ${mb(x.serverRss)} | ${vsCell(s, x)} |`);
+    lines.push(
+      `| ${LABEL[x.scenario]} | ${x.size} | ${x.tool} | ${x.runs} | ${sec(x.wall)} | ${mb(x.wire)} | ${sec(x.cpu)} | ${mb(x.rss)} | ${mb(x.serverRss)} | ${vsCell(s, x)} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function goalTable(g: Goal[]): string {
-  return ['| goal | measured | met |', '|---|---|---|', ...g.map((x) => `| ${x.what} | ${x.value} | ${x.ok === null ? '—' : x.ok ? 'yes' : '**no**'} |`)].join('\n');
+  return [
+    '| goal | measured | met |',
+    '|---|---|---|',
+    ...g.map((x) => `| ${x.what} | ${x.value} | ${x.ok === null ? '—' : x.ok ? 'yes' : '**no**'} |`),
+  ].join('\n');
 }
 
 function sh(cmd: string, args: string[]): string {
   try {
-    return execFileSync('sh', ['-c', `${cmd} ${args.map((a) => `'${a}'`).join(' ')} 2>&1`], { encoding: 'utf8' }).trim();
+    return execFileSync('sh', ['-c', `${cmd} ${args.map((a) => `'${a}'`).join(' ')} 2>&1`], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
     return '?';
   }

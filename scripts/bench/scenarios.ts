@@ -14,8 +14,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeProfile } from '../../src/journal/generator.js';
-import { mutateJournal } from '../../src/journal/mutate.js';
+import { writeProfile } from '../../src/journal/gen/generator.js';
+import { mutateJournal } from '../../src/journal/gen/mutate.js';
 import { run, type Sample } from './measure.js';
 import { DsBackupTool } from './dsbackup.js';
 import { CpTool, missingPeer, ResticTool, RsyncTool, type Laptop, type Tool, type ToolName } from './peers.js';
@@ -75,17 +75,36 @@ function rotate<T>(xs: T[], by: number): T[] {
   return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
-function corpus(opts: BenchOptions, tag: string, entries: number, extra: { seed?: string; sharedPool?: { seed: string; fraction: number } } = {}) {
+function corpus(
+  opts: BenchOptions,
+  tag: string,
+  entries: number,
+  extra: { seed?: string; sharedPool?: { seed: string; fraction: number } } = {},
+) {
   const profile = join(opts.work, 'corpus', tag);
   rmSync(profile, { recursive: true, force: true });
   const t = Date.now();
-  const s = writeProfile(profile, { seed: extra.seed ?? 'bench', entries, scale: opts.scale, sharedPool: extra.sharedPool });
-  opts.log(`corpus ${tag}: ${s.entries.length} entries, ${s.files} files, ${(s.bytes / 1e6).toFixed(0)} MB (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  const s = writeProfile(profile, {
+    seed: extra.seed ?? 'bench',
+    entries,
+    scale: opts.scale,
+    sharedPool: extra.sharedPool,
+  });
+  opts.log(
+    `corpus ${tag}: ${s.entries.length} entries, ${s.files} files, ${(s.bytes / 1e6).toFixed(0)} MB (${((Date.now() - t) / 1000).toFixed(1)} s)`,
+  );
   const laptop: Laptop = { label: tag, profile, datastore: join(profile, 'datastore') };
   return { laptop, info: { entries: s.entries.length, files: s.files, bytes: s.bytes } };
 }
 
-async function repeat(opts: BenchOptions, tools: Tool[], rows: Row[], base: Omit<Row, 'tool' | 'runs'>, before: (rep: number) => Promise<void>, one: (t: Tool) => Promise<Sample>): Promise<void> {
+async function repeat(
+  opts: BenchOptions,
+  tools: Tool[],
+  rows: Row[],
+  base: Omit<Row, 'tool' | 'runs'>,
+  before: (rep: number) => Promise<void>,
+  one: (t: Tool) => Promise<Sample>,
+): Promise<void> {
   const mine = new Map(tools.map((t) => [t.name, { ...base, tool: t.name, runs: [] as Sample[] }]));
   for (const t of tools) if (t instanceof DsBackupTool) t.resetPeak();
   for (let rep = 0; rep < opts.runs; rep++) {
@@ -96,23 +115,39 @@ async function repeat(opts: BenchOptions, tools: Tool[], rows: Row[], base: Omit
       await run('sync', []);
       const s = await one(t);
       mine.get(t.name)!.runs.push(s);
-      opts.log(`  ${base.scenario} ${base.size} ${t.name} #${rep + 1}: ${s.wall.toFixed(2)} s, wire ${s.wire === null ? '-' : (s.wire / 1e6).toFixed(1) + ' MB'}, cpu ${s.cpu.toFixed(2)} s, rss ${(s.rss / 1e6).toFixed(0)} MB`);
+      opts.log(
+        `  ${base.scenario} ${base.size} ${t.name} #${rep + 1}: ${s.wall.toFixed(2)} s, wire ${s.wire === null ? '-' : (s.wire / 1e6).toFixed(1) + ' MB'}, cpu ${s.cpu.toFixed(2)} s, rss ${(s.rss / 1e6).toFixed(0)} MB`,
+      );
     }
   }
   rows.push(...mine.values());
 }
 
 /** first / nochange / change1 / restore on one corpus. */
-async function suite(opts: BenchOptions, tools: Tool[], size: string, entries: number, want: Set<ScenarioName>, rows: Row[]): Promise<void> {
+async function suite(
+  opts: BenchOptions,
+  tools: Tool[],
+  size: string,
+  entries: number,
+  want: Set<ScenarioName>,
+  rows: Row[],
+): Promise<void> {
   const { laptop, info } = corpus(opts, `c${size.replace('×', 'x')}`, entries);
   const base = (scenario: ScenarioName) => ({ scenario, size, corpus: info });
   const incremental = tools.filter((t) => t.name !== 'cp');
   if (want.has('first')) {
-    await repeat(opts, tools, rows, base('first'), async () => {}, async (t) => {
-      await t.reset();
-      await t.prepare(laptop);
-      return t.backup(laptop);
-    });
+    await repeat(
+      opts,
+      tools,
+      rows,
+      base('first'),
+      async () => {},
+      async (t) => {
+        await t.reset();
+        await t.prepare(laptop);
+        return t.backup(laptop);
+      },
+    );
   } else {
     for (const t of incremental) {
       await t.reset();
@@ -120,22 +155,44 @@ async function suite(opts: BenchOptions, tools: Tool[], size: string, entries: n
       await t.backup(laptop);
     }
   }
-  if (want.has('nochange')) await repeat(opts, incremental, rows, base('nochange'), async () => {}, (t) => t.backup(laptop));
+  if (want.has('nochange'))
+    await repeat(
+      opts,
+      incremental,
+      rows,
+      base('nochange'),
+      async () => {},
+      (t) => t.backup(laptop),
+    );
   if (want.has('change1')) {
-    await repeat(opts, incremental, rows, base('change1'), async (rep) => {
-      const m = mutateJournal(laptop.datastore, { seed: `bench-${size}-${rep}`, fraction: 0.01 });
-      opts.log(`  mutated: ${m.changed.length} changed, ${m.added.length} added`);
-    }, (t) => t.backup(laptop));
+    await repeat(
+      opts,
+      incremental,
+      rows,
+      base('change1'),
+      async (rep) => {
+        const m = mutateJournal(laptop.datastore, { seed: `bench-${size}-${rep}`, fraction: 0.01 });
+        opts.log(`  mutated: ${m.changed.length} changed, ${m.added.length} added`);
+      },
+      (t) => t.backup(laptop),
+    );
   }
   if (want.has('restore')) {
-    await repeat(opts, tools, rows, base('restore'), async () => {}, async (t) => {
-      const to = join(opts.work, 'restored', t.name);
-      rmSync(to, { recursive: true, force: true });
-      mkdirSync(join(opts.work, 'restored'), { recursive: true });
-      const s = await t.restore(laptop, to);
-      rmSync(to, { recursive: true, force: true });
-      return s;
-    });
+    await repeat(
+      opts,
+      tools,
+      rows,
+      base('restore'),
+      async () => {},
+      async (t) => {
+        const to = join(opts.work, 'restored', t.name);
+        rmSync(to, { recursive: true, force: true });
+        mkdirSync(join(opts.work, 'restored'), { recursive: true });
+        const s = await t.restore(laptop, to);
+        rmSync(to, { recursive: true, force: true });
+        return s;
+      },
+    );
   }
   for (const t of tools) await t.reset();
   rmSync(laptop.profile, { recursive: true, force: true });
@@ -144,10 +201,20 @@ async function suite(opts: BenchOptions, tools: Tool[], size: string, entries: n
 /** N laptops sharing 40 % of their data, each backed up once; one aggregate sample per tool. */
 async function classroom(opts: BenchOptions, tools: Tool[], rows: Row[]): Promise<void> {
   const { laptops, entries } = opts.classroom;
-  const kids = Array.from({ length: laptops }, (_, i) => corpus(opts, `kid${i + 1}`, entries, { seed: `kid${i + 1}`, sharedPool: { seed: 'classroom', fraction: 0.4 } }));
-  const info = kids.reduce((a, k) => ({ entries: a.entries + k.info.entries, files: a.files + k.info.files, bytes: a.bytes + k.info.bytes }), { entries: 0, files: 0, bytes: 0 });
+  const kids = Array.from({ length: laptops }, (_, i) =>
+    corpus(opts, `kid${i + 1}`, entries, { seed: `kid${i + 1}`, sharedPool: { seed: 'classroom', fraction: 0.4 } }),
+  );
+  const info = kids.reduce(
+    (a, k) => ({ entries: a.entries + k.info.entries, files: a.files + k.info.files, bytes: a.bytes + k.info.bytes }),
+    { entries: 0, files: 0, bytes: 0 },
+  );
   for (const t of tools) await t.reset();
-  const total = new Map(tools.map((t) => [t.name, { wall: 0, cpu: 0, rss: 0, wire: 0 as number | null, serverRss: 0 as number | null, serverCpu: 0 } as Sample]));
+  const total = new Map(
+    tools.map((t) => [
+      t.name,
+      { wall: 0, cpu: 0, rss: 0, wire: 0 as number | null, serverRss: 0 as number | null, serverCpu: 0 } as Sample,
+    ]),
+  );
   for (let i = 0; i < kids.length; i++) {
     for (const t of rotate(tools, i)) {
       await t.prepare(kids[i].laptop);
@@ -164,7 +231,9 @@ async function classroom(opts: BenchOptions, tools: Tool[], rows: Row[]): Promis
   }
   for (const t of tools) {
     const s = total.get(t.name)!;
-    opts.log(`  classroom ${t.name}: ${s.wall.toFixed(1)} s total, wire ${s.wire === null ? '-' : (s.wire / 1e6).toFixed(1) + ' MB'}`);
+    opts.log(
+      `  classroom ${t.name}: ${s.wall.toFixed(1)} s total, wire ${s.wire === null ? '-' : (s.wire / 1e6).toFixed(1) + ' MB'}`,
+    );
     rows.push({ scenario: 'classroom', size: `${laptops}×${entries}`, tool: t.name, runs: [s], corpus: info });
     await t.reset();
   }
@@ -186,7 +255,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     }
     if (want.has('classroom')) {
       opts.log(`== classroom (${opts.classroom.laptops} laptops × ${opts.classroom.entries} entries)`);
-      await classroom(opts, tools.filter((t) => t.name === 'rsync' || t.name === 'ds-backup'), rows);
+      await classroom(
+        opts,
+        tools.filter((t) => t.name === 'rsync' || t.name === 'ds-backup'),
+        rows,
+      );
     }
     if (want.has('scaling')) {
       const scaling = tools.filter((t) => opts.scalingTools.includes(t.name) && t.name !== 'cp');

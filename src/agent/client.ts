@@ -21,7 +21,7 @@ import type https from 'node:https';
 const loadHttps = () => createRequire(import.meta.url)('node:https') as typeof https;
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, ERROR_STATUS, type ErrorCode } from '../common/errors.js';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../platform/errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
 
@@ -74,9 +74,14 @@ export class ApiClient {
   sentBytes = 0;
   receivedBytes = 0;
 
-  constructor(server: string, private token: string | null = null, connections = 4) {
+  constructor(
+    server: string,
+    private token: string | null = null,
+    connections = 4,
+  ) {
     this.base = new URL(server);
-    if (!/^https?:$/.test(this.base.protocol)) throw new AppError('bad_request', `server URL must be http:// or https://, not ${server}`);
+    if (!/^https?:$/.test(this.base.protocol))
+      throw new AppError('bad_request', `server URL must be http:// or https://, not ${server}`);
     const tls = this.base.protocol === 'https:' ? loadHttps() : null;
     this.mod = tls ?? http;
     const agentOpts = { keepAlive: true, maxSockets: connections, keepAliveMsecs: 30_000 };
@@ -108,7 +113,18 @@ export class ApiClient {
     let msg: IncomingMessage;
     try {
       msg = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = this.mod.request({ agent: this.agent, protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port, method, path: this.path(path), headers }, resolve);
+        const req = this.mod.request(
+          {
+            agent: this.agent,
+            protocol: this.base.protocol,
+            hostname: this.base.hostname,
+            port: this.base.port,
+            method,
+            path: this.path(path),
+            headers,
+          },
+          resolve,
+        );
         req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error(`no answer for ${TIMEOUT_MS / 1000} s`)));
         req.on('error', reject);
         if (body === undefined) req.end();
@@ -124,7 +140,8 @@ export class ApiClient {
           );
         } else {
           // highWaterMark 1: read one blob ahead, not 16 (a 4 MiB blob each: that was most of the peak RSS).
-          const src = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>, { highWaterMark: 1 });
+          const src =
+            body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>, { highWaterMark: 1 });
           src.once('error', (e) => (sourceError = e));
           pipeline(src, req).catch((e: unknown) => {
             req.destroy();

@@ -15,8 +15,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../common/durable.js';
-import { ExitError, EXIT } from '../common/cli-util.js';
+import { writeFileAtomic } from '../platform/durable.js';
+import { ExitError, EXIT } from '../platform/cli-util.js';
 
 export interface AgentConfig {
   server: string;
@@ -71,7 +71,11 @@ export class Profile {
 
   requireConfig(): AgentConfig {
     const c = this.readConfig();
-    if (!c) throw new ExitError(EXIT.notRegistered, `this laptop is not registered (no ${join(this.stateDir, 'config.json')}); run: ds-backup register --server URL`);
+    if (!c)
+      throw new ExitError(
+        EXIT.notRegistered,
+        `this laptop is not registered (no ${join(this.stateDir, 'config.json')}); run: ds-backup register --server URL`,
+      );
     return c;
   }
 

@@ -21,7 +21,7 @@
  * dataFileName/xojFileName give a safe download name from the title.
  */
 import yazl from 'yazl';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../platform/errors.js';
 import { UID_RE, decodePreview } from './metadata.js';
 
 export const XOJ_MIME = 'application/vnd.olpc-journal-entry';
@@ -56,7 +56,8 @@ export function xojMetadata(metadata: Record<string, Buffer>): Record<string, st
   return out;
 }
 
-const STORED_MIME = /^(image\/(png|jpeg|gif)|audio\/|video\/|application\/(pdf|zip|epub\+zip|vnd\.olpc-sugar|vnd\.oasis\.opendocument\.|x-xo))/;
+const STORED_MIME =
+  /^(image\/(png|jpeg|gif)|audio\/|video\/|application\/(pdf|zip|epub\+zip|vnd\.olpc-sugar|vnd\.oasis\.opendocument\.|x-xo))/;
 
 function entryTime(metadata: Record<string, Buffer>): Date {
   const t = Number(metadata.timestamp?.toString('latin1').trim());

@@ -17,7 +17,19 @@ export function isEntryFolder(prefix: string, name: string): boolean {
 }
 
 /** The properties the catalog reads; everything else is kept but not indexed. */
-export const INDEXED_KEYS = ['title', 'activity', 'mime_type', 'timestamp', 'keep', 'creation_time', 'mtime', 'title_set_by_user', 'icon-color', 'tags', 'description'] as const;
+export const INDEXED_KEYS = [
+  'title',
+  'activity',
+  'mime_type',
+  'timestamp',
+  'keep',
+  'creation_time',
+  'mtime',
+  'title_set_by_user',
+  'icon-color',
+  'tags',
+  'description',
+] as const;
 
 export interface EntryInfo {
   uid: string;
@@ -78,7 +90,8 @@ export function entryInfo(uid: string, props: Record<string, Buffer | string | u
 export function layout0Props(json: Buffer): { props: Record<string, string>; problems: string[] } {
   try {
     const obj = JSON.parse(json.toString('utf8')) as unknown;
-    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return { props: {}, problems: ['metadata is not a JSON object'] };
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+      return { props: {}, problems: ['metadata is not a JSON object'] };
     const props: Record<string, string> = {};
     for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
       if (typeof v === 'string') props[k] = v;

@@ -82,7 +82,13 @@ function readMetadataDir(dir: string, problems: string[]): Record<string, Buffer
   return meta;
 }
 
-function entry(uid: string, layout: 6 | 0, dataPath: string | null, metadata: Record<string, Buffer>, problems: string[]): JournalEntryOnDisk {
+function entry(
+  uid: string,
+  layout: 6 | 0,
+  dataPath: string | null,
+  metadata: Record<string, Buffer>,
+  problems: string[],
+): JournalEntryOnDisk {
   const info = entryInfo(uid, metadata);
   const metaUid = metadata.uid?.toString('utf8');
   if (metaUid !== undefined && metaUid !== uid) problems.push('uid: differs from the folder name');

@@ -4,7 +4,7 @@
  * /etc/ds-backup/server.json when it exists), then command-line options.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../platform/errors.js';
 
 export interface ServerConfig {
   root: string;

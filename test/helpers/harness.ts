@@ -10,9 +10,9 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildServer, type BuiltServer } from '../../src/server/app.js';
+import { buildServer, type BuiltServer } from '../../src/server/http/app.js';
 import { DEFAULTS, type ServerConfig } from '../../src/server/config.js';
-import { writeProfile, type GenOptions } from '../../src/journal/generator.js';
+import { writeProfile, type GenOptions } from '../../src/journal/gen/generator.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -28,7 +28,10 @@ export interface TestServer extends BuiltServer {
 
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
   const root = overrides.root ?? tmp('root');
-  const built = buildServer({ ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, ...overrides }, { logger: false });
+  const built = buildServer(
+    { ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, ...overrides },
+    { logger: false },
+  );
   const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
   return { ...built, url: address, root, close: () => built.app.close() };
 }
@@ -57,10 +60,15 @@ export interface RunResult {
 
 function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((res) => {
-    execFile(process.execPath, [join(REPO, 'bin', bin), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      res({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(REPO, 'bin', bin), ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        res({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -68,7 +76,10 @@ export const agent = (args: string[], env?: Record<string, string>) => run('ds-b
 export const serverCli = (args: string[], env?: Record<string, string>) => run('ds-backup-server.js', args, env);
 
 /** A generated laptop: profile folder with datastore/ (and Documents/). */
-export function laptop(opts: Partial<GenOptions> & { serial?: string; documents?: boolean } = {}): { profile: string; summary: ReturnType<typeof writeProfile> } {
+export function laptop(opts: Partial<GenOptions> & { serial?: string; documents?: boolean } = {}): {
+  profile: string;
+  summary: ReturnType<typeof writeProfile>;
+} {
   const profile = tmp('xo');
   const summary = writeProfile(profile, { seed: 'laptop', entries: 30, ...opts });
   return { profile, summary };
@@ -76,7 +87,17 @@ export function laptop(opts: Partial<GenOptions> & { serial?: string; documents?
 
 export async function registered(url: string, serial: string, opts: Parameters<typeof laptop>[0] = {}) {
   const l = laptop({ seed: serial, ...opts });
-  const r = await agent(['register', '--server', url, '--serial', serial, '--nickname', `kid ${serial}`, '--profile', l.profile]);
+  const r = await agent([
+    'register',
+    '--server',
+    url,
+    '--serial',
+    serial,
+    '--nickname',
+    `kid ${serial}`,
+    '--profile',
+    l.profile,
+  ]);
   if (r.code !== 0) throw new Error(`register failed: ${r.stderr}`);
   return l;
 }
@@ -86,7 +107,12 @@ export async function backupJson(profile: string, extra: string[] = []) {
   if (r.code !== 0) throw new Error(`backup failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as {
     snapshots: Array<{ name: string; source: string; files: number; bytes: number }>;
-    files: number; bytes: number; hashedFiles: number; uploadedBlobs: number; uploadedBytes: number; sentBytes: number;
+    files: number;
+    bytes: number;
+    hashedFiles: number;
+    uploadedBlobs: number;
+    uploadedBytes: number;
+    sentBytes: number;
   };
 }
 
@@ -116,7 +142,8 @@ export function fsState(dir: string, skip: string[] = []): Map<string, string> {
         walk(p, r);
         out.set(r, `d ${mode} ${Math.round(st.mtimeMs)}`);
       } else if (st.isSymbolicLink()) out.set(r, `l ${readlinkSync(p)}`);
-      else out.set(r, `f ${mode} ${Math.round(st.mtimeMs)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+      else
+        out.set(r, `f ${mode} ${Math.round(st.mtimeMs)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
     }
   };
   walk(dir, '');

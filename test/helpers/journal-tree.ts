@@ -40,5 +40,7 @@ export function treeListing(root: string): string[] {
 
 /** Every regular file under root (relative paths). */
 export function listFiles(root: string): string[] {
-  return treeListing(root).filter((l) => l.split('\t')[1] === 'f').map((l) => l.split('\t')[0]);
+  return treeListing(root)
+    .filter((l) => l.split('\t')[1] === 'f')
+    .map((l) => l.split('\t')[0]);
 }

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/agent/scan.js';
-import { readTrustedTree } from '../../src/common/tree.js';
-import type { DeviceRow } from '../../src/server/catalog.js';
-import { commit } from '../../src/server/ingest.js';
-import { POOL_DEPTH } from '../../src/server/pool.js';
-import type { SnapshotInfo } from '../../src/server/snapshots.js';
-import type { Store } from '../../src/server/store.js';
+import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/snapshot/scan.js';
+import { readTrustedTree } from '../../src/protocol/tree.js';
+import type { DeviceRow } from '../../src/server/catalog/catalog.js';
+import { commit } from '../../src/server/ingest/ingest.js';
+import { POOL_DEPTH } from '../../src/server/store/pool.js';
+import type { SnapshotInfo } from '../../src/server/store/snapshots.js';
+import type { Store } from '../../src/server/store/store.js';
 import { tmp } from './harness.js';
 
 export const DAY = 86_400_000;
@@ -27,10 +27,23 @@ export function device(store: Store, serial: string): DeviceRow {
 
 const cacheDir = tmp('simcache');
 
-export async function simBackup(store: Store, dev: DeviceRow, dir: string, at: number, source = 'datastore'): Promise<SnapshotInfo> {
-  const scan = scanSource(source, dir, join(cacheDir, `${dev.serial}-${source}.json`), 'sim', source === 'datastore' ? DATASTORE_EXCLUDES : new Set());
+export async function simBackup(
+  store: Store,
+  dev: DeviceRow,
+  dir: string,
+  at: number,
+  source = 'datastore',
+): Promise<SnapshotInfo> {
+  const scan = scanSource(
+    source,
+    dir,
+    join(cacheDir, `${dev.serial}-${source}.json`),
+    'sim',
+    source === 'datastore' ? DATASTORE_EXCLUDES : new Set(),
+  );
   const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
-  for (const [id, b] of scan.blobs) if (store.pool.blobSize(id) < 0) staged.push({ id, kind: 'blob', tmp: store.pool.stage(readFileSync(b.path)) });
+  for (const [id, b] of scan.blobs)
+    if (store.pool.blobSize(id) < 0) staged.push({ id, kind: 'blob', tmp: store.pool.stage(readFileSync(b.path)) });
   await store.pool.flush();
   store.pool.publish(staged);
   const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
@@ -40,7 +53,13 @@ export async function simBackup(store: Store, dev: DeviceRow, dir: string, at: n
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Asserts that everything under `trees` / `blobs` is present, intact and readable by the account. */
-export function assertRestorable(store: Store, accountId: number, trees: string[], blobs: string[] = [], what = ''): void {
+export function assertRestorable(
+  store: Store,
+  accountId: number,
+  trees: string[],
+  blobs: string[] = [],
+  what = '',
+): void {
   const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
   const seen = new Set<string>();
   const check = (id: string) => assert.ok(owned.get(accountId, id), `${what}: ${id} authorized for its account`);

@@ -9,19 +9,29 @@ export class WebClient {
   cookies = new Map<string, string>();
   lastSetCookie: string[] = [];
 
-  constructor(readonly base: string, readonly lang = 'en') {}
+  constructor(
+    readonly base: string,
+    readonly lang = 'en',
+  ) {}
 
   async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     return this.req('GET', path, undefined, headers);
   }
 
   async post(path: string, form: Record<string, string>): Promise<Response> {
-    return this.req('POST', path, new URLSearchParams(form).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+    return this.req('POST', path, new URLSearchParams(form).toString(), {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
   }
 
   async req(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(this.base + path, { method, body, redirect: 'manual', headers: { 'accept-language': this.lang, ...(cookie ? { cookie } : {}), ...headers } });
+    const res = await fetch(this.base + path, {
+      method,
+      body,
+      redirect: 'manual',
+      headers: { 'accept-language': this.lang, ...(cookie ? { cookie } : {}), ...headers },
+    });
     this.lastSetCookie = res.headers.getSetCookie();
     for (const c of this.lastSetCookie) {
       const [kv] = c.split(';');
@@ -58,7 +68,7 @@ export function readTarGz(buf: Buffer): TarFile[] {
   const tar = gunzipSync(buf);
   const out: TarFile[] = [];
   let pax: string | null = null;
-  for (let p = 0; p + 512 <= tar.length; ) {
+  for (let p = 0; p + 512 <= tar.length;) {
     const h = tar.subarray(p, p + 512);
     if (h.every((b) => b === 0)) break;
     const str = (o: number, n: number) => h.toString('utf8', o, o + n).replace(/\0.*$/s, '');

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../common/durable.js';
+import { writeFileAtomic } from '../../platform/durable.js';
 
 export interface LegacyAccount {
   user: string;

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 
 export const HOME_FOLDERS = ['datastore-current', 'documents', 'power-logs'] as const;
 
-export type CommandVerdict = { ok: true; kind: 'home' | 'flag'; argv: string[]; dest: string } | { ok: false; reason: string };
+export type CommandVerdict =
+  { ok: true; kind: 'home' | 'flag'; argv: string[]; dest: string } | { ok: false; reason: string };
 
 const SHORT_RE = /^-([lrtzv]*)(e\.[A-Za-z]*)?$/;
 const TOKEN_RE = /^[A-Za-z0-9._=/:-]+$/;
@@ -69,5 +70,7 @@ export function judgeCommand(command: string, c: CommandContext): CommandVerdict
     if (del) return no('--delete is not allowed for the completion flag');
     return { ok: true, kind: 'flag', dest: raw, argv: ['--server', ...opts, '.', raw] };
   }
-  return no(`destination ${JSON.stringify(raw)} is not allowed (only ${HOME_FOLDERS.join(', ')} and ${join(c.completionDir, c.serial)})`);
+  return no(
+    `destination ${JSON.stringify(raw)} is not allowed (only ${HOME_FOLDERS.join(', ')} and ${join(c.completionDir, c.serial)})`,
+  );
 }

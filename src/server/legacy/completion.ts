@@ -18,25 +18,37 @@
 import { existsSync, lstatSync, readdirSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { isSerial } from '../../common/names.js';
-import type { ServerContext } from '../context.js';
+import { isSerial } from '../../protocol/names.js';
+import type { ServerContext } from '../http/context.js';
 import { ingestFolders, legacySources } from './folder-ingest.js';
 import { releaseLegacyLease } from './routes.js';
 import { readAccounts, type LegacyAccount } from './accounts.js';
 
-export type FlagVerdict = { ok: true; serial: string; account: LegacyAccount } | { ok: false; reason: string; keep?: boolean };
+export type FlagVerdict =
+  { ok: true; serial: string; account: LegacyAccount } | { ok: false; reason: string; keep?: boolean };
 
 const TEMP_GRACE_MS = 3600_000;
 
 /** Pure check of one entry of the completion folder. */
-export function judgeFlag(name: string, st: Stats | null, accounts: Record<string, LegacyAccount>, known: (sn: string) => boolean, now: number): FlagVerdict {
+export function judgeFlag(
+  name: string,
+  st: Stats | null,
+  accounts: Record<string, LegacyAccount>,
+  known: (sn: string) => boolean,
+  now: number,
+): FlagVerdict {
   if (!st) return { ok: false, reason: 'vanished', keep: true };
-  if (name.startsWith('.')) return now - st.mtimeMs < TEMP_GRACE_MS ? { ok: false, reason: 'temp file', keep: true } : { ok: false, reason: 'stale temp file' };
+  if (name.startsWith('.'))
+    return now - st.mtimeMs < TEMP_GRACE_MS
+      ? { ok: false, reason: 'temp file', keep: true }
+      : { ok: false, reason: 'stale temp file' };
   if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
   if (!isSerial(name)) return { ok: false, reason: 'name is not a serial number' };
   const account = accounts[name];
-  if (!account || !known(name)) return { ok: false, reason: 'no registered laptop with a legacy account has this serial' };
-  if (st.uid !== account.uid) return { ok: false, reason: `owned by uid ${st.uid}, not by ${account.user} (${account.uid})` };
+  if (!account || !known(name))
+    return { ok: false, reason: 'no registered laptop with a legacy account has this serial' };
+  if (st.uid !== account.uid)
+    return { ok: false, reason: `owned by uid ${st.uid}, not by ${account.user} (${account.uid})` };
   return { ok: true, serial: name, account };
 }
 
@@ -57,7 +69,11 @@ export class CompletionWatcher {
   ) {}
 
   start(): this {
-    if (!existsSync(this.dir)) this.log.warn({ dir: this.dir }, 'legacy completion folder missing; run ds-backup-server legacy setup (checked again every scan)');
+    if (!existsSync(this.dir))
+      this.log.warn(
+        { dir: this.dir },
+        'legacy completion folder missing; run ds-backup-server legacy setup (checked again every scan)',
+      );
     this.timer = setInterval(() => this.kick(), this.intervalMs);
     this.timer.unref();
     this.kick();
@@ -103,7 +119,8 @@ export class CompletionWatcher {
     try {
       names = readdirSync(this.dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, dir: this.dir }, 'cannot read the completion folder');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.warn({ err, dir: this.dir }, 'cannot read the completion folder');
       return;
     }
     if (!names.length) return;
@@ -118,7 +135,13 @@ export class CompletionWatcher {
       } catch {
         /* gone */
       }
-      const v = judgeFlag(name, st, accounts, (sn) => !!registry.bySerial(sn) && !registry.bySerial(sn)!.disabled, Date.now());
+      const v = judgeFlag(
+        name,
+        st,
+        accounts,
+        (sn) => !!registry.bySerial(sn) && !registry.bySerial(sn)!.disabled,
+        Date.now(),
+      );
       if (!v.ok) {
         if (v.keep) continue;
         this.log.warn({ flag: name, reason: v.reason }, 'invalid completion flag removed');
@@ -146,7 +169,17 @@ export class CompletionWatcher {
       const r = await ingestFolders(store, device, sources);
       const names = r.snapshots.map((s) => s.name);
       this.processed.push({ serial, snapshots: names });
-      this.log.info({ serial, snapshots: names, files: r.files, hashed: r.hashedFiles, copied: r.copiedBlobs, copiedBytes: r.copiedBytes }, 'legacy backup committed');
+      this.log.info(
+        {
+          serial,
+          snapshots: names,
+          files: r.files,
+          hashed: r.hashedFiles,
+          copied: r.copiedBlobs,
+          copiedBytes: r.copiedBytes,
+        },
+        'legacy backup committed',
+      );
     } catch (err) {
       this.processed.push({ serial, snapshots: [], error: (err as Error).message });
       this.log.error({ err, serial }, 'legacy backup failed');

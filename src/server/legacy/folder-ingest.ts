@@ -19,17 +19,30 @@
  * ingest.commit() a native client reaches writes the trees, the snapshot
  * folders, `-latest` and the catalog rows.
  */
-import { closeSync, existsSync, fstatSync, lstatSync, readdirSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  readdirSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { sha256Hex } from '../../common/hash.js';
-import { AppError } from '../../common/errors.js';
-import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../agent/scan.js';
-import { saveCache } from '../../agent/cache.js';
-import type { DeviceRow } from '../catalog.js';
-import { commit } from '../ingest.js';
-import type { SnapshotInfo } from '../snapshots.js';
-import type { Store } from '../store.js';
+import { sha256Hex } from '../../protocol/hash.js';
+import { AppError } from '../../platform/errors.js';
+import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../snapshot/scan.js';
+import { saveCache } from '../../snapshot/cache.js';
+import type { DeviceRow } from '../catalog/catalog.js';
+import { commit } from '../ingest/ingest.js';
+import type { SnapshotInfo } from '../store/snapshots.js';
+import type { Store } from '../store/store.js';
 
 export interface FolderSource {
   source: string;
@@ -69,7 +82,13 @@ const CHUNK = 1 << 20;
  * (when given), and bytes hashing to `expect`. With `copy`, the bytes go to
  * a pool temp file whose path is returned. Any mismatch is a `conflict`.
  */
-export function confinedRead(store: Store, path: string, confine: string, expect: string, opts: { copy: boolean; ino?: number }): string | null {
+export function confinedRead(
+  store: Store,
+  path: string,
+  confine: string,
+  expect: string,
+  opts: { copy: boolean; ino?: number },
+): string | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -81,7 +100,8 @@ export function confinedRead(store: Store, path: string, confine: string, expect
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new AppError('conflict', `${path} is no longer a regular file`);
-    if (opts.ino !== undefined && st.ino !== opts.ino) throw new AppError('conflict', `${path} was replaced while being ingested`);
+    if (opts.ino !== undefined && st.ino !== opts.ino)
+      throw new AppError('conflict', `${path} was replaced while being ingested`);
     const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(confine + '/')) throw new AppError('conflict', `${path} resolves outside ${confine}`);
     if (tmp) out = openSync(tmp, 'w', 0o444);
@@ -118,9 +138,17 @@ export function confinedRead(store: Store, path: string, confine: string, expect
  * name only content that really was inside the folder. Cache hits match a
  * path, size, mtime AND inode verified by an earlier run.
  */
-function freshlyHashed(scan: ScanResult): Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> {
+function freshlyHashed(
+  scan: ScanResult,
+): Array<{ rel: string; ino: number; hash: string; size: number; inline: boolean }> {
   // Tiny files are kept inline in the tree (their ref is the content): verify, never copy.
-  return scan.hashed.map((f) => ({ rel: f.rel, ino: f.ino, size: f.size, inline: f.inline, hash: f.inline ? sha256Hex(Buffer.from(f.ref, 'base64')) : f.ref }));
+  return scan.hashed.map((f) => ({
+    rel: f.rel,
+    ino: f.ino,
+    size: f.size,
+    inline: f.inline,
+    hash: f.inline ? sha256Hex(Buffer.from(f.ref, 'base64')) : f.ref,
+  }));
 }
 
 export interface IngestOptions {
@@ -155,7 +183,12 @@ function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<str
   return out;
 }
 
-async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions): Promise<IngestResult> {
+async function ingestOnce(
+  store: Store,
+  device: DeviceRow,
+  sources: FolderSource[],
+  opts: IngestOptions,
+): Promise<IngestResult> {
   const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
     const from = opts.rehash ? join(cache, 'none') : cache;
@@ -178,7 +211,8 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
       const confine = realpathSync(scan.dir);
       for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
-      for (const [id, b] of scan.blobs) if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
+      for (const [id, b] of scan.blobs)
+        if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
@@ -189,16 +223,30 @@ async function ingestOnce(store: Store, device: DeviceRow, sources: FolderSource
     throw e;
   }
   const runId = opts.runId ?? randomBytes(8).toString('hex');
-  const snapshots = await commit(store, device, scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: newTrees(store, device, scan) })), runId, opts.now);
+  const snapshots = await commit(
+    store,
+    device,
+    scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: newTrees(store, device, scan) })),
+    runId,
+    opts.now,
+  );
   for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
-    snapshots, files: scans.reduce((n, s) => n + s.scan.files, 0), hashedFiles: scans.reduce((n, s) => n + s.scan.hashedFiles, 0),
-    copiedBlobs: staged.length, copiedBytes,
+    snapshots,
+    files: scans.reduce((n, s) => n + s.scan.files, 0),
+    hashedFiles: scans.reduce((n, s) => n + s.scan.hashedFiles, 0),
+    copiedBlobs: staged.length,
+    copiedBytes,
   };
 }
 
 /** Ingests folders as one commit; a file changed underneath → one full rescan. */
-export async function ingestFolders(store: Store, device: DeviceRow, sources: FolderSource[], opts: IngestOptions = {}): Promise<IngestResult> {
+export async function ingestFolders(
+  store: Store,
+  device: DeviceRow,
+  sources: FolderSource[],
+  opts: IngestOptions = {},
+): Promise<IngestResult> {
   if (!sources.length) throw new AppError('not_found', `nothing to ingest for ${device.serial}`);
   try {
     return await ingestOnce(store, device, sources, opts);

@@ -18,13 +18,13 @@
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSerial } from '../../common/names.js';
-import { replaceSymlink } from '../../common/durable.js';
-import { DATASTORE_EXCLUDES } from '../../agent/scan.js';
-import type { DeviceRecord } from '../registry.js';
-import { reindex } from '../reindex.js';
-import { listSnapshotNames, readSnapshot } from '../snapshots.js';
-import type { Store } from '../store.js';
+import { isSerial } from '../../protocol/names.js';
+import { replaceSymlink } from '../../platform/durable.js';
+import { DATASTORE_EXCLUDES } from '../../snapshot/scan.js';
+import type { DeviceRecord } from '../accounts/registry.js';
+import { reindex } from '../catalog/reindex.js';
+import { listSnapshotNames, readSnapshot } from '../store/snapshots.js';
+import type { Store } from '../store/store.js';
 import { ingestFolders } from './folder-ingest.js';
 
 const OLD_RE = /^datastore-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -81,7 +81,14 @@ export interface ImportResult {
 function ensureDevice(store: Store, serial: string, createdAt: number): boolean {
   if (store.registry.bySerial(serial)) return false;
   const rec: DeviceRecord = store.registry.readRecord(serial) ?? {
-    serial, nickname: '', account: serial, tokenHash: null, createdAt, disabled: false, pubkey: null, uuid: null,
+    serial,
+    nickname: '',
+    account: serial,
+    tokenHash: null,
+    createdAt,
+    disabled: false,
+    pubkey: null,
+    uuid: null,
   };
   store.registry.writeRecord(rec);
   store.registry.index(rec);
@@ -108,14 +115,33 @@ function fixLatest(store: Store, serial: string): void {
 }
 
 function newestCreatedAt(store: Store, serial: string): number {
-  const r = store.db.prepare(`SELECT max(s.created_at) AS t FROM snapshots s JOIN devices d ON d.account_id = s.account_id
-    WHERE d.serial = ? AND s.source = 'datastore'`).get(serial) as { t: number | null } | undefined;
+  const r = store.db
+    .prepare(
+      `SELECT max(s.created_at) AS t FROM snapshots s JOIN devices d ON d.account_id = s.account_id
+    WHERE d.serial = ? AND s.source = 'datastore'`,
+    )
+    .get(serial) as { t: number | null } | undefined;
   return r?.t ?? 0;
 }
 
-export async function importLegacy(store: Store, usersDir: string, onProgress?: (done: number, total: number, what: string) => void): Promise<ImportResult> {
+export async function importLegacy(
+  store: Store,
+  usersDir: string,
+  onProgress?: (done: number, total: number, what: string) => void,
+): Promise<ImportResult> {
   const { folders, ignored } = findOldFolders(usersDir);
-  const res: ImportResult = { serials: 0, devicesCreated: 0, imported: 0, skipped: 0, files: 0, copiedBlobs: 0, copiedBytes: 0, reindexed: false, ignored, errors: [] };
+  const res: ImportResult = {
+    serials: 0,
+    devicesCreated: 0,
+    imported: 0,
+    skipped: 0,
+    files: 0,
+    copiedBlobs: 0,
+    copiedBytes: 0,
+    reindexed: false,
+    ignored,
+    errors: [],
+  };
   const serials = new Set<string>();
   let needReindex = false;
   let done = 0;
@@ -131,7 +157,12 @@ export async function importLegacy(store: Store, usersDir: string, onProgress?: 
       try {
         if (newestCreatedAt(store, f.serial) > f.date.getTime()) needReindex = true;
         const device = store.registry.bySerial(f.serial)!;
-        const r = await ingestFolders(store, device, [{ source: 'datastore', dir: f.path, excludes: DATASTORE_EXCLUDES }], { now: f.date, runId: 'import-legacy' });
+        const r = await ingestFolders(
+          store,
+          device,
+          [{ source: 'datastore', dir: f.path, excludes: DATASTORE_EXCLUDES }],
+          { now: f.date, runId: 'import-legacy' },
+        );
         res.imported += r.snapshots.length;
         res.files += r.files;
         res.copiedBlobs += r.copiedBlobs;

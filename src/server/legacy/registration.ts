@@ -26,34 +26,43 @@
  * A refusal is a normal struct answer with success "ERR" and the reason in
  * `error` (Sugar shows it), not a fault.
  */
-import { AppError } from '../../common/errors.js';
-import { isSerial } from '../../common/names.js';
-import type { DeviceRecord, Registry } from '../registry.js';
+import { AppError } from '../../platform/errors.js';
+import { isSerial } from '../../protocol/names.js';
+import type { DeviceRecord, Registry } from '../accounts/registry.js';
 
-const KEY_TYPES = /^(ssh-dss|ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+const KEY_TYPES =
+  /^(ssh-dss|ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
 
 /** `<type> <base64>` from an OpenSSH line or a bare blob; throws bad_request. */
 export function normalizePubkey(input: string): string {
   const parts = input.trim().split(/\s+/);
   const b64 = parts.length >= 2 && KEY_TYPES.test(parts[0]) ? parts[1] : parts[0];
-  if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length > 16384) throw new AppError('bad_request', 'public key is not an SSH public key');
+  if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length > 16384)
+    throw new AppError('bad_request', 'public key is not an SSH public key');
   const blob = Buffer.from(b64, 'base64');
   if (blob.length < 8) throw new AppError('bad_request', 'public key too short');
   const n = blob.readUInt32BE(0);
   const type = n > 0 && n < 64 && blob.length >= 4 + n ? blob.subarray(4, 4 + n).toString('latin1') : '';
   if (!KEY_TYPES.test(type)) throw new AppError('bad_request', 'public key has an unknown key type');
-  if (parts.length >= 2 && KEY_TYPES.test(parts[0]) && parts[0] !== type) throw new AppError('bad_request', 'public key type does not match its blob');
+  if (parts.length >= 2 && KEY_TYPES.test(parts[0]) && parts[0] !== type)
+    throw new AppError('bad_request', 'public key type does not match its blob');
   return `${type} ${blob.toString('base64')}`;
 }
 
 export type ReRegistration = { accept: true; reason: string; keyChange: boolean } | { accept: false; reason: string };
 
 /** Pure decision for a legacy registration of an already-known serial. */
-export function reRegistration(prev: Pick<DeviceRecord, 'pubkey' | 'tokenHash' | 'disabled'>, pubkey: string): ReRegistration {
+export function reRegistration(
+  prev: Pick<DeviceRecord, 'pubkey' | 'tokenHash' | 'disabled'>,
+  pubkey: string,
+): ReRegistration {
   if (prev.disabled) return { accept: false, reason: 'this laptop is disabled on the school server' };
   if (prev.pubkey === pubkey) return { accept: true, reason: 'same key', keyChange: false };
   if (prev.tokenHash) {
-    return { accept: false, reason: 'this serial is registered with the new ds-backup client; ask the administrator to re-register it' };
+    return {
+      accept: false,
+      reason: 'this serial is registered with the new ds-backup client; ask the administrator to re-register it',
+    };
   }
   if (!prev.pubkey) return { accept: true, reason: 'key claimed by the first legacy registration', keyChange: false };
   return { accept: true, reason: 'reinstalled laptop: new key replaces the old one', keyChange: true };
@@ -66,7 +75,8 @@ export interface LegacyRegistration {
   pubkey: string;
 }
 
-export type LegacyRegisterResult = { ok: true; created: boolean; keyChange: boolean; reason: string } | { ok: false; reason: string };
+export type LegacyRegisterResult =
+  { ok: true; created: boolean; keyChange: boolean; reason: string } | { ok: false; reason: string };
 
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
@@ -75,12 +85,25 @@ function hasControl(s: string): boolean {
 
 /** Validates the four strings of the XML-RPC call; throws bad_request. */
 export function checkRegistration(params: string[]): LegacyRegistration {
-  if (params.length !== 4) throw new AppError('bad_request', `register takes 4 params (sn, nick, uuid, pubkey), got ${params.length}`);
+  if (params.length !== 4)
+    throw new AppError('bad_request', `register takes 4 params (sn, nick, uuid, pubkey), got ${params.length}`);
   const [serial, nickname, uuid, key] = params;
-  if (!isSerial(serial)) throw new AppError('bad_request', `serial ${JSON.stringify(String(serial).slice(0, 40))} is not a laptop serial number`);
+  if (!isSerial(serial))
+    throw new AppError(
+      'bad_request',
+      `serial ${JSON.stringify(String(serial).slice(0, 40))} is not a laptop serial number`,
+    );
   if (nickname.length > 200) throw new AppError('bad_request', 'nickname too long');
   if (uuid.length > 200 || hasControl(uuid)) throw new AppError('bad_request', 'bad uuid');
-  return { serial, nickname: [...nickname].map((ch) => (hasControl(ch) ? ' ' : ch)).join('').trim(), uuid, pubkey: normalizePubkey(key) };
+  return {
+    serial,
+    nickname: [...nickname]
+      .map((ch) => (hasControl(ch) ? ' ' : ch))
+      .join('')
+      .trim(),
+    uuid,
+    pubkey: normalizePubkey(key),
+  };
 }
 
 export function registerLegacy(registry: Registry, r: LegacyRegistration, now = Date.now()): LegacyRegisterResult {
@@ -89,14 +112,25 @@ export function registerLegacy(registry: Registry, r: LegacyRegistration, now = 
   if (existing && prev) {
     const d = reRegistration(prev, r.pubkey);
     if (!d.accept) return { ok: false, reason: d.reason };
-    const rec: DeviceRecord = { ...prev, nickname: r.nickname || prev.nickname, uuid: r.uuid || prev.uuid || null, pubkey: r.pubkey };
+    const rec: DeviceRecord = {
+      ...prev,
+      nickname: r.nickname || prev.nickname,
+      uuid: r.uuid || prev.uuid || null,
+      pubkey: r.pubkey,
+    };
     registry.writeRecord(rec);
     registry.index(rec);
     return { ok: true, created: false, keyChange: d.keyChange, reason: d.reason };
   }
   const rec: DeviceRecord = {
-    serial: r.serial, nickname: r.nickname, account: prev?.account ?? r.serial, tokenHash: null, createdAt: prev?.createdAt ?? now,
-    disabled: false, pubkey: r.pubkey, uuid: r.uuid || null,
+    serial: r.serial,
+    nickname: r.nickname,
+    account: prev?.account ?? r.serial,
+    tokenHash: null,
+    createdAt: prev?.createdAt ?? now,
+    disabled: false,
+    pubkey: r.pubkey,
+    uuid: r.uuid || null,
   };
   registry.writeRecord(rec);
   registry.index(rec);

@@ -14,9 +14,9 @@
  * (`serve --legacy-registration-port N`).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../common/errors.js';
-import { isSerial } from '../../common/names.js';
-import type { ServerContext } from '../context.js';
+import { AppError } from '../../platform/errors.js';
+import { isSerial } from '../../protocol/names.js';
+import type { ServerContext } from '../http/context.js';
 import { checkRegistration, registerLegacy } from './registration.js';
 import { legacySetup } from './setup.js';
 import { FAULT, faultResponse, parseCall, structResponse, XmlRpcFault } from './xmlrpc.js';
@@ -66,12 +66,24 @@ function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyR
       req.log.warn({ serial: reg.serial, reason: r.reason }, 'legacy registration refused');
       return xml(reply, structResponse({ success: 'ERR', error: r.reason }));
     }
-    req.log.info({ serial: reg.serial, created: r.created, keyChange: r.keyChange, reason: r.reason }, 'legacy registration');
+    req.log.info(
+      { serial: reg.serial, created: r.created, keyChange: r.keyChange, reason: r.reason },
+      'legacy registration',
+    );
     if (ctx.config.legacyAutoSetup) autoSetup(ctx, reg.serial, req);
-    return xml(reply, structResponse({ success: 'OK', error: '', jabberserver: ctx.config.jabberServer, backupurl: `${reg.serial}@${host}:backup` }));
+    return xml(
+      reply,
+      structResponse({
+        success: 'OK',
+        error: '',
+        jabberserver: ctx.config.jabberServer,
+        backupurl: `${reg.serial}@${host}:backup`,
+      }),
+    );
   } catch (e) {
     if (e instanceof XmlRpcFault) return xml(reply, faultResponse(e.faultCode, e.message));
-    if (e instanceof AppError && e.code === 'bad_request') return xml(reply, faultResponse(FAULT.invalidParams, e.message));
+    if (e instanceof AppError && e.code === 'bad_request')
+      return xml(reply, faultResponse(FAULT.invalidParams, e.message));
     req.log.error({ err: e }, 'legacy registration failed');
     return xml(reply, faultResponse(FAULT.internal, 'internal server error'));
   }
@@ -79,27 +91,39 @@ function handleRegister(ctx: ServerContext, req: FastifyRequest, reply: FastifyR
 
 /** POST / — XML-RPC registration, with its own text/xml body parser. */
 export async function registrationPlugin(app: FastifyInstance, opts: { ctx: ServerContext }): Promise<void> {
-  app.addContentTypeParser(['text/xml', 'application/xml'], { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    ['text/xml', 'application/xml'],
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_req, body, done) => done(null, body),
+  );
   // Python's ServerProxy("http://host:port") (no path) posts to /RPC2.
-  for (const path of ['/', '/RPC2']) app.post(path, { schema: { body: { type: 'string' } } }, (req, reply) => handleRegister(opts.ctx, req, reply));
+  for (const path of ['/', '/RPC2'])
+    app.post(path, { schema: { body: { type: 'string' } } }, (req, reply) => handleRegister(opts.ctx, req, reply));
 }
 
 export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
   void app.register(registrationPlugin, { ctx });
-  app.get<{ Params: { sn: string } }>('/backup/1/available/:sn', {
-    schema: { params: { type: 'object', required: ['sn'], properties: { sn: { type: 'string', maxLength: 200 } } } },
-  }, async (req, reply) => {
-    const sn = req.params.sn;
-    const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
-    if (!dev || dev.disabled) return reply.status(403).type('text/plain').send('Forbidden\n');
-    try {
-      const lease = ctx.admission.request(dev.id, sn, { lastSuccess: dev.last_backup_at, timeoutMs: ctx.config.legacyLeaseSec * 1000 });
-      leasesOf(ctx).set(sn, lease.id);
-      return reply.status(200).type('text/plain').send('OK\n');
-    } catch (e) {
-      if (!(e instanceof AppError) || e.code !== 'busy') throw e;
-      if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
-      return reply.status(503).type('text/plain').send('Service Unavailable\n');
-    }
-  });
+  app.get<{ Params: { sn: string } }>(
+    '/backup/1/available/:sn',
+    {
+      schema: { params: { type: 'object', required: ['sn'], properties: { sn: { type: 'string', maxLength: 200 } } } },
+    },
+    async (req, reply) => {
+      const sn = req.params.sn;
+      const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
+      if (!dev || dev.disabled) return reply.status(403).type('text/plain').send('Forbidden\n');
+      try {
+        const lease = ctx.admission.request(dev.id, sn, {
+          lastSuccess: dev.last_backup_at,
+          timeoutMs: ctx.config.legacyLeaseSec * 1000,
+        });
+        leasesOf(ctx).set(sn, lease.id);
+        return reply.status(200).type('text/plain').send('OK\n');
+      } catch (e) {
+        if (!(e instanceof AppError) || e.code !== 'busy') throw e;
+        if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
+        return reply.status(503).type('text/plain').send('Service Unavailable\n');
+      }
+    },
+  );
 }

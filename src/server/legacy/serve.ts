@@ -5,8 +5,8 @@
  * Sugar's XML-RPC registration at POST / (production: port 8080).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { BuiltServer } from '../app.js';
-import { installErrorHandler } from '../http-errors.js';
+import type { BuiltServer } from '../http/app.js';
+import { installErrorHandler } from '../http/http-errors.js';
 import { CompletionWatcher } from './completion.js';
 import { registrationPlugin } from './routes.js';
 

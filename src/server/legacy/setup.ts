@@ -24,9 +24,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } f
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { AppError } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/durable.js';
-import type { Store } from '../store.js';
+import { AppError } from '../../platform/errors.js';
+import { writeFileAtomic } from '../../platform/durable.js';
+import type { Store } from '../store/store.js';
 import { readAccounts, writeAccounts, type LegacyAccount } from './accounts.js';
 import { HOME_FOLDERS } from './command-policy.js';
 
@@ -84,8 +84,12 @@ function writeShell(root: string, completionDir: string): string {
   if (!existsSync(js)) js = js.replace(/\/src\/server\/legacy\/shell\.js$/, '/dist/server/legacy/shell.js');
   if (!existsSync(js)) throw new AppError('internal', `${js} is missing; run npm run build`);
   const path = join(root, 'legacy', 'shell');
-  writeIfChanged(path, `#!/bin/sh\n# ds-backup legacy login shell: confined rsync only (see ds-backup-server legacy setup)\n` +
-    `exec ${q(process.execPath)} ${q(js)} --root ${q(root)} --completion ${q(completionDir)} "$@"\n`, 0o755);
+  writeIfChanged(
+    path,
+    `#!/bin/sh\n# ds-backup legacy login shell: confined rsync only (see ds-backup-server legacy setup)\n` +
+      `exec ${q(process.execPath)} ${q(js)} --root ${q(root)} --completion ${q(completionDir)} "$@"\n`,
+    0o755,
+  );
   return path;
 }
 
@@ -96,14 +100,30 @@ function ensureUser(serial: string, home: string, shell: string): { entry: Passw
     if (found.shell !== shell) execFileSync('usermod', ['--shell', shell, serial]);
     return { entry: { ...found, shell }, created: false };
   }
-  const args = ['--no-create-home', '--home-dir', home, '--shell', shell, '--user-group', '--password', '*', '--comment', `ds-backup laptop ${serial}`, serial];
+  const args = [
+    '--no-create-home',
+    '--home-dir',
+    home,
+    '--shell',
+    shell,
+    '--user-group',
+    '--password',
+    '*',
+    '--comment',
+    `ds-backup laptop ${serial}`,
+    serial,
+  ];
   try {
     execFileSync('useradd', args, { stdio: 'pipe' });
   } catch {
     try {
       execFileSync('useradd', ['--badname', ...args], { stdio: 'pipe' });
     } catch (e) {
-      return `useradd failed: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n')[0]}`;
+      return `useradd failed: ${
+        String((e as { stderr?: Buffer }).stderr ?? (e as Error).message)
+          .trim()
+          .split('\n')[0]
+      }`;
     }
   }
   const entry = getent(serial);
@@ -124,7 +144,11 @@ function prepareHome(home: string, serial: string, a: PasswdEntry, pubkey: strin
   const ssh = join(home, '.ssh');
   if (!existsSync(ssh)) mkdirSync(ssh);
   ensureMode(ssh, 0o755);
-  writeIfChanged(join(ssh, 'authorized_keys'), `restrict,command="ds-backup-legacy ${serial}" ${pubkey} ds-backup:${serial}\n`, 0o644);
+  writeIfChanged(
+    join(ssh, 'authorized_keys'),
+    `restrict,command="ds-backup-legacy ${serial}" ${pubkey} ds-backup:${serial}\n`,
+    0o644,
+  );
 }
 
 /** Sets up every laptop with a key, or only `opts.only` (after one registration). */

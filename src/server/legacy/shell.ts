@@ -32,9 +32,9 @@ function main(argv: string[]): void {
   const completionDir = arg(argv, '--completion');
   const forced = arg(argv, '-c');
   if (!root || !completionDir) refuse('legacy shell misconfigured; run ds-backup-server legacy setup again');
-  if (forced === undefined) refuse('this account only accepts ds-backup\'s rsync; no shell');
+  if (forced === undefined) refuse("this account only accepts ds-backup's rsync; no shell");
   const m = /^ds-backup-legacy ([A-Za-z0-9]{3,32})$/.exec(forced);
-  if (!m) refuse('this account only accepts ds-backup\'s rsync; no shell');
+  if (!m) refuse("this account only accepts ds-backup's rsync; no shell");
   const serial = m[1];
   if (userInfo().username !== serial) refuse(`key for ${serial} used by account ${userInfo().username}`);
   const home = join(root, 'users', serial);

@@ -14,14 +14,23 @@
 import { XMLParser } from 'fast-xml-parser';
 
 export class XmlRpcFault extends Error {
-  constructor(readonly faultCode: number, message: string) {
+  constructor(
+    readonly faultCode: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'XmlRpcFault';
   }
 }
 
 /** Fault codes (the de-facto "specification for fault code interoperability"). */
-export const FAULT = { parse: -32700, invalidRequest: -32600, noMethod: -32601, invalidParams: -32602, internal: -32603 } as const;
+export const FAULT = {
+  parse: -32700,
+  invalidRequest: -32600,
+  noMethod: -32601,
+  invalidParams: -32602,
+  internal: -32603,
+} as const;
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -55,7 +64,8 @@ export interface XmlRpcCall {
 }
 
 export function parseCall(body: string): XmlRpcCall {
-  if (/<!DOCTYPE|<!ENTITY/i.test(body)) throw new XmlRpcFault(FAULT.invalidRequest, 'DOCTYPE is not allowed in XML-RPC');
+  if (/<!DOCTYPE|<!ENTITY/i.test(body))
+    throw new XmlRpcFault(FAULT.invalidRequest, 'DOCTYPE is not allowed in XML-RPC');
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(body, true) as Record<string, unknown>;
@@ -65,12 +75,14 @@ export function parseCall(body: string): XmlRpcCall {
   const call = doc.methodCall as Record<string, unknown> | undefined;
   if (!call || typeof call !== 'object') throw new XmlRpcFault(FAULT.invalidRequest, 'not an XML-RPC methodCall');
   const method = call.methodName;
-  if (typeof method !== 'string' || !/^[A-Za-z0-9_.:/]{1,100}$/.test(method)) throw new XmlRpcFault(FAULT.invalidRequest, 'missing or bad methodName');
+  if (typeof method !== 'string' || !/^[A-Za-z0-9_.:/]{1,100}$/.test(method))
+    throw new XmlRpcFault(FAULT.invalidRequest, 'missing or bad methodName');
   const paramsNode = call.params as { param?: Array<{ value?: unknown }> } | '' | undefined;
-  const list = paramsNode && typeof paramsNode === 'object' ? paramsNode.param ?? [] : [];
+  const list = paramsNode && typeof paramsNode === 'object' ? (paramsNode.param ?? []) : [];
   if (list.length > 16) throw new XmlRpcFault(FAULT.invalidParams, 'too many params');
   const params = list.map((p, i) => {
-    if (!p || typeof p !== 'object' || !('value' in p)) throw new XmlRpcFault(FAULT.invalidParams, `param ${i + 1} has no value`);
+    if (!p || typeof p !== 'object' || !('value' in p))
+      throw new XmlRpcFault(FAULT.invalidParams, `param ${i + 1} has no value`);
     return scalar(p.value, i);
   });
   return { method, params };
@@ -91,8 +103,10 @@ export function structResponse(members: Record<string, string>): string {
 }
 
 export function faultResponse(code: number, message: string): string {
-  return `${HEAD}<methodResponse>\n<fault>\n<value><struct>\n` +
+  return (
+    `${HEAD}<methodResponse>\n<fault>\n<value><struct>\n` +
     `<member><name>faultCode</name><value><int>${code}</int></value></member>\n` +
     `<member><name>faultString</name><value><string>${escapeXml(message)}</string></value></member>\n` +
-    '</struct></value>\n</fault>\n</methodResponse>\n';
+    '</struct></value>\n</fault>\n</methodResponse>\n'
+  );
 }

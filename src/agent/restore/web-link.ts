@@ -1,0 +1,45 @@
+/**
+ * web-link — the laptop's way into the restore web pages.
+ *
+ * requestWebLink() asks the server (with this laptop's token) for a
+ * one-time sign-in link: single use, valid a few minutes. openInBrowser()
+ * hands it to the first browser that starts: $BROWSER, xdg-open, then
+ * Sugar's Browse (sugar-launch org.laptop.WebActivity --uri URL). fetchPin()
+ * reads the laptop's restore PIN (for signing in from another device).
+ */
+import { spawn } from 'node:child_process';
+import type { ApiClient } from '../client.js';
+
+export async function requestWebLink(client: ApiClient): Promise<{ url: string; expiresAt: number }> {
+  const r = await client.json<{ path: string; expiresAt: number }>('POST', '/api/v1/web-links');
+  const base = client.base.href.replace(/\/$/, '');
+  return { url: `${base}${r.path}`, expiresAt: r.expiresAt };
+}
+
+export async function fetchPin(client: ApiClient, token?: string): Promise<string> {
+  return (await client.json<{ pin: string }>('GET', '/api/v1/pin', token ? { token } : {})).pin;
+}
+
+function tryOpen(cmd: string, args: string[]): Promise<boolean> {
+  return new Promise((res) => {
+    try {
+      const child = spawn(cmd, args, { detached: true, stdio: 'ignore' });
+      child.once('error', () => res(false));
+      child.once('spawn', () => {
+        child.unref();
+        res(true);
+      });
+    } catch {
+      res(false);
+    }
+  });
+}
+
+/** Opens `url` in a browser; answers the command that worked, or null. */
+export async function openInBrowser(url: string): Promise<string | null> {
+  const candidates: Array<[string, string[]]> = [];
+  if (process.env.BROWSER) candidates.push([process.env.BROWSER, [url]]);
+  candidates.push(['xdg-open', [url]], ['sugar-launch', ['org.laptop.WebActivity', '--uri', url]]);
+  for (const [cmd, args] of candidates) if (await tryOpen(cmd, args)) return cmd;
+  return null;
+}

@@ -1,0 +1,87 @@
+/**
+ * admin — the school administrator's credentials.
+ *
+ * `<root>/admin.json` (mode 0600, written atomically) holds the scrypt hash
+ * of the admin password (`ds-backup-server admin-password`; there is no
+ * default password) and the sha256 hashes of admin API tokens
+ * (`ds-backup-server admin-token`, shown once). requireAdmin() accepts a
+ * Bearer admin token, compared in constant time.
+ */
+import { randomBytes, scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../../platform/errors.js';
+import { writeFileAtomic } from '../../platform/durable.js';
+import { bearer } from './auth.js';
+
+interface AdminFile {
+  password?: { salt: string; hash: string };
+  tokens: string[];
+}
+
+export const MIN_PASSWORD = 8;
+
+export class AdminAuth {
+  private readonly file: string;
+
+  constructor(root: string) {
+    this.file = join(root, 'admin.json');
+  }
+
+  private read(): AdminFile {
+    try {
+      return JSON.parse(readFileSync(this.file, 'utf8')) as AdminFile;
+    } catch {
+      return { tokens: [] };
+    }
+  }
+
+  private write(a: AdminFile): void {
+    writeFileAtomic(this.file, JSON.stringify(a, null, 2) + '\n', 0o600);
+  }
+
+  hasPassword(): boolean {
+    return Boolean(this.read().password);
+  }
+
+  setPassword(password: string): void {
+    if (password.length < MIN_PASSWORD)
+      throw new AppError('bad_request', `the admin password needs at least ${MIN_PASSWORD} characters`);
+    const salt = randomBytes(16);
+    const a = this.read();
+    a.password = { salt: salt.toString('hex'), hash: scryptSync(password, salt, 32).toString('hex') };
+    this.write(a);
+  }
+
+  checkPassword(password: string): boolean {
+    const p = this.read().password;
+    if (!p) return false;
+    const got = scryptSync(password, Buffer.from(p.salt, 'hex'), 32);
+    return timingSafeEqual(got, Buffer.from(p.hash, 'hex'));
+  }
+
+  /** Creates an admin API token; only its hash is kept. */
+  newToken(): string {
+    const token = `admin.${randomBytes(32).toString('base64url')}`;
+    const a = this.read();
+    a.tokens.push(createHash('sha256').update(token).digest('hex'));
+    this.write(a);
+    return token;
+  }
+
+  checkToken(token: string): boolean {
+    const h = createHash('sha256').update(token).digest();
+    return this.read().tokens.some((t) => {
+      const b = Buffer.from(t, 'hex');
+      return b.length === h.length && timingSafeEqual(b, h);
+    });
+  }
+
+  /** Throws 401 unless the request carries an admin token. */
+  requireAdmin(req: FastifyRequest): void {
+    const t = bearer(req);
+    if (!t || !this.checkToken(t))
+      throw new AppError('unauthorized', 'this needs an admin token (ds-backup-server admin-token)');
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * registry — devices, accounts and their secret tokens.
+ *
+ * A device is a laptop known by its serial; an account owns backups and is
+ * named by the serial of its first device (a replaced laptop joins the old
+ * account). Each device's record lives on disk as `users/<SN>/device.json`
+ * (the truth, written atomically) and in the catalog (the index).
+ *
+ * Tokens are `<serial>.<secret>`; the server keeps only sha256(secret) and
+ * compares in constant time. A registered serial is never taken over: a
+ * second registration must present that device's current token.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '../../platform/errors.js';
+import { writeFileAtomic } from '../../platform/durable.js';
+import type { Catalog, DeviceRow } from '../catalog/catalog.js';
+
+export interface DeviceRecord {
+  serial: string;
+  nickname: string;
+  account: string;
+  tokenHash: string | null;
+  createdAt: number;
+  disabled: boolean;
+  pubkey?: string | null;
+  uuid?: string | null;
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function newToken(serial: string): { token: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { token: `${serial}.${secret}`, hash: hashSecret(secret) };
+}
+
+export function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+export class Registry {
+  constructor(
+    private readonly db: Catalog,
+    private readonly usersDir: string,
+  ) {}
+
+  bySerial(serial: string): DeviceRow | undefined {
+    return this.db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial) as DeviceRow | undefined;
+  }
+
+  /** The device a bearer token belongs to, or undefined. */
+  authenticate(token: string): DeviceRow | undefined {
+    const dot = token.indexOf('.');
+    if (dot <= 0) return undefined;
+    const dev = this.bySerial(token.slice(0, dot));
+    if (!dev || !dev.token_hash) return undefined;
+    return safeEqualHex(hashSecret(token.slice(dot + 1)), dev.token_hash) ? dev : undefined;
+  }
+
+  deviceDir(serial: string): string {
+    return join(this.usersDir, serial);
+  }
+
+  writeRecord(rec: DeviceRecord): void {
+    const dir = this.deviceDir(rec.serial);
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(join(dir, 'device.json'), JSON.stringify(rec, null, 2) + '\n', 0o600);
+  }
+
+  readRecord(serial: string): DeviceRecord | null {
+    try {
+      return JSON.parse(readFileSync(join(this.deviceDir(serial), 'device.json'), 'utf8')) as DeviceRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Puts a device record into the catalog (creating its account row). */
+  index(rec: DeviceRecord): DeviceRow {
+    const db = this.db;
+    db.prepare('INSERT OR IGNORE INTO accounts (key, created_at) VALUES (?, ?)').run(rec.account, rec.createdAt);
+    const acc = db.prepare('SELECT id FROM accounts WHERE key = ?').get(rec.account) as { id: number };
+    db.prepare(
+      `INSERT INTO devices (serial, nickname, account_id, token_hash, created_at, disabled, pubkey, uuid)
+       VALUES (@serial, @nickname, @acc, @tokenHash, @createdAt, @disabled, @pubkey, @uuid)
+       ON CONFLICT(serial) DO UPDATE SET nickname = excluded.nickname, account_id = excluded.account_id,
+         token_hash = excluded.token_hash, disabled = excluded.disabled, pubkey = excluded.pubkey, uuid = excluded.uuid`,
+    ).run({
+      serial: rec.serial,
+      nickname: rec.nickname,
+      acc: acc.id,
+      tokenHash: rec.tokenHash,
+      createdAt: rec.createdAt,
+      disabled: rec.disabled ? 1 : 0,
+      pubkey: rec.pubkey ?? null,
+      uuid: rec.uuid ?? null,
+    });
+    return this.bySerial(rec.serial)!;
+  }
+
+  /**
+   * Registers a device, or re-registers it when `presented` is its valid token.
+   * Returns the new token (shown once).
+   */
+  register(input: { serial: string; nickname: string; presented?: string; account?: string }): {
+    token: string;
+    device: DeviceRow;
+    created: boolean;
+  } {
+    const existing = this.bySerial(input.serial);
+    if (existing) {
+      const owner = input.presented ? this.authenticate(input.presented) : undefined;
+      if (!owner || owner.serial !== input.serial) {
+        throw new AppError(
+          'already_registered',
+          `serial ${input.serial} is already registered; re-register with this laptop's token or ask the administrator`,
+        );
+      }
+    }
+    const prev = existing ? this.readRecord(input.serial) : null;
+    const { token, hash } = newToken(input.serial);
+    const rec: DeviceRecord = {
+      serial: input.serial,
+      nickname: input.nickname || prev?.nickname || '',
+      account: prev?.account ?? input.account ?? input.serial,
+      tokenHash: hash,
+      createdAt: prev?.createdAt ?? Date.now(),
+      disabled: prev?.disabled ?? false,
+      pubkey: prev?.pubkey ?? null,
+      uuid: prev?.uuid ?? null,
+    };
+    this.writeRecord(rec);
+    return { token, device: this.index(rec), created: !existing };
+  }
+
+  /** The account key of a registered laptop (a replacement joins it), or null. */
+  accountOf(serial: string): string | null {
+    return this.readRecord(serial)?.account ?? null;
+  }
+
+  /** Changes a device's disabled flag or account, on disk (the truth) and in the catalog. */
+  update(serial: string, change: { disabled?: boolean; account?: string }): DeviceRow {
+    const rec = this.readRecord(serial);
+    if (!rec) throw new AppError('not_found', `laptop ${serial} is not registered`);
+    const next: DeviceRecord = { ...rec, ...change };
+    this.writeRecord(next);
+    return this.index(next);
+  }
+}

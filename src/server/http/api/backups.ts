@@ -1,0 +1,239 @@
+/**
+ * routes/backups — the backup protocol under a lease.
+ *
+ *   POST   /api/v1/backups                       admission → 201 {lease, leaseTimeout} | 503 + Retry-After
+ *   POST   /api/v1/backups/:lease/heartbeat      keeps the lease alive
+ *   DELETE /api/v1/backups/:lease                abort, frees the slot
+ *   POST   /api/v1/backups/:lease/missing        {ids} → {missing}: blobs the pool lacks
+ *   POST   /api/v1/backups/:lease/blobs          frames of small blobs → {stored, duplicates}
+ *   GET    /api/v1/backups/:lease/uploads/:id    → {offset, complete} of a resumable upload
+ *   PATCH  /api/v1/backups/:lease/uploads/:id    append at Upload-Offset (Upload-Length = total)
+ *   POST   /api/v1/backups/:lease/trees          {trees: {id: text}} → {stashed}: trees sent ahead of the commit (tree-stash.ts)
+ *   POST   /api/v1/backups/:lease/commit         {runId, sources:[{source, root, trees}]} → snapshots
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../../platform/errors.js';
+import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { requireDevice } from '../../accounts/auth.js';
+import type { ServerContext } from '../context.js';
+import { commit, type CommitSource } from '../../ingest/ingest.js';
+import { TreeStash } from '../../ingest/tree-stash.js';
+import { appendUpload, receiveBatch, uploadOffset } from '../../store/uploads.js';
+
+const leaseParam = {
+  type: 'object',
+  required: ['lease'],
+  properties: { lease: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+};
+const uploadParams = {
+  type: 'object',
+  required: ['lease', 'id'],
+  properties: {
+    lease: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    id: { type: 'string', pattern: BLOB_ID_RE.source },
+  },
+};
+const MAX_BLOB = 64 * 1024 * 1024 * 1024;
+
+function header(req: FastifyRequest, name: string): number {
+  const v = req.headers[name];
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new AppError('bad_request', `header ${name} must be a byte count`);
+  return n;
+}
+
+export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, admission, bandwidth } = ctx;
+  // Upload bodies pass through the server-wide bandwidth cap (a no-op when off).
+  const capped = (body: unknown) => bandwidth.throttle(body as AsyncIterable<Buffer>);
+  const leased = (req: FastifyRequest<{ Params: { lease: string } }>) => {
+    const dev = requireDevice(store.registry, req);
+    admission.touch(req.params.lease, dev.id);
+    return dev;
+  };
+
+  const stash = new TreeStash(store.pool, (id) => admission.active().some((l) => l.id === id));
+
+  app.post('/api/v1/backups', async (req, reply) => {
+    const dev = requireDevice(store.registry, req);
+    const lease = admission.request(dev.id, dev.serial, { lastSuccess: dev.last_backup_at });
+    // treesAhead: this server takes trees before the commit (older agents ignore it).
+    return reply
+      .status(201)
+      .send({ lease: lease.id, leaseTimeout: admission.policy.leaseTimeoutMs / 1000, treesAhead: true });
+  });
+
+  app.post<{ Params: { lease: string }; Body: { trees: Record<string, string> } }>(
+    '/api/v1/backups/:lease/trees',
+    {
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        params: leaseParam,
+        body: {
+          type: 'object',
+          required: ['trees'],
+          additionalProperties: false,
+          properties: {
+            trees: {
+              type: 'object',
+              additionalProperties: false,
+              patternProperties: { [BLOB_ID_RE.source]: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      leased(req);
+      return { stashed: await stash.add(req.params.lease, req.body.trees) };
+    },
+  );
+
+  app.post<{ Params: { lease: string } }>(
+    '/api/v1/backups/:lease/heartbeat',
+    { schema: { params: leaseParam } },
+    async (req) => {
+      const l = admission.touch(req.params.lease, requireDevice(store.registry, req).id);
+      return { lease: l.id, expiresIn: Math.round((l.expiresAt - Date.now()) / 1000) };
+    },
+  );
+
+  app.delete<{ Params: { lease: string } }>(
+    '/api/v1/backups/:lease',
+    { schema: { params: leaseParam } },
+    async (req, reply) => {
+      leased(req);
+      admission.release(req.params.lease);
+      stash.drop(req.params.lease);
+      stash.sweep();
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Params: { lease: string }; Body: { ids: string[] } }>(
+    '/api/v1/backups/:lease/missing',
+    {
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        params: leaseParam,
+        body: {
+          type: 'object',
+          required: ['ids'],
+          additionalProperties: false,
+          properties: {
+            ids: { type: 'array', maxItems: 100_000, items: { type: 'string', pattern: BLOB_ID_RE.source } },
+          },
+        },
+      },
+    },
+    async (req) => {
+      leased(req);
+      return { missing: [...new Set(req.body.ids)].filter((id) => store.pool.claimBlob(id) < 0) };
+    },
+  );
+
+  app.post<{ Params: { lease: string } }>(
+    '/api/v1/backups/:lease/blobs',
+    { schema: { params: leaseParam } },
+    async (req) => {
+      leased(req);
+      return receiveBatch(store, capped(req.body));
+    },
+  );
+
+  app.get<{ Params: { lease: string; id: string } }>(
+    '/api/v1/backups/:lease/uploads/:id',
+    { schema: { params: uploadParams } },
+    async (req) => {
+      const dev = leased(req);
+      return uploadOffset(store, dev.serial, req.params.id);
+    },
+  );
+
+  app.patch<{ Params: { lease: string; id: string } }>(
+    '/api/v1/backups/:lease/uploads/:id',
+    { schema: { params: uploadParams } },
+    async (req) => {
+      const dev = leased(req);
+      const offset = header(req, 'upload-offset');
+      const length = header(req, 'upload-length');
+      if (length > MAX_BLOB || offset > length) throw new AppError('too_large', 'upload length out of range');
+      const body = bandwidth.rate > 0 ? Readable.from(capped(req.body)) : (req.body as NodeJS.ReadableStream);
+      return appendUpload(store, dev.serial, req.params.id, offset, length, body);
+    },
+  );
+
+  app.post<{ Params: { lease: string }; Body: { runId?: string; sources: CommitSource[] } }>(
+    '/api/v1/backups/:lease/commit',
+    {
+      bodyLimit: 256 * 1024 * 1024,
+      schema: {
+        params: leaseParam,
+        body: {
+          type: 'object',
+          required: ['sources'],
+          additionalProperties: false,
+          properties: {
+            runId: { type: 'string', maxLength: 64 },
+            sources: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 8,
+              items: {
+                type: 'object',
+                required: ['source', 'root', 'trees'],
+                additionalProperties: false,
+                properties: {
+                  source: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' },
+                  root: { type: 'string', pattern: BLOB_ID_RE.source },
+                  trees: {
+                    type: 'object',
+                    additionalProperties: false,
+                    patternProperties: { [BLOB_ID_RE.source]: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const dev = leased(req);
+      const t0 = performance.now();
+      let snaps;
+      try {
+        snaps = await commit(
+          store,
+          dev,
+          req.body.sources,
+          req.body.runId ?? null,
+          new Date(),
+          stash.get(req.params.lease),
+        );
+      } catch (e) {
+        // Missing blobs: the laptop sends them and commits again under this lease,
+        // its stash intact. Anything else ends the stash (a failed publish may have
+        // removed its files); a retry then sends its trees with the commit.
+        if (!(e instanceof AppError && e.code === 'missing_blobs')) stash.drop(req.params.lease);
+        throw e;
+      }
+      const commitMs = Math.round(performance.now() - t0);
+      admission.release(req.params.lease);
+      stash.drop(req.params.lease);
+      stash.sweep();
+      req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name), commitMs }, 'backup committed');
+      return {
+        snapshots: snaps.map((s) => ({
+          name: s.name,
+          source: s.source,
+          createdAt: s.createdAt,
+          files: s.files,
+          bytes: s.bytes,
+        })),
+        commitMs,
+      };
+    },
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * routes/devices — POST /api/v1/devices: register a laptop.
+ * Body {serial, nickname}; a serial already registered needs that laptop's
+ * own token as Bearer (re-registration rotates it). The token is in the
+ * answer once and never again. `replaces` + `pin` (the old laptop's restore
+ * PIN, or an admin approval instead) puts a new laptop into the old one's
+ * account (web/replacement.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../../platform/errors.js';
+import { isSerial } from '../../../protocol/names.js';
+import { bearer } from '../../accounts/auth.js';
+import type { ServerContext } from '../context.js';
+import { replacementAccount } from '../web/replacement.js';
+
+export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post<{ Body: { serial: string; nickname?: string; replaces?: string; pin?: string } }>(
+    '/api/v1/devices',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['serial'],
+          additionalProperties: false,
+          properties: {
+            serial: { type: 'string', maxLength: 64 },
+            nickname: { type: 'string', maxLength: 200 },
+            replaces: { type: 'string', maxLength: 64 },
+            pin: { type: 'string', maxLength: 32 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { serial, nickname = '' } = req.body;
+      if (!isSerial(serial))
+        throw new AppError(
+          'bad_request',
+          `serial ${JSON.stringify(serial)} is not a laptop serial number (3–32 letters and digits)`,
+        );
+      const account = req.body.replaces
+        ? replacementAccount(ctx, serial, req.body.replaces, req.body.pin ?? '', req.ip)
+        : undefined;
+      const r = ctx.store.registry.register({ serial, nickname: nickname.trim(), presented: bearer(req), account });
+      req.log.info({ serial, created: r.created }, 'device registered');
+      return reply
+        .status(r.created ? 201 : 200)
+        .send({ serial, nickname: r.device.nickname, token: r.token, created: r.created });
+    },
+  );
+}

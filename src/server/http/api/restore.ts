@@ -1,0 +1,154 @@
+/**
+ * routes/restore — reading back an account's own backups.
+ *
+ *   GET  /api/v1/snapshots                         the account's snapshots, oldest first
+ *   GET  /api/v1/snapshots/:serial/:name/entries   Journal entries of one snapshot
+ *   POST /api/v1/trees         {ids}               tree texts
+ *   POST /api/v1/blobs/fetch   {ids}               frames of blobs, any size, streamed (many files, one request)
+ *   GET  /api/v1/blobs/:id                         one blob, streamed
+ *
+ * A device may read only trees and blobs its account references
+ * (account_blobs); anything else answers 404, whether it exists or not.
+ */
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../../platform/errors.js';
+import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { isSerial, isSnapshotName } from '../../../protocol/names.js';
+import { requireDevice } from '../../accounts/auth.js';
+import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
+import type { ServerContext } from '../context.js';
+import { framesLength, sendBlobFrames } from './blob-sender.js';
+
+const idsBody = {
+  type: 'object',
+  required: ['ids'],
+  additionalProperties: false,
+  properties: { ids: { type: 'array', maxItems: 50_000, items: { type: 'string', pattern: BLOB_ID_RE.source } } },
+};
+
+export function snapshotView(s: SnapshotRow) {
+  return {
+    serial: s.serial,
+    name: s.name,
+    source: s.source,
+    createdAt: s.created_at,
+    root: s.root,
+    files: s.files,
+    bytes: s.bytes,
+    runId: s.run_id,
+  };
+}
+
+export function entryView(e: EntryRow) {
+  return {
+    uid: e.uid,
+    version: e.version,
+    layout: e.layout,
+    title: e.title,
+    activity: e.activity,
+    mimeType: e.mime_type,
+    timestamp: e.timestamp,
+    keep: e.keep === 1,
+    dataBlob: e.data_blob,
+    dataSize: e.data_size,
+    previewBlob: e.preview_blob,
+    previewSize: e.preview_size,
+    problems: e.problems ? (JSON.parse(e.problems) as string[]) : [],
+  };
+}
+
+export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store } = ctx;
+  const owned = store.db.prepare('SELECT size FROM account_blobs WHERE account_id = ? AND id = ?');
+  const authorize = (accountId: number, ids: string[]) => {
+    const unknown = ids.filter((id) => owned.get(accountId, id) === undefined);
+    if (unknown.length)
+      throw new AppError('not_found', `${unknown.length} requested objects are not in your backups`, {
+        details: { unknown: unknown.slice(0, 100) },
+      });
+  };
+
+  app.get('/api/v1/snapshots', async (req) => {
+    const dev = requireDevice(store.registry, req);
+    const rows = store.db
+      .prepare('SELECT * FROM snapshots WHERE account_id = ? ORDER BY created_at, id')
+      .all(dev.account_id) as SnapshotRow[];
+    return { serial: dev.serial, snapshots: rows.map(snapshotView) };
+  });
+
+  app.get<{ Params: { serial: string; name: string } }>('/api/v1/snapshots/:serial/:name/entries', async (req) => {
+    const dev = requireDevice(store.registry, req);
+    const { serial, name } = req.params;
+    if (!isSerial(serial) || !isSnapshotName(name)) throw new AppError('bad_request', 'bad snapshot reference');
+    const snap = store.db
+      .prepare('SELECT * FROM snapshots WHERE serial = ? AND name = ? AND account_id = ?')
+      .get(serial, name, dev.account_id) as SnapshotRow | undefined;
+    if (!snap) throw new AppError('not_found', `no snapshot ${serial}/${name} in your backups`);
+    const rows = store.db
+      .prepare(
+        'SELECT * FROM entries WHERE account_id = ? AND source = ? AND first_seq <= ? AND (last_seq IS NULL OR last_seq >= ?) ORDER BY timestamp DESC, uid',
+      )
+      .all(dev.account_id, snap.source, snap.seq, snap.seq) as EntryRow[];
+    return { snapshot: snapshotView(snap), entries: rows.map(entryView) };
+  });
+
+  app.post<{ Body: { ids: string[] } }>(
+    '/api/v1/trees',
+    { bodyLimit: 8 * 1024 * 1024, schema: { body: idsBody } },
+    async (req) => {
+      const dev = requireDevice(store.registry, req);
+      const ids = [...new Set(req.body.ids)];
+      authorize(dev.account_id, ids);
+      const trees: Record<string, string> = {};
+      for (const id of ids) {
+        if (!store.pool.hasTree(id)) throw new AppError('not_found', `tree ${id} is not in your backups`);
+        trees[id] = store.pool.readTree(id);
+      }
+      return { trees };
+    },
+  );
+
+  app.post<{ Body: { ids: string[] } }>(
+    '/api/v1/blobs/fetch',
+    { bodyLimit: 8 * 1024 * 1024, schema: { body: idsBody } },
+    async (req, reply) => {
+      const dev = requireDevice(store.registry, req);
+      const ids = [...new Set(req.body.ids)];
+      authorize(dev.account_id, ids);
+      const sizes = ids.map((id) => store.pool.blobSize(id));
+      const absent = sizes.indexOf(-1);
+      if (absent >= 0) throw new AppError('not_found', `blob ${ids[absent]} is missing from the pool`);
+      // Streamed through a few fixed buffers (blob-sender.ts): memory stays flat whatever the sizes.
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(framesLength(sizes)),
+      });
+      await sendBlobFrames(reply.raw, store.pool, ids, sizes).catch((e: unknown) =>
+        req.log.warn({ err: e }, 'blob stream cut short'),
+      );
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/blobs/:id',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', pattern: BLOB_ID_RE.source } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const dev = requireDevice(store.registry, req);
+      authorize(dev.account_id, [req.params.id]);
+      const size = store.pool.blobSize(req.params.id);
+      if (size < 0) throw new AppError('not_found', 'blob is missing from the pool');
+      reply.header('Content-Length', String(size));
+      return reply.type('application/octet-stream').send(createReadStream(store.pool.blobPath(req.params.id)));
+    },
+  );
+}

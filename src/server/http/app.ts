@@ -1,0 +1,70 @@
+/**
+ * app — builds the Fastify server for one store: JSON schemas on every route,
+ * raw streaming bodies for application/octet-stream (blob uploads), pino
+ * logs, the one error handler, and the route groups.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Admission } from '../admission/admission.js';
+import { TokenBucket } from '../admission/bandwidth.js';
+import type { ServerConfig } from '../config.js';
+import type { ServerContext } from './context.js';
+import { installErrorHandler } from './http-errors.js';
+import { backupRoutes } from './api/backups.js';
+import { deviceRoutes } from './api/devices.js';
+import { legacyRoutes } from '../legacy/routes.js';
+import { restoreRoutes } from './api/restore.js';
+import { statusRoutes } from './api/status.js';
+import { pinRoutes } from './api/pins.js';
+import { installLeaseFile } from '../admission/lease-file.js';
+import { Store } from '../store/store.js';
+import { diskUsage, load1 } from '../../platform/system.js';
+import { webRoutes } from './web/index.js';
+
+export interface BuiltServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+}
+
+export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {}): BuiltServer {
+  const store = new Store(config.root);
+  store.repair();
+  const admission = new Admission(
+    {
+      maxConcurrent: config.maxConcurrent,
+      leaseTimeoutMs: config.leaseTimeoutSec * 1000,
+      loadLimit: config.loadLimit,
+      diskLimitPct: config.diskLimitPct,
+    },
+    () => ({ load1: load1(), diskUsedPct: diskUsage(store.root).usedPct }),
+  );
+  const ctx: ServerContext = { store, admission, config, bandwidth: new TokenBucket(config.bandwidth) };
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+    keepAliveTimeout: 65_000,
+    // Reject unknown fields instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, body.length ? JSON.parse(body.toString('utf8')) : undefined);
+    } catch {
+      const err = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 });
+      done(err, undefined);
+    }
+  });
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+  installErrorHandler(app);
+  app.get('/api/v1/ping', async () => ({ ok: true, service: 'ds-backup-server' }));
+  deviceRoutes(app, ctx);
+  backupRoutes(app, ctx);
+  restoreRoutes(app, ctx);
+  webRoutes(app, ctx);
+  legacyRoutes(app, ctx);
+  statusRoutes(app, ctx);
+  pinRoutes(app, ctx);
+  installLeaseFile(app, ctx);
+  app.addHook('onClose', async () => store.close());
+  return { app, ctx };
+}

@@ -1,0 +1,27 @@
+/**
+ * device-api — what a laptop asks about the web pages, with its token:
+ *
+ *   POST /api/v1/web-links   → {path, expiresAt}: a one-time sign-in link
+ *                              (single use, LINK_MS, only its hash stored);
+ *                              the agent opens <server><path>
+ *   GET  /api/v1/pin         → {serial, pin}: the laptop's restore PIN, for
+ *                              `ds-backup status` and signing in elsewhere
+ */
+import type { FastifyInstance } from 'fastify';
+import { requireDevice } from '../../accounts/auth.js';
+import type { ServerContext } from '../context.js';
+import type { WebAuth } from './web-auth.js';
+
+export function deviceWebApi(app: FastifyInstance, ctx: ServerContext, auth: WebAuth): void {
+  app.post('/api/v1/web-links', async (req, reply) => {
+    const dev = requireDevice(ctx.store.registry, req);
+    const { token, expiresAt } = auth.createLink(dev.serial);
+    req.log.info({ serial: dev.serial }, 'one-time web link issued');
+    return reply.status(201).send({ path: `/ui/link/${token}`, expiresAt });
+  });
+
+  app.get('/api/v1/pin', async (req) => {
+    const dev = requireDevice(ctx.store.registry, req);
+    return { serial: dev.serial, pin: auth.pin(dev.serial) };
+  });
+}

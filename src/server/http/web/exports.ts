@@ -1,0 +1,99 @@
+/**
+ * exports — "everything from this date" as one download, streamed.
+ *
+ *  - snapshotZip: the data file of every Journal entry in the backup, named
+ *    title + extension (dataFileName, made unique with " (2)"…), mtimes from
+ *    the entries' timestamps. yazl opens each pool file only when its turn
+ *    comes, so the archive is never held in memory.
+ *  - snapshotXob: Sugar's whole-Journal backup (.xob, JOURNAL-FORMAT.md): a
+ *    tar.gz of the datastore's top-level folders, member names being the
+ *    absolute path on an XO without the leading slash
+ *    (home/olpc/.sugar/default/datastore/…). Walks the snapshot tree and
+ *    streams each blob from the pool through gzip.
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import yazl from 'yazl';
+import { readTrustedTree, type Tree } from '../../../protocol/tree.js';
+import { dataFileName } from '../../../journal/bundle.js';
+import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
+import type { Pool } from '../../store/pool.js';
+import { TAR_END, tarHeader, tarPadding } from './tar.js';
+
+export const XOB_MIME = 'application/vnd.olpc-journal-backup';
+export const XOB_PREFIX = 'home/olpc/.sugar/default/datastore';
+const PACKED =
+  /^(image\/(png|jpeg|gif)|audio\/|video\/|application\/(pdf|zip|epub\+zip|ogg|vnd\.olpc-sugar|vnd\.oasis\.opendocument\.))/;
+
+export function uniqueName(name: string, used: Set<string>): string {
+  let out = name;
+  for (let n = 2; used.has(out.toLowerCase()); n++) {
+    const dot = name.lastIndexOf('.');
+    out = dot > 0 ? `${name.slice(0, dot)} (${n})${name.slice(dot)}` : `${name} (${n})`;
+  }
+  used.add(out.toLowerCase());
+  return out;
+}
+
+export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
+  const zip = new yazl.ZipFile();
+  const used = new Set<string>();
+  for (const e of rows) {
+    if (!e.data_blob) continue;
+    const name = uniqueName(dataFileName(e.title, e.mime_type, e.uid), used);
+    const mtime = new Date((e.timestamp ?? 0) * 1000);
+    const source = pool.refSource(e.data_blob);
+    const options = { mtime, compress: !PACKED.test(e.mime_type) };
+    if (typeof source === 'string') zip.addFile(source, name, options);
+    else zip.addBuffer(source, name, options);
+  }
+  zip.end();
+  return zip;
+}
+
+async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffer> {
+  for (const [name, kind, mode, mtime, size, ref] of tree.e) {
+    const p = `${path}/${name}`;
+    if (kind === 'd') {
+      yield tarHeader({ path: p, type: 'dir', mode, mtimeMs: mtime, size: 0 });
+      yield* walk(pool, readTrustedTree(pool.readTree(ref)), p);
+    } else if (kind === 'l') {
+      yield tarHeader({ path: p, type: 'symlink', mode, mtimeMs: mtime, size: 0, linkTarget: ref });
+    } else {
+      yield tarHeader({ path: p, type: 'file', mode, mtimeMs: mtime, size });
+      if (kind === 'i') {
+        yield Buffer.from(ref, 'base64');
+        yield tarPadding(size);
+        continue;
+      }
+      let sent = 0;
+      for await (const chunk of createReadStream(pool.blobPath(ref))) {
+        sent += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      if (sent !== size) throw new Error(`blob ${ref} has ${sent} bytes, the tree says ${size}`);
+      yield tarPadding(size);
+    }
+  }
+}
+
+async function* xobMembers(pool: Pool, snap: SnapshotRow): AsyncGenerator<Buffer> {
+  const root = readTrustedTree(pool.readTree(snap.root));
+  const top: Tree = { v: 1, e: root.e.filter((e) => e[1] === 'd') };
+  yield* walk(pool, top, XOB_PREFIX);
+  yield TAR_END;
+}
+
+/** The .xob stream (gzip) of a datastore snapshot. */
+export function snapshotXob(pool: Pool, snap: SnapshotRow): NodeJS.ReadableStream {
+  const gz = createGzip();
+  pipeline(Readable.from(xobMembers(pool, snap)), gz, (err) => {
+    if (err) gz.destroy(err);
+  });
+  return gz;
+}
+
+export function xobFileName(serial: string, createdAt: number): string {
+  return `${serial}_${new Date(createdAt).toISOString().slice(0, 10).replace(/-/g, '')}.xob`;
+}

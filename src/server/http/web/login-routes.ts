@@ -1,0 +1,156 @@
+/**
+ * login-routes — signing in and out.
+ *
+ *   GET  /ui/login            serial + restore PIN form
+ *   POST /ui/login            → session for the laptop's account
+ *   GET  /ui/link/:token      one-time link from `ds-backup restore --web` → session
+ *   GET  /ui/admin/login      admin password form (says how to set one if none)
+ *   POST /ui/admin/login      → admin session
+ *   POST /ui/logout           ends the session
+ *
+ * Sign-in forms carry the CSRF token of a short anonymous session; a
+ * successful sign-in always starts a new session id (no fixation). Failed
+ * attempts count per IP and per serial (rate-limit.ts); past the limit the
+ * form answers 429 without checking the secret.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSerial } from '../../../protocol/names.js';
+import { html } from './html.js';
+import { formString, type WebKit, type WebReq } from './kit.js';
+
+export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
+  const { store } = kit.ctx;
+  const limiter = kit.auth.limiter;
+
+  const studentForm = (req: FastifyRequest, reply: FastifyReply, w: WebReq, msg = '', status = 200, serial = '') => {
+    const s = kit.anonSession(req, reply, w);
+    const body = html`${msg ? html`<p class="msg err">${msg}</p>` : ''}
+      <p>${w.t('signInHelp')}</p>
+      <form method="post" action="/ui/login">
+        <input type="hidden" name="_csrf" value="${s.csrf}" />
+        <p>
+          <label
+            >${w.t('serial')}<br /><input
+              type="text"
+              name="serial"
+              value="${serial}"
+              autocapitalize="characters"
+              autocomplete="username"
+          /></label>
+        </p>
+        <p>
+          <label
+            >${w.t('pin')}<br /><input type="password" name="pin" inputmode="numeric" autocomplete="current-password"
+          /></label>
+        </p>
+        <p><button type="submit">${w.t('signIn')}</button></p>
+      </form>
+      <p class="small"><a href="/ui/admin/login">${w.t('adminSignIn')}</a></p>`;
+    return kit.send(reply, { ...w, session: s }, w.t('signInTitle'), body, undefined, status);
+  };
+
+  const start = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    w: WebReq,
+    kind: 'student' | 'admin',
+    accountId: number | null,
+    serial: string | null,
+  ) => {
+    kit.auth.endSession(w.sessionId);
+    const { id } = kit.auth.createSession(kind, accountId, serial);
+    kit.setSession(req, reply, id);
+    return reply.redirect(kind === 'admin' ? '/ui/admin' : `/ui/j/${serial}`, 303);
+  };
+
+  app.get('/', async (req, reply) => {
+    const s = kit.req(req).session;
+    if (s?.kind === 'admin') return reply.redirect('/ui/admin', 303);
+    if (s?.kind === 'student') return reply.redirect(`/ui/j/${s.serial}`, 303);
+    return reply.redirect('/ui/login', 303);
+  });
+
+  app.get('/login', async (req, reply) => studentForm(req, reply, kit.req(req)));
+
+  app.post<{ Body: Record<string, unknown> }>('/login', async (req, reply) => {
+    const w = kit.req(req);
+    kit.checkCsrf(w, req.body);
+    const serial = formString(req.body, 'serial', 64).trim().toUpperCase();
+    const pin = formString(req.body, 'pin', 32);
+    const keys = [`ip:${req.ip}`, `sn:${serial}`];
+    const d = limiter.check(keys);
+    if (!d.allow)
+      return studentForm(
+        req,
+        reply,
+        w,
+        w.t('tooManyAttempts', { minutes: Math.ceil(d.retryAfterMs / 60_000) }),
+        429,
+        serial,
+      );
+    const dev = isSerial(serial) ? store.registry.bySerial(serial) : undefined;
+    if (!dev || dev.disabled || !kit.auth.checkPin(serial, pin)) {
+      limiter.fail(keys);
+      req.log.warn({ serial, ip: req.ip }, 'web sign-in failed');
+      return studentForm(req, reply, w, w.t('badLogin'), 401, serial);
+    }
+    limiter.succeed(`sn:${serial}`);
+    return start(req, reply, w, 'student', dev.account_id, dev.serial);
+  });
+
+  app.get<{ Params: { token: string } }>('/link/:token', async (req, reply) => {
+    const w = kit.req(req);
+    const serial = kit.auth.consumeLink(req.params.token);
+    const dev = serial ? store.registry.bySerial(serial) : undefined;
+    if (!dev || dev.disabled) return studentForm(req, reply, w, w.t('linkExpired'), 401);
+    return start(req, reply, w, 'student', dev.account_id, dev.serial);
+  });
+
+  const adminForm = (req: FastifyRequest, reply: FastifyReply, w: WebReq, msg = '', status = 200) => {
+    if (!store.admin.hasPassword())
+      return kit.send(
+        reply,
+        w,
+        w.t('adminSignIn'),
+        html`<p class="msg">${w.t('noAdminPassword', { root: store.root })}</p>`,
+      );
+    const s = kit.anonSession(req, reply, w);
+    const body = html`${msg ? html`<p class="msg err">${msg}</p>` : ''}
+      <form method="post" action="/ui/admin/login">
+        <input type="hidden" name="_csrf" value="${s.csrf}" />
+        <p>
+          <label
+            >${w.t('password')}<br /><input type="password" name="password" autocomplete="current-password"
+          /></label>
+        </p>
+        <p><button type="submit">${w.t('signIn')}</button></p>
+      </form>`;
+    return kit.send(reply, { ...w, session: s }, w.t('adminSignIn'), body, undefined, status);
+  };
+
+  app.get('/admin/login', async (req, reply) => adminForm(req, reply, kit.req(req)));
+
+  app.post<{ Body: Record<string, unknown> }>('/admin/login', async (req, reply) => {
+    const w = kit.req(req);
+    kit.checkCsrf(w, req.body);
+    const keys = [`ip:${req.ip}`, 'sn:(admin)'];
+    const d = limiter.check(keys);
+    if (!d.allow)
+      return adminForm(req, reply, w, w.t('tooManyAttempts', { minutes: Math.ceil(d.retryAfterMs / 60_000) }), 429);
+    if (!store.admin.checkPassword(formString(req.body, 'password', 1000))) {
+      limiter.fail(keys);
+      req.log.warn({ ip: req.ip }, 'admin sign-in failed');
+      return adminForm(req, reply, w, w.t('badPassword'), 401);
+    }
+    limiter.succeed('sn:(admin)');
+    return start(req, reply, w, 'admin', null, null);
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/logout', async (req, reply) => {
+    const w = kit.req(req);
+    kit.checkCsrf(w, req.body);
+    kit.auth.endSession(w.sessionId);
+    kit.clearSession(reply);
+    return reply.redirect('/ui/login', 303);
+  });
+}

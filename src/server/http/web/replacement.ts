@@ -1,0 +1,75 @@
+/**
+ * replacement — a new laptop taking over an old one's account, so its
+ * student sees every earlier backup.
+ *
+ *  - replacementAccount(): at registration (`ds-backup register --replaces
+ *    OLD [--old-pin PIN]`): allowed with the old laptop's restore PIN
+ *    (rate-limited like web sign-in) or with an admin approval given on the
+ *    old laptop's page; answers the old account key.
+ *  - attachReplacement(): from the admin page: a registered laptop with no
+ *    backups of its own moves into the old account at once; a serial not
+ *    registered yet gets an approval for its registration.
+ */
+import { AppError } from '../../../platform/errors.js';
+import { isSerial } from '../../../protocol/names.js';
+import type { ServerContext } from '../context.js';
+
+export function replacementAccount(
+  ctx: ServerContext,
+  serial: string,
+  oldSerial: string,
+  pin: string,
+  ip: string,
+): string {
+  const { registry, webAuth } = ctx.store;
+  if (!isSerial(oldSerial) || oldSerial === serial)
+    throw new AppError('bad_request', `--replaces ${oldSerial} is not another laptop's serial number`);
+  const account = registry.accountOf(oldSerial);
+  if (!account || !registry.bySerial(oldSerial))
+    throw new AppError('not_found', `laptop ${oldSerial} is not registered on this server`);
+  if (registry.bySerial(serial))
+    throw new AppError(
+      'already_registered',
+      `serial ${serial} is already registered; ask the administrator to attach it to ${oldSerial}`,
+    );
+  if (webAuth.takeApproval(serial, oldSerial)) return account;
+  const keys = [`ip:${ip}`, `sn:${oldSerial}`];
+  const d = webAuth.limiter.check(keys);
+  if (!d.allow)
+    throw new AppError('rate_limited', `too many wrong PINs; retry in ${Math.ceil(d.retryAfterMs / 60_000)} minutes`);
+  if (!pin || !webAuth.checkPin(oldSerial, pin)) {
+    webAuth.limiter.fail(keys);
+    throw new AppError(
+      'forbidden',
+      `wrong restore PIN for ${oldSerial}; give --old-pin (ds-backup status on the old laptop shows it) or ask the administrator to approve the replacement`,
+    );
+  }
+  return account;
+}
+
+export type AttachResult = { attached: true } | { approved: true };
+
+export function attachReplacement(ctx: ServerContext, oldSerial: string, newSerial: string): AttachResult {
+  const { registry, db, webAuth } = ctx.store;
+  if (!isSerial(newSerial) || newSerial === oldSerial)
+    throw new AppError('bad_request', `${newSerial} is not another laptop's serial number`);
+  const account = registry.accountOf(oldSerial);
+  if (!account) throw new AppError('not_found', `laptop ${oldSerial} is not registered`);
+  const dev = registry.bySerial(newSerial);
+  if (!dev) {
+    webAuth.approveReplacement(newSerial, oldSerial);
+    return { approved: true };
+  }
+  const own = db.prepare('SELECT count(*) AS n FROM snapshots WHERE account_id = ?').get(dev.account_id) as {
+    n: number;
+  };
+  const oldDev = registry.bySerial(oldSerial)!;
+  if (dev.account_id !== oldDev.account_id && own.n > 0) {
+    throw new AppError(
+      'conflict',
+      `${newSerial} already has backups of its own account; it cannot join ${oldSerial}'s account`,
+    );
+  }
+  registry.update(newSerial, { account });
+  return { attached: true };
+}

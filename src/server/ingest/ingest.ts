@@ -1,0 +1,205 @@
+/**
+ * ingest — turns what a client sends into durable snapshots.
+ *
+ * commit(): the client sends, per source, the root tree id and the trees the
+ * server may not have (the delta: unchanged subtrees keep their ids and are
+ * not sent). Every tree is hashed here and parsed by parseTree; every file it
+ * names must already be in the pool with the declared size; every subtree not
+ * sent must already be referenced by this account. Only then are trees
+ * staged, flushed together with all blobs uploaded before (one syncfs),
+ * published, and the snapshot folder written; the catalog follows.
+ * Nothing is written when any check fails.
+ */
+import { AppError } from '../../platform/errors.js';
+import { SOURCE_RE } from '../../protocol/names.js';
+import { parseTree, readTrustedTree, treeId, type Tree } from '../../protocol/tree.js';
+import type { DeviceRow } from '../catalog/catalog.js';
+import { allocateName, writeSnapshot, type SnapshotInfo } from '../store/snapshots.js';
+import { recordSnapshot, referenceTrees, treeStats } from '../catalog/snapshot-index.js';
+import type { Store } from '../store/store.js';
+import type { StashedTree } from './tree-stash.js';
+
+export interface CommitSource {
+  source: string;
+  root: string;
+  trees: Record<string, string>;
+}
+
+/** Trees new to the pool, by id; `tmp` when already staged (sent ahead, tree-stash.ts). */
+type NewTrees = Map<string, { text: string; tree: Tree; tmp?: string }>;
+
+const MAX_REPORTED_MISSING = 1000;
+
+/**
+ * Parses the trees reachable from the root that were sent with the commit or
+ * ahead of it (`stash`: already checked and staged); unreachable ones are
+ * ignored.
+ */
+function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>): NewTrees {
+  const sent = new Map<string, string>(Object.entries(cs.trees));
+  const out: NewTrees = new Map();
+  const stack = [cs.root];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (out.has(id)) continue;
+    const text = sent.get(id);
+    const early = text === undefined ? stash.get(id) : undefined;
+    let t: { text: string; tree: Tree; tmp?: string };
+    if (early)
+      t = { text: early.text, tree: readTrustedTree(early.text), tmp: early.tmp }; // checked when it arrived
+    else if (text !== undefined) {
+      if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
+      t = { text, tree: parseTree(text) };
+    } else continue;
+    out.set(id, t);
+    for (const e of t.tree.e) if (e[1] === 'd') stack.push(e[5]);
+  }
+  return out;
+}
+
+/** Checks that every child named by the new trees is available; returns what is missing. */
+function findMissing(store: Store, accountId: number, root: string, trees: NewTrees): string[] {
+  const missing = new Set<string>();
+  const sizes = new Map<string, number>();
+  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
+  const oldTreeOk = (id: string) => store.pool.claimTree(id) && owned.get(accountId, id) !== undefined;
+  if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
+  for (const { tree } of trees.values()) {
+    for (const e of tree.e) {
+      if (e[1] === 'd') {
+        if (!trees.has(e[5]) && !oldTreeOk(e[5])) missing.add(e[5]);
+      } else if (e[1] === 'f') {
+        let size = sizes.get(e[5]);
+        if (size === undefined) sizes.set(e[5], (size = store.pool.claimBlob(e[5])));
+        if (size < 0) missing.add(e[5]);
+        else if (size !== e[4])
+          throw new AppError('invalid_manifest', `file ${e[0]} says ${e[4]} bytes but blob ${e[5]} has ${size}`);
+      }
+    }
+  }
+  return [...missing];
+}
+
+/**
+ * The new trees in an order where every tree comes after all its new
+ * subtrees (a post-order walk; iterative, as a client decides the depth).
+ * Identical subtrees are common (every empty folder has the same tree), so
+ * a discovery order is not enough: a second parent can be found after the
+ * shared child.
+ */
+export function childrenFirst(trees: ReadonlyMap<string, { tree: Tree }>): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const start of trees.keys()) {
+    if (seen.has(start)) continue;
+    seen.add(start);
+    const stack: Array<{ id: string; next: number }> = [{ id: start, next: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const entries = trees.get(top.id)!.tree.e;
+      let child: string | null = null;
+      while (top.next < entries.length && child === null) {
+        const e = entries[top.next++];
+        if (e[1] === 'd' && trees.has(e[5]) && !seen.has(e[5])) child = e[5];
+      }
+      if (child === null) {
+        out.push(top.id);
+        stack.pop();
+      } else {
+        seen.add(child);
+        stack.push({ id: child, next: 0 });
+      }
+    }
+  }
+  return out;
+}
+
+export async function commit(
+  store: Store,
+  device: DeviceRow,
+  sources: CommitSource[],
+  runId: string | null,
+  now = new Date(),
+  stash: ReadonlyMap<string, StashedTree> = new Map(),
+): Promise<SnapshotInfo[]> {
+  const seen = new Set<string>();
+  const parsed = sources.map((cs) => {
+    if (!SOURCE_RE.test(cs.source)) throw new AppError('bad_request', `bad source name ${JSON.stringify(cs.source)}`);
+    if (seen.has(cs.source)) throw new AppError('bad_request', `source ${cs.source} given twice`);
+    seen.add(cs.source);
+    const trees = collectTrees(cs, stash);
+    const missing = findMissing(store, device.account_id, cs.root, trees);
+    if (missing.length) {
+      throw new AppError(
+        'missing_blobs',
+        `${missing.length} blobs or trees are missing; upload them and commit again`,
+        {
+          details: { missing: missing.slice(0, MAX_REPORTED_MISSING), count: missing.length },
+        },
+      );
+    }
+    return { cs, trees };
+  });
+
+  const all = new Map(parsed.flatMap(({ trees }) => [...trees])); // a tree in two sources is staged once
+  const fresh = await store.pool.stageMany(
+    [...all].filter(([, t]) => !t.tmp).map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text })),
+  );
+  const tmpOf = new Map(fresh.map((f) => [f.id, f.tmp]));
+  const staged = childrenFirst(all).map((id) => ({
+    id,
+    kind: 'tree' as const,
+    tmp: all.get(id)!.tmp ?? tmpOf.get(id)!,
+  }));
+  // No new tree (an unchanged backup): nothing to flush — every blob was flushed
+  // before its upload was acknowledged, and two syncfs of a busy disk were most
+  // of such a commit's time.
+  if (staged.length) {
+    try {
+      await store.pool.flush();
+      // Children first, so a crash mid-publish never leaves a visible tree whose child is absent.
+      store.pool.publish(staged);
+    } catch (e) {
+      store.pool.discard(staged);
+      throw e;
+    }
+    await store.pool.flush();
+  }
+  return writeAndRecord(store, device, parsed, runId, now);
+}
+
+function writeAndRecord(
+  store: Store,
+  device: DeviceRow,
+  parsed: Array<{ cs: CommitSource; trees: NewTrees }>,
+  runId: string | null,
+  now: Date,
+): SnapshotInfo[] {
+  const account = (store.db.prepare('SELECT key FROM accounts WHERE id = ?').get(device.account_id) as { key: string })
+    .key;
+  const userDir = store.userDir(device.serial);
+  const out: SnapshotInfo[] = [];
+  for (const { cs, trees } of parsed) {
+    const src = store.treeSource(new Map([...trees].map(([id, t]) => [id, t.tree])));
+    const stats = treeStats(store.db, src, cs.root);
+    const info: SnapshotInfo = {
+      version: 1,
+      serial: device.serial,
+      account,
+      source: cs.source,
+      name: allocateName(userDir, cs.source, now),
+      createdAt: now.getTime(),
+      root: cs.root,
+      files: stats.files,
+      bytes: stats.bytes,
+      runId,
+    };
+    writeSnapshot(userDir, info);
+    store.db.transaction(() => {
+      referenceTrees(store.db, device.account_id, trees);
+      recordSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id });
+    })();
+    out.push(info);
+  }
+  return out;
+}

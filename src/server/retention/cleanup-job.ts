@@ -1,0 +1,148 @@
+/**
+ * cleanup-job — when and how the daily cleanup runs, and where its reports go.
+ *
+ * `serve` attempts the job every 30 minutes; it runs at most once per UTC day
+ * (the day of the last finished run is kept in <root>/cleanup/last-run.json,
+ * so a server that lost power still gets its daily run when it comes back),
+ * and is skipped while the 1-minute load average is above the limit, unless
+ * forced. One run at a time per store: <root>/cleanup/lock holds the pid of
+ * the running job (a lock whose process is gone is taken over), so the CLI
+ * and a running server never clean up at once.
+ * Reports: the catalog table cleanup_reports and <root>/cleanup/reports/<id>.json.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { processAlive } from '../../platform/system.js';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { AppError } from '../../platform/errors.js';
+import { writeFileAtomic } from '../../platform/durable.js';
+import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport } from './cleanup.js';
+import type { Store } from '../store/store.js';
+
+export interface JobOptions extends CleanupOptions {
+  force?: boolean;
+  loadLimit: number;
+  load?: () => number;
+}
+
+export type JobOutcome = { ran: true; report: CleanupReport } | { ran: false; reason: string };
+
+function dir(store: Store): string {
+  const d = join(store.root, 'cleanup');
+  mkdirSync(join(d, 'reports'), { recursive: true });
+  return d;
+}
+
+export function ensureReportTable(store: Store): void {
+  store.db.exec(`CREATE TABLE IF NOT EXISTS cleanup_reports (
+    id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, dry_run INTEGER NOT NULL,
+    removed INTEGER NOT NULL, bytes_freed INTEGER NOT NULL, json TEXT NOT NULL)`);
+}
+
+export function lastRunDay(store: Store): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(dir(store), 'last-run.json'), 'utf8')) as { day: string }).day;
+  } catch {
+    return null;
+  }
+}
+
+const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
+
+/** Takes <root>/cleanup/lock; returns the release function, or null when another live process holds it. */
+export function takeLock(store: Store): (() => void) | null {
+  const path = join(dir(store), 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let pid = 0;
+      try {
+        pid = Number(readFileSync(path, 'utf8'));
+      } catch {
+        /* vanished */
+      }
+      if (pid && processAlive(pid)) return null;
+      try {
+        unlinkSync(path);
+      } catch {
+        /* someone else took it over */
+      }
+    }
+  }
+  return null;
+}
+
+export function saveReport(store: Store, r: CleanupReport): void {
+  ensureReportTable(store);
+  const json = JSON.stringify(r);
+  writeFileAtomic(join(dir(store), 'reports', `${r.id}${r.dryRun ? '-dry-run' : ''}.json`), json + '\n');
+  store.db
+    .prepare(
+      'INSERT OR REPLACE INTO cleanup_reports (id, started_at, finished_at, dry_run, removed, bytes_freed, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
+    .run(
+      r.id + (r.dryRun ? '-dry-run' : ''),
+      r.startedAt,
+      r.finishedAt,
+      r.dryRun ? 1 : 0,
+      r.snapshots.removed,
+      r.bytesFreed,
+      json,
+    );
+}
+
+export function latestReports(store: Store, limit = 10): CleanupReport[] {
+  ensureReportTable(store);
+  return (
+    store.db.prepare('SELECT json FROM cleanup_reports ORDER BY started_at DESC LIMIT ?').pluck().all(limit) as string[]
+  ).map((j) => JSON.parse(j) as CleanupReport);
+}
+
+/** One attempt of the daily job: runs unless done today, the load is high or another run holds the lock. */
+export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: JobOptions): Promise<JobOutcome> {
+  const today = dayOf(opts.now ?? Date.now());
+  if (!opts.force && !opts.dryRun && lastRunDay(store) === today)
+    return { ran: false, reason: `already done today (${today})` };
+  const load = (opts.load ?? (() => loadavg()[0]))();
+  if (!opts.force && !opts.dryRun && load > opts.loadLimit)
+    return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
+  const release = takeLock(store);
+  if (!release) throw new AppError('conflict', 'another cleanup is running on this store; try again later');
+  try {
+    const report = await runCleanup(store, policy, opts);
+    saveReport(store, report);
+    if (!opts.dryRun)
+      writeFileAtomic(
+        join(dir(store), 'last-run.json'),
+        JSON.stringify({ day: today, at: report.finishedAt, id: report.id }) + '\n',
+      );
+    return { ran: true, report };
+  } finally {
+    release();
+  }
+}
+
+/** The schedule inside `serve`: an attempt now and every `everyMs` (30 min). */
+export function scheduleCleanup(run: () => Promise<void>, everyMs = 30 * 60_000, firstMs = 60_000): () => void {
+  let busy = false;
+  const tick = () => {
+    if (busy) return;
+    busy = true;
+    void run().finally(() => {
+      busy = false;
+    });
+  };
+  const first = setTimeout(tick, firstMs);
+  const timer = setInterval(tick, everyMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}

@@ -1,0 +1,407 @@
+/**
+ * cleanup — the daily job: pins of starred entries, thinning, soft quota,
+ * reference recount, garbage collection, a verify sample, and a report.
+ *
+ * Order (each step leaves a consistent store, so a crash anywhere is
+ * finished by the next run):
+ *  1. finish a crashed run: index snapshot folders the catalog lacks, drop
+ *     catalog rows of folders that are gone, reload pins from disk;
+ *  2. auto-pin starred entries (pins.ts) while their snapshots still exist;
+ *  3. thin (retention.ts) and remove those snapshots: folder first (renamed
+ *     to a .tmp- name, then deleted), then its catalog rows;
+ *  4. recount every account's references from the disk (refs.ts) — exact
+ *     usage, account_blobs, and the GC mark — then collect garbage (gc.ts):
+ *     the references accounts dropped, or, once a week (or `fullGc`), every
+ *     stored object (uploads never committed, leftovers of old crashes);
+ *  5. if the filesystem is still above the soft quota (or an account above
+ *     its cap), plan quota rounds (quota.ts), remove, recount, collect again;
+ *  6. re-hash a sample of the pool (verify.ts); write the report.
+ * `dryRun` decides and measures everything but deletes and writes nothing.
+ */
+import { readdirSync, renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fsyncDir } from '../../platform/durable.js';
+import type { SnapshotRow } from '../catalog/catalog.js';
+import { collectGarbage, type GcResult } from './gc.js';
+import { Pins, type Pin } from './pins.js';
+import { planQuota, DEFAULT_QUOTA, type DiskFigures, type QuotaPlan, type QuotaPolicy } from './quota.js';
+import { closure, IdSet, recomputeAccount } from './refs.js';
+import { syncMissing, unindexedSnapshots } from '../catalog/reindex.js';
+import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
+import { StoreUsage } from './usage.js';
+import { verifyStore, type VerifyResult } from './verify.js';
+import type { Store } from '../store/store.js';
+import { statfsSync } from 'node:fs';
+
+export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
+  autoPinStarred: boolean;
+  verifySamplePct: number;
+}
+
+export const DEFAULT_CLEANUP: CleanupPolicy = {
+  ...DEFAULT_RETENTION,
+  ...DEFAULT_QUOTA,
+  autoPinStarred: true,
+  verifySamplePct: 1,
+};
+
+export interface CleanupOptions {
+  dryRun?: boolean;
+  now?: number;
+  /** Disk figures (tests); default: statfs of the store. */
+  disk?: () => DiskFigures;
+  leaseGrants?: () => number[];
+  /** List the whole store for garbage (default: when the last full sweep is a week old). */
+  fullGc?: boolean;
+  slackMs?: number;
+  yieldEvery?: number;
+}
+
+export interface RemovedSnapshot {
+  serial: string;
+  name: string;
+  source: string;
+  reason: 'thinned' | 'quota';
+  why: string;
+}
+
+export interface CleanupReport {
+  id: string;
+  startedAt: number;
+  finishedAt: number;
+  seconds: number;
+  dryRun: boolean;
+  snapshots: { before: number; kept: number; removed: number };
+  removed: RemovedSnapshot[];
+  kept: Record<string, number>;
+  pins: { total: number; added: number; dropped: number };
+  quota: Pick<QuotaPlan, 'overQuota' | 'share' | 'rounds' | 'notes'> | null;
+  gc: GcResult[];
+  bytesFreed: number;
+  objectsFreed: number;
+  accounts: Array<{ serial: string; bytes: number }>;
+  verify: Omit<VerifyResult, 'seconds'> | null;
+  repaired: { indexed: number; dropped: number };
+  /** Seconds per step, and the process's resident memory (MB) after each. */
+  steps: Record<string, number>;
+  memory: Record<string, number>;
+  /** Peak resident memory of this process so far (MB). */
+  maxRssMB: number;
+  problems: string[];
+}
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+export function measureDisk(root: string): DiskFigures {
+  const s = statfsSync(root);
+  return {
+    totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize,
+    usedBytes: (s.blocks - s.bfree) * s.bsize,
+    totalInodes: s.files,
+    usedInodes: s.files - s.ffree,
+  };
+}
+
+/** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
+function dropVanished(store: Store): number {
+  if (!store.db.prepare("SELECT 1 FROM meta WHERE key = 'cleanup.removing'").get()) return 0;
+  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  const gone = rows.filter((s) => !existsSync(join(store.userDir(s.serial), s.name, 'snapshot.json')));
+  forgetSnapshots(store, gone);
+  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
+  return gone.length;
+}
+
+function forgetSnapshots(store: Store, rows: SnapshotRow[]): void {
+  const db = store.db;
+  const del = db.prepare('DELETE FROM snapshots WHERE id = ?');
+  const dead =
+    db.prepare(`DELETE FROM entries WHERE account_id = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM snapshots s
+      WHERE s.account_id = entries.account_id AND s.source = entries.source AND s.seq >= entries.first_seq AND (entries.last_seq IS NULL OR s.seq <= entries.last_seq))`);
+  db.transaction(() => {
+    for (const r of rows) del.run(r.id);
+    for (const k of new Set(rows.map((r) => `${r.account_id}\t${r.source}`))) {
+      const [a, s] = k.split('\t');
+      dead.run(Number(a), s);
+    }
+  })();
+}
+
+/** Removes snapshot folders (disk first), then their catalog rows. */
+function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
+  if (!rows.length) return;
+  store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleanup.removing', ?)").run(String(Date.now()));
+  const bySerial = new Map<string, SnapshotRow[]>();
+  for (const r of rows) bySerial.set(r.serial, [...(bySerial.get(r.serial) ?? []), r]);
+  for (const [serial, list] of bySerial) {
+    const dir = store.userDir(serial);
+    const doomed: string[] = [];
+    for (const r of list) {
+      const gone = join(dir, `.tmp-del-${r.name}-${randomBytes(4).toString('hex')}`);
+      try {
+        renameSync(join(dir, r.name), gone);
+        doomed.push(gone);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    fsyncDir(dir);
+    for (const d of doomed) {
+      try {
+        unlinkSync(join(d, 'snapshot.json'));
+        rmdirSync(d);
+      } catch {
+        rmSync(d, { recursive: true, force: true });
+      }
+    }
+  }
+  forgetSnapshots(store, rows);
+  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
+}
+
+function pinsByAccount(pins: Pins): Map<number, Pin[]> {
+  const m = new Map<number, Pin[]>();
+  for (const p of pins.all()) {
+    let l = m.get(p.accountId);
+    if (!l) m.set(p.accountId, (l = []));
+    l.push(p);
+  }
+  return m;
+}
+
+/** Snapshot folders on disk the catalog does not know (no device record, unreadable...): kept as GC roots all the same. */
+function orphanRoots(store: Store): string[] {
+  return unindexedSnapshots(store).map((info) => info.root);
+}
+
+/** Recounts every account (exact account_blobs and usage) and returns the mark of everything referenced. */
+async function recount(
+  store: Store,
+  pins: Map<number, Pin[]>,
+  dryRun: boolean,
+  without: ReadonlySet<number>,
+  yieldEvery: number,
+  problems: string[],
+) {
+  const marked = new IdSet();
+  const usage = new Map<number, number>();
+  const accounts = store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[];
+  for (const root of orphanRoots(store)) {
+    try {
+      for (const id of closure(store, [root]).sizes.keys()) marked.add(id);
+    } catch {
+      marked.add(root);
+    }
+  }
+  let n = 0;
+  const dropped: string[] = [];
+  for (const a of accounts) {
+    let r;
+    try {
+      r = recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
+    } catch (e) {
+      // A tree is missing or unreadable: keep everything the catalog says this account references.
+      problems.push(
+        `account ${a}: references not recounted (${(e as Error).message}); its data is kept as the catalog lists it`,
+      );
+      for (const id of store.db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(a) as string[])
+        marked.add(id);
+      continue;
+    }
+    for (const id of r.closure.sizes.keys()) marked.add(id);
+    for (const id of r.dropped) dropped.push(id);
+    usage.set(a, r.bytes);
+    n += r.closure.trees;
+    if (n >= yieldEvery) {
+      n = 0;
+      await yieldNow();
+    }
+  }
+  return { marked, usage, dropped };
+}
+
+function facts(rows: SnapshotRow[], pinned: Set<string>): SnapshotFacts[] {
+  return rows.map((r) => ({
+    id: r.id,
+    accountId: r.account_id,
+    serial: r.serial,
+    source: r.source,
+    name: r.name,
+    createdAt: r.created_at,
+    pinned: pinned.has(`${r.serial}/${r.name}`),
+  }));
+}
+
+export async function runCleanup(
+  store: Store,
+  policy: CleanupPolicy = DEFAULT_CLEANUP,
+  opts: CleanupOptions = {},
+): Promise<CleanupReport> {
+  const startedAt = Date.now();
+  const now = opts.now ?? startedAt;
+  const dryRun = Boolean(opts.dryRun);
+  const yieldEvery = opts.yieldEvery ?? 2000;
+  const steps: Record<string, number> = {};
+  const problems: string[] = [];
+  let mark = Date.now();
+  const memory: Record<string, number> = {};
+  const step = (name: string) => {
+    const t = Date.now();
+    steps[name] = (steps[name] ?? 0) + (t - mark) / 1000;
+    memory[name] = Math.round(process.memoryUsage().rss / 1048576);
+    mark = t;
+  };
+  const lastFull = Number(store.db.prepare("SELECT value FROM meta WHERE key = 'gc.full-at'").pluck().get() ?? 0);
+  // A run that crashed after dropping references but before collecting them leaves a mark: sweep everything.
+  const pending = store.db.prepare("SELECT 1 FROM meta WHERE key = 'gc.pending'").get() !== undefined;
+  const full = opts.fullGc ?? (pending || startedAt - lastFull >= 7 * 86_400_000);
+  const setPending = (on: boolean) => {
+    if (dryRun) return;
+    if (on)
+      store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.pending', ?)").run(String(startedAt));
+    else store.db.prepare("DELETE FROM meta WHERE key = 'gc.pending'").run();
+  };
+  const gcOpts = (candidates: string[]) => ({
+    dryRun,
+    leaseGrants: opts.leaseGrants?.() ?? [],
+    slackMs: opts.slackMs,
+    yieldEvery,
+    candidates: full ? undefined : candidates,
+  });
+  const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
+  const pins = new Pins(store);
+  if (!dryRun) pins.reload();
+  const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
+  step('repair and pins');
+  await yieldNow();
+
+  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const verdicts = thin(facts(rows, pins.pinnedSnapshots()), policy, now);
+  const removed: RemovedSnapshot[] = [];
+  const removedIds = new Set<number>();
+  for (const v of verdicts) {
+    if (v.keep) continue;
+    removedIds.add(v.snapshot.id);
+    removed.push({
+      serial: v.snapshot.serial,
+      name: v.snapshot.name,
+      source: v.snapshot.source,
+      reason: 'thinned',
+      why: v.why,
+    });
+  }
+  if (!dryRun)
+    removeSnapshots(
+      store,
+      [...removedIds].map((id) => byId.get(id)!),
+    );
+  step('thin');
+  await yieldNow();
+
+  const byAccount = pinsByAccount(pins);
+  setPending(true);
+  let { marked, usage, dropped } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems);
+  step('recount');
+  const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts(dropped))];
+  if (full && !dryRun)
+    store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.full-at', ?)").run(String(startedAt));
+  step('gc');
+
+  // Soft quota and per-account cap.
+  const measured = opts.disk ? opts.disk() : measureDisk(store.root);
+  const disk = dryRun
+    ? {
+        ...measured,
+        usedBytes: measured.usedBytes - gc[0].bytes,
+        usedInodes: measured.usedInodes - gc[0].trees - gc[0].blobs,
+      }
+    : measured;
+  const survivors = verdicts
+    .filter((v) => v.keep && v.reason !== 'latest' && v.reason !== 'pinned')
+    .map((v) => v.snapshot)
+    .sort((a, b) => a.createdAt - b.createdAt);
+  const serialOf = new Map(rows.map((r) => [r.account_id, r.serial]));
+  const accounts = (store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[]).map((id) => ({
+    id,
+    label: serialOf.get(id) ?? `account ${id}`,
+    removable: survivors.filter((s) => s.accountId === id).map((s) => ({ id: s.id, name: s.name, serial: s.serial })),
+  }));
+  const plan = planQuota(disk, policy, accounts, new StoreUsage(store, usage, byAccount));
+  const quota: CleanupReport['quota'] = {
+    overQuota: plan.overQuota,
+    share: plan.share,
+    rounds: plan.rounds,
+    notes: plan.notes,
+  };
+  if (plan.removals.length) {
+    for (const q of plan.removals) {
+      removedIds.add(q.snapshotId);
+      const r = byId.get(q.snapshotId)!;
+      removed.push({ serial: r.serial, name: r.name, source: r.source, reason: 'quota', why: q.why });
+    }
+    if (!dryRun)
+      removeSnapshots(
+        store,
+        plan.removals.map((q) => byId.get(q.snapshotId)!),
+      );
+    ({ marked, usage, dropped } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems));
+    gc.push(await collectGarbage(store, marked, gcOpts(dropped)));
+  }
+
+  // Commits that landed while we ran: count their references again.
+  if (!dryRun) {
+    const late = store.db
+      .prepare('SELECT DISTINCT account_id FROM snapshots WHERE created_at >= ?')
+      .pluck()
+      .all(startedAt) as number[];
+    for (const a of late) usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
+  }
+  setPending(false);
+  step('quota');
+  const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
+  step('verify');
+  const kept: Record<string, number> = {};
+  for (const v of verdicts) if (v.keep && !removedIds.has(v.snapshot.id)) kept[v.reason] = (kept[v.reason] ?? 0) + 1;
+  const finishedAt = Date.now();
+  return {
+    id: new Date(startedAt).toISOString().replace(/[:.]/g, '-'),
+    startedAt,
+    finishedAt,
+    seconds: (finishedAt - startedAt) / 1000,
+    dryRun,
+    snapshots: { before: rows.length, kept: rows.length - removedIds.size, removed: removedIds.size },
+    removed,
+    kept,
+    pins: { total: pins.all().length, ...starred },
+    quota,
+    gc,
+    bytesFreed: gc.reduce((a, g) => a + g.bytes, 0),
+    objectsFreed: gc.reduce((a, g) => a + g.trees + g.blobs, 0),
+    accounts: [...usage]
+      .map(([id, bytes]) => ({ serial: serialOf.get(id) ?? String(id), bytes }))
+      .sort((a, b) => b.bytes - a.bytes),
+    verify: verify
+      ? {
+          samplePct: verify.samplePct,
+          blobs: verify.blobs,
+          trees: verify.trees,
+          bytes: verify.bytes,
+          damaged: verify.damaged,
+        }
+      : null,
+    repaired,
+    steps,
+    memory,
+    maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    problems,
+  };
+}
+
+/** Folders a cleanup leaves in users/<SN>/ while deleting (cleaned by Store.repair as .tmp-*). */
+export function pendingDeletes(store: Store): number {
+  let n = 0;
+  for (const sn of store.serials()) n += readdirSync(store.userDir(sn)).filter((x) => x.startsWith('.tmp-del-')).length;
+  return n;
+}

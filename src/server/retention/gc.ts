@@ -1,0 +1,253 @@
+/**
+ * gc — deletes trees and blobs that nothing references any more.
+ *
+ * Mark: the caller passes the ids reachable from every snapshot root and pin
+ * (refs.ts, walked from the disk). Sweep: every unmarked tree, then every
+ * unmarked blob, is deleted. A daily run considers only the references
+ * accounts just dropped (`candidates`); a full sweep (weekly, see
+ * cleanup.ts) lists the whole store and also finds uploads never committed.
+ * Unreachable objects are deleted — trees first and parents before children, so a
+ * crash at any instant leaves no tree whose child is gone.
+ *
+ * Safe while backups run (the "claim" protocol): whenever the server tells a
+ * client an object exists — `missing` answers, duplicate uploads, subtrees a
+ * commit reuses, trees re-published — it first sets that file's mtime to now
+ * (Pool.claimBlob/claimTree; ENOENT = "missing"). GC never deletes an object
+ * whose mtime is at or after the horizon = min(start of this GC, grant time
+ * of the oldest live lease) − slack, and treats such unreachable trees as
+ * roots (their whole closure stays). A client told "present" holds a lease
+ * granted before that claim, so its objects stay until its lease ends.
+ * Live leases come from the running server: in-process from Admission, from
+ * a separate `cleanup` process through <root>/run/leases.json, which `serve`
+ * rewrites before answering every lease grant and release.
+ * In the server's own process lstat and unlink run with no request in
+ * between. When another process (a running `serve`) may claim concurrently,
+ * a victim is renamed into gc-trash/ first, its mtime read again there (a claim that landed in
+ * between shows), and only then unlinked — or renamed back. A crash leaves
+ * files in gc-trash/; the next run puts them back and decides again.
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { listObjects, POOL_DEPTH } from '../store/pool.js';
+import { processAlive } from '../../platform/system.js';
+import { join } from 'node:path';
+import { readTrustedTree } from '../../protocol/tree.js';
+import { closure, IdSet } from './refs.js';
+import type { Store } from '../store/store.js';
+
+export interface GcOptions {
+  dryRun?: boolean;
+  /** Grant times of live leases known in this process. */
+  leaseGrants?: number[];
+  /** Milliseconds subtracted from the horizon for coarse file timestamps (default 2000). */
+  slackMs?: number;
+  yieldEvery?: number;
+  /** Always use the rename-and-recheck path (tests). */
+  forceTrash?: boolean;
+  /**
+   * Only these ids can be garbage (the references accounts just dropped):
+   * no listing of the whole pool. Without it, every stored object is
+   * considered (the full sweep, which also finds uploads never committed).
+   */
+  candidates?: Iterable<string>;
+}
+
+export interface GcResult {
+  trees: number;
+  blobs: number;
+  bytes: number;
+  protectedTrees: number;
+  protectedBlobs: number;
+  restoredFromTrash: number;
+  horizon: number;
+  full: boolean;
+}
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+export interface LeaseFile {
+  pid: number;
+  updatedAt: number;
+  grants: number[];
+}
+
+export function leaseFilePath(root: string): string {
+  return join(root, 'run', 'leases.json');
+}
+
+/** A running `serve` on this root in another process: its live leases' grant times. */
+export function foreignServer(root: string): { grants: number[] } | null {
+  try {
+    const f = JSON.parse(readFileSync(leaseFilePath(root), 'utf8')) as LeaseFile;
+    return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants } : null;
+  } catch {
+    return null;
+  }
+}
+
+export class Sweeper {
+  readonly trash: string;
+  /** useTrash: another process may claim objects concurrently (rename, re-check, then unlink). */
+  constructor(
+    private readonly store: Store,
+    readonly horizon: number,
+    private readonly dryRun: boolean,
+    private readonly useTrash = true,
+  ) {
+    this.trash = join(store.root, 'gc-trash');
+    mkdirSync(this.trash, { recursive: true });
+  }
+
+  fresh(path: string): boolean {
+    try {
+      return lstatSync(path).mtimeMs >= this.horizon;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Deletes one object unless it was claimed; returns its size when deleted, else -1. */
+  sweep(path: string, kind: 't' | 'b', id: string): number {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return -1;
+    }
+    if (st.mtimeMs >= this.horizon) return -1;
+    if (this.dryRun) return st.size;
+    if (!this.useTrash) {
+      // Same process as every claimer (or none runs): lstat and unlink happen with no request in between.
+      unlinkSync(path);
+      return st.size;
+    }
+    const t = join(this.trash, `${kind}-${id}`);
+    try {
+      renameSync(path, t);
+    } catch {
+      return -1;
+    }
+    if (lstatSync(t).mtimeMs >= this.horizon) {
+      renameSync(t, path);
+      return -1;
+    }
+    unlinkSync(t);
+    return st.size;
+  }
+
+  /** Puts back whatever a crashed run left in gc-trash/. */
+  restoreTrash(): number {
+    let n = 0;
+    for (const name of readdirSync(this.trash)) {
+      const m = /^([tb])-([0-9a-f]{64})$/.exec(name);
+      if (!m) continue;
+      const dest = m[1] === 't' ? this.store.pool.treePath(m[2]) : this.store.pool.blobPath(m[2]);
+      mkdirSync(join(dest, '..'), { recursive: true });
+      renameSync(join(this.trash, name), dest);
+      n++;
+    }
+    return n;
+  }
+}
+
+/** Candidate trees ordered parents first (Kahn over the candidates' own edges). */
+function parentsFirst(store: Store, candidates: string[]): string[] {
+  const set = new Set(candidates);
+  const indeg = new Map(candidates.map((id) => [id, 0]));
+  const kids = new Map<string, string[]>();
+  for (const id of candidates) {
+    let ks: string[] = [];
+    try {
+      ks = readTrustedTree(store.pool.readTree(id))
+        .e.filter((e) => e[1] === 'd' && set.has(e[5]))
+        .map((e) => e[5]);
+    } catch {
+      /* unreadable: delete it whenever */
+    }
+    kids.set(id, ks);
+    for (const k of ks) indeg.set(k, indeg.get(k)! + 1);
+  }
+  const out: string[] = [];
+  const queue = candidates.filter((id) => indeg.get(id) === 0);
+  while (queue.length) {
+    const id = queue.pop()!;
+    out.push(id);
+    for (const k of kids.get(id)!) {
+      const d = indeg.get(k)! - 1;
+      indeg.set(k, d);
+      if (d === 0) queue.push(k);
+    }
+  }
+  return out;
+}
+
+export async function collectGarbage(store: Store, marked: IdSet, opts: GcOptions = {}): Promise<GcResult> {
+  const start = Date.now();
+  const foreign = foreignServer(store.root);
+  const grants = [...(opts.leaseGrants ?? []), ...(foreign?.grants ?? [])];
+  const horizon = Math.min(start, ...grants) - (opts.slackMs ?? 2000);
+  const sw = new Sweeper(store, horizon, Boolean(opts.dryRun), opts.forceTrash || foreign !== null);
+  const every = opts.yieldEvery ?? 2000;
+  const result: GcResult = {
+    trees: 0,
+    blobs: 0,
+    bytes: 0,
+    protectedTrees: 0,
+    protectedBlobs: 0,
+    restoredFromTrash: opts.dryRun ? 0 : sw.restoreTrash(),
+    horizon,
+    full: !opts.candidates,
+  };
+  let n = 0;
+  // Trees: claimed (fresh) unreachable trees become roots; the rest are candidates.
+  const candidates: string[] = [];
+  const freshRoots: string[] = [];
+  const blobCandidates: string[] = [];
+  const trees = opts.candidates ? [] : listObjects(store.pool.treesDir, 1);
+  if (opts.candidates) {
+    for (const id of new Set(opts.candidates)) {
+      if (marked.has(id)) continue;
+      const path = store.pool.treePath(id);
+      if (!existsSync(path)) blobCandidates.push(id);
+      else if (sw.fresh(path)) freshRoots.push(id);
+      else candidates.push(id);
+    }
+  }
+  for (const f of trees) {
+    if (++n % every === 0) await yieldNow();
+    if (marked.has(f.id)) continue;
+    if (sw.fresh(f.path)) freshRoots.push(f.id);
+    else candidates.push(f.id);
+  }
+  for (const id of freshRoots) {
+    try {
+      for (const x of closure(store, [id]).sizes.keys()) marked.add(x);
+      result.protectedTrees++;
+    } catch {
+      marked.add(id);
+    }
+  }
+  for (const id of parentsFirst(
+    store,
+    candidates.filter((id) => !marked.has(id)),
+  )) {
+    if (++n % every === 0) await yieldNow();
+    const size = sw.sweep(store.pool.treePath(id), 't', id);
+    if (size >= 0) {
+      result.trees++;
+      result.bytes += size;
+    } else result.protectedTrees++;
+  }
+  const blobs = opts.candidates
+    ? blobCandidates.map((id) => ({ id, path: store.pool.blobPath(id) }))
+    : listObjects(store.pool.poolDir, POOL_DEPTH);
+  for (const f of blobs) {
+    if (++n % every === 0) await yieldNow();
+    if (marked.has(f.id)) continue;
+    const size = sw.sweep(f.path, 'b', f.id);
+    if (size >= 0) {
+      result.blobs++;
+      result.bytes += size;
+    } else result.protectedBlobs++;
+  }
+  return result;
+}

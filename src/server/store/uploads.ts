@@ -1,0 +1,238 @@
+/**
+ * uploads — blob bytes arriving from agents.
+ *
+ * Small blobs travel many to one request as frames (common/frames.ts); each is
+ * inflated if flagged, hashed, and staged only when the hash matches its
+ * name. The batch is flushed with one syncfs and then published, so the reply
+ * "stored" means durable. A blob whose bytes do not match is never stored.
+ *
+ * Large blobs use resumable uploads (tus-like): `incoming/<id>.<serial>.part`
+ * grows by appends that must start at its current size; when it reaches the
+ * declared length it is hashed, flushed and published. A broken connection
+ * keeps every byte received, so a retry sends only the rest.
+ */
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  openSync,
+  closeSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  mkdirSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { inflateRawSync } from 'node:zlib';
+import { AppError } from '../../platform/errors.js';
+import { readFrameParts, type FrameParts } from '../../protocol/frame-parser.js';
+import { FLAG_DEFLATE } from '../../protocol/frames.js';
+import { TINY_BLOB } from './pool.js';
+import type { Store } from './store.js';
+
+export const MAX_BATCH_BLOB = 4 * 1024 * 1024;
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
+export interface BatchResult {
+  stored: number;
+  duplicates: number;
+  bytes: number;
+  rejected: string[];
+}
+
+function countBytes(limit: number, source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  return (async function* () {
+    let n = 0;
+    for await (const chunk of source) {
+      n += chunk.length;
+      if (n > limit) throw new AppError('too_large', `upload batch larger than ${limit} bytes`);
+      yield chunk;
+    }
+  })();
+}
+
+function inflate(payload: Buffer): Buffer {
+  try {
+    return inflateRawSync(payload, { maxOutputLength: MAX_BATCH_BLOB });
+  } catch {
+    throw new AppError('bad_request', 'a compressed blob could not be inflated (or inflates past the limit)');
+  }
+}
+
+/** Staged writes in flight at once (each holds its blob's slices of the request body). */
+const WRITES_IN_FLIGHT = 4;
+
+function payloadOf(f: FrameParts): Buffer[] {
+  if (!(f.flags & FLAG_DEFLATE)) return f.parts;
+  return [inflate(f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.length))];
+}
+
+function hashParts(parts: Buffer[]): { id: string; bytes: number } {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const p of parts) {
+    h.update(p);
+    bytes += p.length;
+  }
+  return { id: h.digest('hex'), bytes };
+}
+
+/**
+ * Receives one framed batch: each blob is hashed as it arrives and written to
+ * a temp file off the event loop (a few at a time) while the next frames are
+ * read; then one flush, then every blob is published under its name.
+ */
+export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): Promise<BatchResult> {
+  const result: BatchResult = { stored: 0, duplicates: 0, bytes: 0, rejected: [] };
+  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  const inBatch = new Set<string>();
+  const writes = new Set<Promise<void>>();
+  let failed: unknown = null;
+  const write = (id: string, parts: Buffer[]) => {
+    const w: Promise<void> = store.pool
+      .stageParts(parts)
+      .then(
+        (tmp) => void staged.push({ id, kind: 'blob', tmp }),
+        (e) => void (failed ??= e),
+      )
+      .finally(() => writes.delete(w));
+    writes.add(w);
+  };
+  try {
+    for await (const f of readFrameParts(countBytes(MAX_BATCH_BYTES, body), MAX_BATCH_BLOB + 1024)) {
+      const parts = payloadOf(f);
+      const got = hashParts(parts);
+      if (got.id !== f.id) {
+        result.rejected.push(f.id);
+        continue;
+      }
+      result.bytes += got.bytes;
+      if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
+        result.duplicates++;
+        continue;
+      }
+      inBatch.add(f.id);
+      if (got.bytes <= TINY_BLOB) store.pool.rememberTiny(f.id, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      write(f.id, parts);
+      if (writes.size >= WRITES_IN_FLIGHT) await Promise.race(writes);
+      if (failed) throw failed;
+    }
+    await Promise.all(writes);
+    if (failed) throw failed;
+    await store.pool.flush();
+    store.pool.publish(staged);
+  } catch (e) {
+    await Promise.allSettled(writes);
+    store.pool.discard(staged);
+    throw e;
+  }
+  result.stored = staged.length;
+  if (result.rejected.length) {
+    throw new AppError(
+      'hash_mismatch',
+      `${result.rejected.length} blobs did not match their hash and were not stored`,
+      {
+        details: { rejected: result.rejected, stored: result.stored },
+      },
+    );
+  }
+  return result;
+}
+
+export function partPath(store: Store, serial: string, id: string): string {
+  return join(store.pool.incomingDir, `${id}.${serial}.part`);
+}
+
+/** Bytes of a resumable upload already received (the blob's size when complete). */
+export function uploadOffset(store: Store, serial: string, id: string): { offset: number; complete: boolean } {
+  const size = store.pool.claimBlob(id);
+  if (size >= 0) return { offset: size, complete: true };
+  try {
+    return { offset: statSync(partPath(store, serial, id)).size, complete: false };
+  } catch {
+    return { offset: 0, complete: false };
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+function limitStream(max: number): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > max) cb(new AppError('too_large', 'upload runs past its declared length'));
+      else cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Parts being appended to right now. One request at a time per part: a second
+ * PATCH racing the first could otherwise keep appending to the file after the
+ * first renamed it into the pool (wrong bytes under a valid name).
+ */
+const busyParts = new Set<string>();
+
+/** Appends a body at `offset`; completes the blob when `length` is reached. */
+export async function appendUpload(
+  store: Store,
+  serial: string,
+  id: string,
+  offset: number,
+  length: number,
+  body: NodeJS.ReadableStream,
+): Promise<{ offset: number; complete: boolean }> {
+  const part = partPath(store, serial, id);
+  if (busyParts.has(part)) throw new AppError('conflict', `another upload of ${id} from this laptop is in progress`);
+  busyParts.add(part);
+  try {
+    return await appendLocked(store, part, serial, id, offset, length, body);
+  } finally {
+    busyParts.delete(part);
+  }
+}
+
+async function appendLocked(
+  store: Store,
+  part: string,
+  serial: string,
+  id: string,
+  offset: number,
+  length: number,
+  body: NodeJS.ReadableStream,
+): Promise<{ offset: number; complete: boolean }> {
+  const cur = uploadOffset(store, serial, id);
+  if (cur.complete) return cur;
+  if (offset !== cur.offset)
+    throw new AppError('conflict', `upload of ${id} is at offset ${cur.offset}, not ${offset}`, {
+      details: { offset: cur.offset },
+    });
+  try {
+    await pipeline(body, limitStream(length - offset), createWriteStream(part, { flags: 'a', mode: 0o444 }));
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    // A broken connection: keep what arrived, the client resumes from there.
+  }
+  const size = existsSync(part) ? statSync(part).size : 0;
+  if (size < length) return { offset: size, complete: false };
+  if ((await hashFile(part)) !== id) {
+    unlinkSync(part);
+    throw new AppError('hash_mismatch', `uploaded bytes do not match ${id}; the upload was discarded`);
+  }
+  const fd = openSync(part, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  const final = store.pool.blobPath(id);
+  mkdirSync(dirname(final), { recursive: true });
+  renameSync(part, final);
+  return { offset: size, complete: true };
+}

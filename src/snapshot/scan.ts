@@ -1,0 +1,395 @@
+/**
+ * scan — turns a source folder into a Merkle tree of blobs (common/tree.ts).
+ *
+ * The cache (cache.ts) keeps, per folder, the tree entries of the last scan
+ * and each file's inode. A folder is read with one readdir and one lstat per
+ * name; a file whose size, mtime and inode match its cached entry is not
+ * read again (its hash is taken from the cache), and a folder whose every
+ * entry matches is not serialized or hashed again (its tree id is taken from
+ * the cache): a no-change scan costs a stat per file and nothing more.
+ *
+ * A folder whose tree id differs from the last *committed* one has changed:
+ * only its trees are sent, and only the blobs it names are offered to the
+ * server (`onCandidate`, as soon as the folder is done, so the backup can ask
+ * for and upload them while the scan goes on). Between folders the scan can
+ * wait on `pause()` so uploads in flight get the event loop.
+ *
+ * Symbolic links are recorded as links and never followed; sockets, devices
+ * and fifos are skipped; unreadable files are skipped with a warning; files
+ * are opened O_NOFOLLOW and must still be regular files once open (the
+ * server runs this scanner as root over folders old laptops write).
+ * Excluded top-level names (the Journal's index, flags and checksums, which
+ * Sugar rebuilds) are left out.
+ */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  type Stats,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../protocol/tree.js';
+import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
+
+export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
+
+/** A file blob and where to read it (size and mtime as scanned, to detect later changes). */
+export interface BlobRef {
+  id: string;
+  path: string;
+  size: number;
+  mtime: number;
+}
+
+/** A file this scan read (not a cache hit). ref: sha256, or base64 content when inline. */
+export interface HashedFile {
+  rel: string;
+  ino: number;
+  size: number;
+  ref: string;
+  inline: boolean;
+}
+
+export interface ScanHooks {
+  /** Keep the list of files read in this run (ScanResult.hashed; the server's legacy ingest re-reads them). */
+  keepHashed?: boolean;
+  /** A blob named by a changed folder (each id once per scan). */
+  onCandidate?(b: BlobRef): void;
+  /** The tree of a folder that differs from the last committed one (as soon as it is known). */
+  onTree?(id: string, text: string): void;
+  /** When it returns a promise the scan waits for it before the next folder. */
+  pause?(): Promise<void> | null;
+}
+
+export interface ScanResult {
+  source: string;
+  dir: string;
+  root: string;
+  /** Folders whose tree differs from the last committed snapshot. */
+  changedDirs: Set<string>;
+  /** Tree texts of the changed folders, by id. */
+  changedTrees: Map<string, string>;
+  /** One readable path per distinct file blob. */
+  blobs: Map<string, BlobRef>;
+  /** Blobs named in changed folders: what the server may lack. */
+  candidates: Set<string>;
+  files: number;
+  bytes: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  /** The files read in this run (with ScanHooks.keepHashed only). */
+  hashed: HashedFile[];
+  warnings: string[];
+  /** The new cache: every folder of this scan. */
+  cache: HashCache;
+  /** The cache differs from what was loaded. */
+  cacheDirty: boolean;
+}
+
+const CHUNK = 1024 * 1024;
+/** A file modified this close to the scan's start (or during it) is read again by the next scan: it may still change within one mtime tick. */
+const RACY_MS = 100;
+/** One reusable read buffer: hashing thousands of files allocates nothing per file. */
+const READ_BUF = Buffer.allocUnsafe(CHUNK);
+
+/** Opens a regular file for reading, never through a link and never a device or fifo. */
+function openRegular(path: string): number {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new Error('no longer a regular file');
+  }
+  return fd;
+}
+
+export function hashFile(path: string): { hash: string; size: number } {
+  const fd = openRegular(path);
+  try {
+    const h = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, READ_BUF, 0, CHUNK, null);
+      if (n === 0) break;
+      h.update(READ_BUF.subarray(0, n));
+      size += n;
+    }
+    return { hash: h.digest('hex'), size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const sameEntry = (a: TreeEntry, b: TreeEntry) =>
+  a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4] && a[5] === b[5];
+
+class Scanner {
+  private readonly committed: Record<string, string>;
+  /** mtimes at or after this are "racy" (see dir()). */
+  private readonly racyAfter = Date.now() - RACY_MS;
+  constructor(
+    readonly r: ScanResult,
+    readonly old: HashCache,
+    readonly excludes: Set<string>,
+    readonly hooks: ScanHooks,
+  ) {
+    this.committed = committedIds(old);
+  }
+
+  /** A regular file's entry: from the cache when size, mtime and inode match, else read. */
+  private file(
+    abs: string,
+    rel: string,
+    name: string,
+    st: Stats,
+    prev: TreeEntry | undefined,
+    prevIno: number,
+  ): TreeEntry | null {
+    const mode = st.mode & 0o7777;
+    const mtime = st.mtimeMs;
+    if (
+      prev &&
+      (prev[1] === 'f' || prev[1] === 'i') &&
+      prev[4] === st.size &&
+      prev[3] === mtime &&
+      prevIno === st.ino
+    ) {
+      this.r.files++;
+      this.r.bytes += prev[4];
+      return prev[2] === mode ? prev : [name, prev[1], mode, mtime, prev[4], prev[5]];
+    }
+    let got: { ref: string; size: number; inline: boolean };
+    try {
+      got = this.read(abs, st.size);
+    } catch (e) {
+      this.r.warnings.push(`skipped unreadable file ${rel}: ${(e as Error).message}`);
+      return null;
+    }
+    this.r.hashedFiles++;
+    this.r.hashedBytes += got.size;
+    this.r.files++;
+    this.r.bytes += got.size;
+    if (this.hooks.keepHashed)
+      this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
+    return [name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref];
+  }
+
+  /** Reads a file once: tiny ones become their base64 content, others their sha256. */
+  private read(abs: string, size: number): { ref: string; size: number; inline: boolean } {
+    if (size <= INLINE_MAX) {
+      const fd = openRegular(abs);
+      let n: number;
+      try {
+        n = readSync(fd, READ_BUF, 0, INLINE_MAX + 1, 0);
+      } finally {
+        closeSync(fd);
+      }
+      if (n <= INLINE_MAX) return { ref: READ_BUF.toString('base64', 0, n), size: n, inline: true };
+    }
+    const h = hashFile(abs); // (a tiny file that grew while we looked is an ordinary blob)
+    return { ref: h.hash, size: h.size, inline: false };
+  }
+
+  /** The cached entry named `name`, found by walking the sorted cached entries along with the sorted names. */
+  private static match(e: TreeEntry[] | undefined, at: { i: number }, name: string): number {
+    if (!e) return -1;
+    while (at.i < e.length && e[at.i][0] < name) at.i++;
+    return at.i < e.length && e[at.i][0] === name ? at.i : -1;
+  }
+
+  /**
+   * A cached folder's entries: its tree text parsed, or undefined when absent
+   * or damaged (the text must still hash to its id: the id is reused as is).
+   */
+  private static entriesOf(old: CachedDir | undefined): TreeEntry[] | undefined {
+    if (!old || typeof old[1] !== 'string' || treeId(old[1]) !== old[0]) return undefined;
+    try {
+      const e = (JSON.parse(old[1]) as { e?: unknown }).e;
+      return Array.isArray(e) && Array.isArray(old[2]) && e.length === old[2].length ? (e as TreeEntry[]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  *dir(abs: string, rel: string): Generator<Promise<void>, string> {
+    const old = this.old.dirs[rel];
+    const was = Scanner.entriesOf(old);
+    const entries: TreeEntry[] = [];
+    const inos: number[] = [];
+    const blobs: BlobRef[] = [];
+    const at = { i: 0 };
+    for (const name of readdirSync(abs).sort(compareNames)) {
+      if (rel === '' && this.excludes.has(name)) continue;
+      const childAbs = `${abs}/${name}`;
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      let st: Stats;
+      try {
+        st = lstatSync(childAbs);
+      } catch {
+        continue; // vanished while scanning
+      }
+      const k = Scanner.match(was, at, name);
+      const prev = k >= 0 ? was![k] : undefined;
+      let e: TreeEntry | null = null;
+      let ino = 0;
+      if (st.isDirectory()) {
+        try {
+          e = [name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel)];
+        } catch (err) {
+          // Only the filesystem's refusals skip a folder; anything else (an upload
+          // that failed meanwhile, surfacing through pause()) ends the scan.
+          if (!(err as NodeJS.ErrnoException).syscall) throw err;
+          this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(err as Error).message}`);
+        }
+      } else if (st.isFile()) {
+        e = this.file(childAbs, childRel, name, st, prev, k >= 0 ? old![2][k] : 0);
+        ino = st.ino;
+        if (e?.[1] === 'f') blobs.push({ id: e[5], path: childAbs, size: e[4], mtime: st.mtimeMs });
+      } else if (st.isSymbolicLink()) {
+        try {
+          e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
+          this.r.files++;
+        } catch {
+          continue; // vanished while scanning
+        }
+      }
+      if (!e) continue;
+      entries.push(prev && prev !== e && k >= 0 && old![2][k] === ino && sameEntry(prev, e) ? prev : e);
+      // A file modified in the last moments before this scan may still be
+      // changing within the same mtime tick: its hash is not trusted next time.
+      inos.push(ino && st.mtimeMs < this.racyAfter ? ino : 0);
+    }
+    const id = this.finish(rel, was ? old : undefined, was, entries, inos);
+    for (const b of blobs) if (!this.r.blobs.has(b.id)) this.r.blobs.set(b.id, b);
+    if (this.committed[rel] !== id) {
+      this.r.changedDirs.add(rel);
+      for (const b of blobs) {
+        if (this.r.candidates.has(b.id)) continue;
+        this.r.candidates.add(b.id);
+        this.hooks.onCandidate?.(this.r.blobs.get(b.id)!);
+      }
+    }
+    const wait = this.hooks.pause?.();
+    if (wait) yield wait;
+    return id;
+  }
+
+  /** The folder's id: the cached one when every entry is the cached object, else its hash. */
+  private finish(
+    rel: string,
+    old: CachedDir | undefined,
+    was: TreeEntry[] | undefined,
+    entries: TreeEntry[],
+    inos: number[],
+  ): string {
+    if (old && was && was.length === entries.length && entries.every((e, i) => e === was[i])) {
+      this.r.cache.dirs[rel] = old;
+      if (this.committed[rel] !== old[0]) this.changed(old[0], old[1]);
+      return old[0];
+    }
+    this.r.cacheDirty = true;
+    const text = serializeTree(entries);
+    const id = treeId(text);
+    this.r.cache.dirs[rel] = [id, text, inos];
+    if (this.committed[rel] !== id) this.changed(id, text);
+    return id;
+  }
+
+  private changed(id: string, text: string): void {
+    if (this.r.changedTrees.has(id)) return;
+    this.r.changedTrees.set(id, text);
+    this.hooks.onTree?.(id, text);
+  }
+}
+
+function newResult(source: string, dir: string, old: HashCache, server: string): ScanResult {
+  return {
+    source,
+    dir,
+    root: '',
+    changedDirs: new Set(),
+    changedTrees: new Map(),
+    blobs: new Map(),
+    candidates: new Set(),
+    files: 0,
+    bytes: 0,
+    hashedFiles: 0,
+    hashedBytes: 0,
+    hashed: [],
+    warnings: [],
+    cacheDirty: false,
+    cache: { v: 3, dirs: {}, committed: committedIds(old), root: old.root, server },
+  };
+}
+
+function prepare(cacheFile: string, server: string): HashCache {
+  const old = loadCache(cacheFile);
+  // Committed tree ids say what *this* server has; for another server, start over.
+  if (old.server !== server) {
+    old.committed = {};
+    old.root = null;
+  }
+  return old;
+}
+
+/** A scan ready to walk: the generator yields whenever hooks.pause() asks the caller to wait. */
+function startScan(
+  source: string,
+  dir: string,
+  cacheFile: string,
+  server: string,
+  excludes: Set<string>,
+  hooks: ScanHooks,
+) {
+  const old = prepare(cacheFile, server);
+  const r = newResult(source, dir, old, server);
+  return { r, old, walk: new Scanner(r, old, excludes, hooks).dir(dir, '') };
+}
+
+/** Scans while letting the caller upload: waits on hooks.pause() between folders. */
+export async function scanSourceAsync(
+  source: string,
+  dir: string,
+  cacheFile: string,
+  server: string,
+  excludes: Set<string>,
+  hooks: ScanHooks,
+): Promise<ScanResult> {
+  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, hooks);
+  let step = walk.next();
+  for (; !step.done; step = walk.next()) await step.value;
+  r.root = step.value;
+  return done(r, old);
+}
+
+/** The same scan, all at once (pause is not used). */
+export function scanSource(
+  source: string,
+  dir: string,
+  cacheFile: string,
+  server: string,
+  excludes = new Set<string>(),
+  hooks: ScanHooks = {},
+): ScanResult {
+  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, { ...hooks, pause: undefined });
+  let step = walk.next();
+  while (!step.done) step = walk.next();
+  r.root = step.value;
+  return done(r, old);
+}
+
+function done(r: ScanResult, old: HashCache): ScanResult {
+  if (Object.keys(old.dirs).length !== Object.keys(r.cache.dirs).length) r.cacheDirty = true;
+  return r;
+}
+
+/** Every tree of the scan, by id (a full resend, or a server-side ingest). */
+export function allTrees(r: ScanResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of Object.values(r.cache.dirs)) out[d[0]] = d[1];
+  return out;
+}
