@@ -18,7 +18,10 @@
  */
 import { AppError } from '../platform/errors.js';
 import { isBlobId, sha256Hex } from './hash.js';
+import { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES } from './limits.js';
 import { nameProblem, MAX_PATH_BYTES } from './names.js';
+
+export { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES };
 
 export type EntryKind = 'f' | 'd' | 'l' | 'i';
 /** [name, kind, mode, mtimeMs, size, ref] */
@@ -29,10 +32,6 @@ export interface Tree {
   e: TreeEntry[];
 }
 
-export const MAX_TREE_ENTRIES = 200_000;
-/** Files of at most this many bytes travel and are stored inside their folder's tree. */
-export const INLINE_MAX = 48;
-
 /** A regular file, stored in the pool ('f') or inline ('i')? */
 export function isFileEntry(e: TreeEntry): boolean {
   return e[1] === 'f' || e[1] === 'i';
@@ -42,7 +41,6 @@ export function isFileEntry(e: TreeEntry): boolean {
 export function fileBytes(e: TreeEntry, blob: (id: string) => Buffer): Buffer {
   return e[1] === 'i' ? Buffer.from(e[5], 'base64') : blob(e[5]);
 }
-export const MAX_TREE_BYTES = 32 * 1024 * 1024;
 
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -15,6 +15,7 @@
  */
 import { Command } from 'commander';
 import { action, configureProgram, EXIT, ExitError, intOption, printJson } from '../../platform/cli-util.js';
+import { API } from '../../protocol/api.js';
 import { isSerial } from '../../protocol/names.js';
 import { backup } from '../backup/backup.js';
 import { ApiClient } from '../client.js';
@@ -90,9 +91,9 @@ program
           const replace = o.replaces
             ? { replaces: o.replaces.toUpperCase(), ...(o.oldPin ? { pin: o.oldPin } : {}) }
             : {};
-          const r = await client.json<{ token: string; created: boolean; nickname: string }>(
-            'POST',
-            '/api/v1/devices',
+          const r = await client.call(
+            API.register,
+            {},
             { json: { serial, nickname: o.nickname, ...replace }, token: presented },
           );
           const pin = await fetchPin(client, r.token).catch(() => undefined);

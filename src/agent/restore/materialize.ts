@@ -37,6 +37,7 @@ import type { Tree, TreeEntry } from '../../protocol/tree.js';
 import type { ApiClient } from '../client.js';
 import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
+import { BLOB_FETCH_COUNT, FRAMED_BLOB_MAX } from '../../protocol/limits.js';
 import { hashFile } from '../../snapshot/scan.js';
 
 export interface MaterializeStats {
@@ -82,11 +83,6 @@ function ensureDir(path: string): boolean {
   mkdirSync(path, { recursive: true });
   return true;
 }
-
-/** Blobs per request: the answer streams, so only the request body (ids) bounds it. */
-const FETCH_BATCH_COUNT = 5000;
-/** Larger blobs travel alone, as a plain GET stream (a frame's length is 32 bits). */
-const LARGE = 64 * 1024 * 1024;
 
 /** Decides per file: already right (fix metadata), keep (newer local), or fetch. */
 function triage(
@@ -146,12 +142,12 @@ async function fetchInto(
       const same = byId.get(f.id);
       if (same) same.push(f);
       else byId.set(f.id, [f]);
-      if (!same && f.size > LARGE) large.push(f.id);
+      if (!same && f.size > FRAMED_BLOB_MAX) large.push(f.id);
     }
   }
-  const framed = [...byId.keys()].filter((id) => byId.get(id)![0].size <= LARGE);
+  const framed = [...byId.keys()].filter((id) => byId.get(id)![0].size <= FRAMED_BLOB_MAX);
   const batches: string[][] = [];
-  for (let i = 0; i < framed.length; i += FETCH_BATCH_COUNT) batches.push(framed.slice(i, i + FETCH_BATCH_COUNT));
+  for (let i = 0; i < framed.length; i += BLOB_FETCH_COUNT) batches.push(framed.slice(i, i + BLOB_FETCH_COUNT));
   const writer = new BlobWriter(byId, stats, progress);
   let next = batches.length ? early(requestBlobs(client, batches[0])) : null;
   // While the server looks up and starts sending the first batch: the inline files.
@@ -166,7 +162,7 @@ async function fetchInto(
     for (let b = 0; b < batches.length; b++) {
       const body = await next!;
       next = b + 1 < batches.length ? early(requestBlobs(client, batches[b + 1])) : null;
-      await feedFrames(client, body, writer, LARGE);
+      await feedFrames(client, body, writer, FRAMED_BLOB_MAX);
       const lost = batches[b].filter((id) => writer.awaits(id));
       if (lost.length) throw new Error(`the server's answer lacked ${lost.length} blobs (e.g. ${lost[0]})`);
     }

@@ -11,11 +11,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { API } from '../../../protocol/api.js';
+import type { PinsAnswer, PinView } from '../../../protocol/api-types.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { Pins, type Pin } from '../../retention/pins.js';
 
-export function pinView(p: Pin) {
+export function pinView(p: Pin): PinView {
   return {
     id: p.id,
     kind: p.kind,
@@ -37,13 +39,13 @@ export function pinView(p: Pin) {
 export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const pins = new Pins(ctx.store);
   pins.reload();
-  app.get('/api/v1/pins', async (req) => {
+  app.get(API.pins.url, async (req): Promise<PinsAnswer> => {
     const dev = requireDevice(ctx.store.registry, req);
     return { pins: pins.list(dev.account_id).map(pinView) };
   });
 
   app.post<{ Body: { snapshot?: string; serial?: string; entry?: string; version?: string } }>(
-    '/api/v1/pins',
+    API.addPin.url,
     {
       schema: {
         body: {
@@ -74,7 +76,7 @@ export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.delete<{ Params: { id: string } }>(
-    '/api/v1/pins/:id',
+    API.removePin.url,
     {
       schema: {
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{12}$' } } },
