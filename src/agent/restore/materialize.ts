@@ -33,7 +33,17 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { nameProblem } from '../../protocol/names.js';
-import type { Tree, TreeEntry } from '../../protocol/tree.js';
+import {
+  entryKind,
+  entryMode,
+  entryMtime,
+  entryName,
+  entryRef,
+  isBlobEntry,
+  isDirEntry,
+  type Tree,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 import type { ApiClient } from '../client.js';
 import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
@@ -57,13 +67,13 @@ interface Plan {
 
 function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan): void {
   for (const e of trees.get(id)!.e) {
-    if (nameProblem(e[0])) continue;
-    if (e[1] === 'd') {
-      const path = join(dir, e[0]);
-      planTree(trees, e[5], path, plan);
-      plan.dirs.push({ path, in: dir, mode: e[2], mtime: e[3] });
-    } else if (e[1] === 'f' || e[1] === 'i') plan.files.push(new PlannedFile(dir, e));
-    else plan.links.push({ path: join(dir, e[0]), in: dir, target: e[5], mtime: e[3] });
+    if (nameProblem(entryName(e))) continue;
+    if (isDirEntry(e)) {
+      const path = join(dir, entryName(e));
+      planTree(trees, entryRef(e), path, plan);
+      plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
+    } else if (isBlobEntry(e) || entryKind(e) === 'i') plan.files.push(new PlannedFile(dir, e));
+    else plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
   }
 }
 
@@ -137,7 +147,7 @@ async function fetchInto(
   const inline: PlannedFile[] = [];
   const large: string[] = [];
   for (const f of need) {
-    if (f.e[1] === 'i') inline.push(f);
+    if (entryKind(f.e) === 'i') inline.push(f);
     else {
       const same = byId.get(f.id);
       if (same) same.push(f);
@@ -217,8 +227,8 @@ export async function materialize(
     utimesSync(d.path, d.mtime / 1000, d.mtime / 1000);
   }
   if (opts.rootEntry) {
-    chmodSync(dest, opts.rootEntry[2]);
-    utimesSync(dest, opts.rootEntry[3] / 1000, opts.rootEntry[3] / 1000);
+    chmodSync(dest, entryMode(opts.rootEntry));
+    utimesSync(dest, entryMtime(opts.rootEntry) / 1000, entryMtime(opts.rootEntry) / 1000);
   }
   return stats;
 }

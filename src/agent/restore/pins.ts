@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
-import type { Tree } from '../../protocol/tree.js';
+import { entryRef, type Tree } from '../../protocol/tree.js';
 import { API } from '../../protocol/api.js';
 import type { PinView } from '../../protocol/api-types.js';
 import type { ApiClient } from '../client.js';
@@ -67,7 +67,7 @@ export async function restorePinnedEntry(
   let loc: EntryLocation;
   let trees = new Map<string, Tree>();
   if (pin.layout === 6 && pin.dir) {
-    trees = await fetchTrees(client, pin.dir[5]);
+    trees = await fetchTrees(client, entryRef(pin.dir));
     loc = { layout: 6, uid: opts.uid, dir: pin.dir };
   } else if (pin.layout === 0 && pin.files?.meta) {
     loc = { layout: 0, uid: opts.uid, meta: pin.files.meta, data: pin.files.data, preview: pin.files.preview };

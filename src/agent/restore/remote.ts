@@ -8,7 +8,7 @@
 import { AppError } from '../../platform/errors.js';
 import { FrameParser, readFrames, type FrameSink } from '../../protocol/frame-parser.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import { parseTree, type Tree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, parseTree, type Tree } from '../../protocol/tree.js';
 import { API, apiPath } from '../../protocol/api.js';
 import type { SnapshotView, SnapshotsAnswer } from '../../protocol/api-types.js';
 import { FRAME_HEADER } from '../../protocol/frames.js';
@@ -63,7 +63,7 @@ export async function fetchTrees(
         if (sha256Hex(text) !== id) throw new AppError('hash_mismatch', `server sent a damaged tree ${id}`);
         const t = parseTree(text);
         have.set(id, t);
-        for (const e of t.e) if (e[1] === 'd') next.push(e[5]);
+        for (const e of t.e) if (isDirEntry(e)) next.push(entryRef(e));
       }
     }
     level = next;
