@@ -17,6 +17,7 @@ import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
 import type { CommitAnswer, LeaseAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { SOURCE_RE } from '../../../protocol/names.js';
 import {
   COMMIT_BODY,
   COMMIT_SOURCES_MAX,
@@ -32,16 +33,18 @@ import { commit, type CommitSource } from '../../ingest/ingest.js';
 import { TreeStash } from '../../ingest/tree-stash.js';
 import { appendUpload, receiveBatch, uploadOffset } from '../../store/uploads.js';
 
+/** A lease id: 16 random bytes in hex (admission.ts). */
+const leaseId = { type: 'string', pattern: '^[0-9a-f]{32}$' };
 const leaseParam = {
   type: 'object',
   required: ['lease'],
-  properties: { lease: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+  properties: { lease: leaseId },
 };
 const uploadParams = {
   type: 'object',
   required: ['lease', 'id'],
   properties: {
-    lease: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    lease: leaseId,
     id: { type: 'string', pattern: BLOB_ID_RE.source },
   },
 };
@@ -186,7 +189,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
                 required: ['source', 'root', 'trees'],
                 additionalProperties: false,
                 properties: {
-                  source: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' },
+                  source: { type: 'string', pattern: SOURCE_RE.source },
                   root: { type: 'string', pattern: BLOB_ID_RE.source },
                   trees: {
                     type: 'object',

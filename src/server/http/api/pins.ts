@@ -12,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
+import { SERIAL_RE, SNAPSHOT_NAME_RE } from '../../../protocol/names.js';
 import type { PinsAnswer, PinView } from '../../../protocol/api-types.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
@@ -52,11 +53,8 @@ export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
           type: 'object',
           additionalProperties: false,
           properties: {
-            snapshot: {
-              type: 'string',
-              pattern: '^[a-z][a-z0-9-]{0,31}-\\d{4}-\\d{2}-\\d{2}_\\d{2}:\\d{2}(:\\d{2}(\\.\\d{3})?)?$',
-            },
-            serial: { type: 'string', pattern: '^[A-Za-z0-9]{3,32}$' },
+            snapshot: { type: 'string', pattern: SNAPSHOT_NAME_RE.source },
+            serial: { type: 'string', pattern: SERIAL_RE.source },
             entry: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' },
             version: { type: 'string', pattern: '^[0-9a-f]{8,64}$' },
           },
