@@ -22,8 +22,17 @@ const loadHttps = () => createRequire(import.meta.url)('node:https') as typeof h
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../platform/errors.js';
+import {
+  apiPath,
+  type Endpoint,
+  type EndpointAnswer,
+  type EndpointRequest,
+  type ErrorBody,
+  type HttpMethod,
+  type RouteParams,
+} from '../protocol/api.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+export type { HttpMethod };
 
 /** Writes a request body itself (backpressure and write callbacks are its business); the client ends the request. */
 export type BodyProducer = (out: Writable) => Promise<void>;
@@ -163,7 +172,7 @@ export class ApiClient {
     let message = `server answered ${res.statusCode}`;
     let details: Record<string, unknown> | undefined;
     try {
-      const j = (await res.body.json()) as { error?: string; message?: string; details?: Record<string, unknown> };
+      const j = (await res.body.json()) as Partial<ErrorBody>;
       if (j.error && j.error in ERROR_STATUS) code = j.error as ErrorCode;
       if (j.message) message = j.message;
       details = j.details;
@@ -183,6 +192,18 @@ export class ApiClient {
     const text = await res.body.text();
     this.receivedBytes += text.length;
     return JSON.parse(text) as T;
+  }
+
+  /**
+   * A JSON request to an endpoint of protocol/api.ts: the path is built from
+   * its pattern and `params`, the body (`json`) and the answer are typed by it.
+   */
+  call<U extends string, E extends Endpoint<U>>(
+    e: E & Endpoint<U>,
+    params: Record<RouteParams<U>, string>,
+    opts: Omit<RequestOptions, 'json'> & { json?: EndpointRequest<E> } = {},
+  ): Promise<EndpointAnswer<E>> {
+    return this.json<EndpointAnswer<E>>(e.method, apiPath(e, params), opts);
   }
 
   async close(): Promise<void> {

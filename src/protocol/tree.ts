@@ -18,31 +18,63 @@
  */
 import { AppError } from '../platform/errors.js';
 import { isBlobId, sha256Hex } from './hash.js';
+import { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES } from './limits.js';
 import { nameProblem, MAX_PATH_BYTES } from './names.js';
 
+export { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES };
+
 export type EntryKind = 'f' | 'd' | 'l' | 'i';
-/** [name, kind, mode, mtimeMs, size, ref] */
-export type TreeEntry = [string, EntryKind, number, number, number, string];
+/**
+ * One entry as it is on disk and on the wire: [name, kind, mode, mtimeMs, size, ref].
+ * Code reads it through the accessors below (never by position): the array
+ * form stays because it is the format, and parsing it costs nothing extra.
+ */
+export type TreeEntry = [name: string, kind: EntryKind, mode: number, mtimeMs: number, size: number, ref: string];
+
+export const entryName = (e: TreeEntry): string => e[0];
+export const entryKind = (e: TreeEntry): EntryKind => e[1];
+/** Permission bits (0..0o7777). */
+export const entryMode = (e: TreeEntry): number => e[2];
+export const entryMtime = (e: TreeEntry): number => e[3];
+/** Bytes of a file (0 for a folder). */
+export const entrySize = (e: TreeEntry): number => e[4];
+/** Blob id ('f'), tree id ('d'), link target ('l') or base64 bytes ('i'). */
+export const entryRef = (e: TreeEntry): string => e[5];
+export const isDirEntry = (e: TreeEntry): boolean => e[1] === 'd';
+/** A file whose bytes are a pool blob (not inline)? */
+export const isBlobEntry = (e: TreeEntry): boolean => e[1] === 'f';
+
+export function makeEntry(
+  name: string,
+  kind: EntryKind,
+  mode: number,
+  mtimeMs: number,
+  size: number,
+  ref: string,
+): TreeEntry {
+  return [name, kind, mode, mtimeMs, size, ref];
+}
+
+/** Same name, kind, mode, mtime, size and reference? */
+export function sameEntry(a: TreeEntry, b: TreeEntry): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4] && a[5] === b[5];
+}
 
 export interface Tree {
   v: 1;
   e: TreeEntry[];
 }
 
-export const MAX_TREE_ENTRIES = 200_000;
-/** Files of at most this many bytes travel and are stored inside their folder's tree. */
-export const INLINE_MAX = 48;
-
 /** A regular file, stored in the pool ('f') or inline ('i')? */
 export function isFileEntry(e: TreeEntry): boolean {
-  return e[1] === 'f' || e[1] === 'i';
+  const k = entryKind(e);
+  return k === 'f' || k === 'i';
 }
 
 /** The bytes of a file entry: decoded inline, or read through `blob`. */
 export function fileBytes(e: TreeEntry, blob: (id: string) => Buffer): Buffer {
-  return e[1] === 'i' ? Buffer.from(e[5], 'base64') : blob(e[5]);
+  return entryKind(e) === 'i' ? Buffer.from(entryRef(e), 'base64') : blob(entryRef(e));
 }
-export const MAX_TREE_BYTES = 32 * 1024 * 1024;
 
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -81,7 +113,7 @@ function checkEntry(x: unknown, i: number): TreeEntry {
       bad(`tree entry ${i}: bad inline content`);
   } else if (!isBlobId(ref)) bad(`tree entry ${i}: reference is not a sha256 id`);
   if (kind === 'd' && size !== 0) bad(`tree entry ${i}: directory with a size`);
-  return [name as string, kind, mode as number, mtime, size as number, ref];
+  return makeEntry(name as string, kind, mode as number, mtime, size as number, ref);
 }
 
 /** Parses and checks a tree that came from outside. Throws invalid_manifest. */
@@ -98,7 +130,8 @@ export function parseTree(text: string): Tree {
   if (t.e.length > MAX_TREE_ENTRIES) bad('tree has too many entries');
   const entries = t.e.map(checkEntry);
   for (let i = 1; i < entries.length; i++) {
-    if (compareNames(entries[i - 1][0], entries[i][0]) >= 0) bad('tree entries not sorted or not unique');
+    if (compareNames(entryName(entries[i - 1]), entryName(entries[i])) >= 0)
+      bad('tree entries not sorted or not unique');
   }
   if (serializeTree(entries) !== text) bad('tree is not in canonical form');
   return { v: 1, e: entries };

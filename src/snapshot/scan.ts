@@ -33,7 +33,23 @@ import {
   type Stats,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../protocol/tree.js';
+import {
+  compareNames,
+  entryKind,
+  entryMode,
+  entryMtime,
+  entryName,
+  entryRef,
+  entrySize,
+  INLINE_MAX,
+  isBlobEntry,
+  isFileEntry,
+  makeEntry,
+  sameEntry,
+  serializeTree,
+  treeId,
+  type TreeEntry,
+} from '../protocol/tree.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
@@ -124,9 +140,6 @@ export function hashFile(path: string): { hash: string; size: number } {
   }
 }
 
-const sameEntry = (a: TreeEntry, b: TreeEntry) =>
-  a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4] && a[5] === b[5];
-
 class Scanner {
   private readonly committed: Record<string, string>;
   /** mtimes at or after this are "racy" (see dir()). */
@@ -151,16 +164,12 @@ class Scanner {
   ): TreeEntry | null {
     const mode = st.mode & 0o7777;
     const mtime = st.mtimeMs;
-    if (
-      prev &&
-      (prev[1] === 'f' || prev[1] === 'i') &&
-      prev[4] === st.size &&
-      prev[3] === mtime &&
-      prevIno === st.ino
-    ) {
+    if (prev && isFileEntry(prev) && entrySize(prev) === st.size && entryMtime(prev) === mtime && prevIno === st.ino) {
       this.r.files++;
-      this.r.bytes += prev[4];
-      return prev[2] === mode ? prev : [name, prev[1], mode, mtime, prev[4], prev[5]];
+      this.r.bytes += entrySize(prev);
+      return entryMode(prev) === mode
+        ? prev
+        : makeEntry(name, entryKind(prev), mode, mtime, entrySize(prev), entryRef(prev));
     }
     let got: { ref: string; size: number; inline: boolean };
     try {
@@ -175,7 +184,7 @@ class Scanner {
     this.r.bytes += got.size;
     if (this.hooks.keepHashed)
       this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
-    return [name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref];
+    return makeEntry(name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref);
   }
 
   /** Reads a file once: tiny ones become their base64 content, others their sha256. */
@@ -197,8 +206,8 @@ class Scanner {
   /** The cached entry named `name`, found by walking the sorted cached entries along with the sorted names. */
   private static match(e: TreeEntry[] | undefined, at: { i: number }, name: string): number {
     if (!e) return -1;
-    while (at.i < e.length && e[at.i][0] < name) at.i++;
-    return at.i < e.length && e[at.i][0] === name ? at.i : -1;
+    while (at.i < e.length && entryName(e[at.i]) < name) at.i++;
+    return at.i < e.length && entryName(e[at.i]) === name ? at.i : -1;
   }
 
   /**
@@ -238,7 +247,7 @@ class Scanner {
       let ino = 0;
       if (st.isDirectory()) {
         try {
-          e = [name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel)];
+          e = makeEntry(name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel));
         } catch (err) {
           // Only the filesystem's refusals skip a folder; anything else (an upload
           // that failed meanwhile, surfacing through pause()) ends the scan.
@@ -248,10 +257,10 @@ class Scanner {
       } else if (st.isFile()) {
         e = this.file(childAbs, childRel, name, st, prev, k >= 0 ? old![2][k] : 0);
         ino = st.ino;
-        if (e?.[1] === 'f') blobs.push({ id: e[5], path: childAbs, size: e[4], mtime: st.mtimeMs });
+        if (e && isBlobEntry(e)) blobs.push({ id: entryRef(e), path: childAbs, size: entrySize(e), mtime: st.mtimeMs });
       } else if (st.isSymbolicLink()) {
         try {
-          e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
+          e = makeEntry(name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs));
           this.r.files++;
         } catch {
           continue; // vanished while scanning

@@ -14,6 +14,8 @@ import { existsSync } from 'node:fs';
 import { gather } from '../../platform/chunks.js';
 import { AppError } from '../../platform/errors.js';
 import { saveCache } from '../../snapshot/cache.js';
+import { API, apiPath } from '../../protocol/api.js';
+import type { CommitAnswer } from '../../protocol/api-types.js';
 import { ApiClient, type BodyProducer } from '../client.js';
 import { BlobPipeline } from './pipeline.js';
 import type { Profile } from '../profile.js';
@@ -48,7 +50,7 @@ export interface BackupResult {
 const EARLY_SAVE_BYTES = 16 * 1024 * 1024;
 
 type Source = { source: string; dir: string; excludes: Set<string> };
-type CommitReply = { snapshots: Array<BackupResult['snapshots'][number] & { createdAt: number }>; commitMs?: number };
+type CommitReply = CommitAnswer;
 
 export function sourcesOf(profile: Profile, documents?: string): Source[] {
   if (!existsSync(profile.datastore))
@@ -125,7 +127,7 @@ function commit(
   stats: UploadStats,
   sentAhead: ReadonlySet<string> = new Set(),
 ): Promise<CommitReply> {
-  return client.json<CommitReply>('POST', `/api/v1/backups/${lease}/commit`, {
+  return client.json<CommitReply>(API.commit.method, apiPath(API.commit, { lease }), {
     body: commitBody(scans, full, stats, sentAhead),
     headers: { 'content-type': 'application/json' },
   });
@@ -193,14 +195,11 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
   let lease: string | null = null;
   let beat: NodeJS.Timeout | undefined;
   try {
-    const l = await client.json<{ lease: string; leaseTimeout: number; treesAhead?: boolean }>(
-      'POST',
-      '/api/v1/backups',
-    );
+    const l = await client.call(API.lease, {});
     lease = l.lease;
     const id = lease;
     beat = setInterval(
-      () => void client.json('POST', `/api/v1/backups/${id}/heartbeat`).catch(() => {}),
+      () => void client.call(API.heartbeat, { lease: id }).catch(() => {}),
       Math.max(1000, (l.leaseTimeout * 1000) / 3),
     );
     opts.onStage?.('scanning, and sending what the server lacks');
@@ -230,7 +229,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     return summary(scans, res, stats, client, started);
   } finally {
     if (beat) clearInterval(beat);
-    if (lease) await client.json('DELETE', `/api/v1/backups/${lease}`).catch(() => {});
+    if (lease) await client.call(API.abort, { lease }).catch(() => {});
     await client.close();
   }
 }

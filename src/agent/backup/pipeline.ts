@@ -19,16 +19,18 @@
  * flight), or when a full batch cannot leave yet. The first failure of any
  * request is kept and thrown by pause() or finish().
  */
-import type { ApiClient } from '../client.js';
+import { API } from '../../protocol/api.js';
 import {
+  ASK_BYTES,
+  ASK_COUNT,
   BATCH_BLOB_MAX,
   BATCH_BYTES,
   BATCH_COUNT,
-  sendBatch,
-  sendLarge,
-  type UploadItem,
-  type UploadStats,
-} from './upload.js';
+  TREE_AHEAD_MAX,
+  TREES_AHEAD_BATCH,
+} from '../../protocol/limits.js';
+import type { ApiClient } from '../client.js';
+import { sendBatch, sendLarge, type UploadItem, type UploadStats } from './upload.js';
 
 export interface PipelineLimits {
   /** Ask the server once this many blobs (or askBytes of them) are pending. */
@@ -38,10 +40,7 @@ export interface PipelineLimits {
   batchBytes: number;
 }
 
-const LIMITS: PipelineLimits = { askCount: 4000, askBytes: 64 * 1024 * 1024, batchBytes: BATCH_BYTES };
-/** Tree text sent ahead per request; a single tree larger than MAX_TREE_AHEAD goes with the commit. */
-const TREE_BATCH_BYTES = 512 * 1024;
-const MAX_TREE_AHEAD = 4 * 1024 * 1024;
+const LIMITS: PipelineLimits = { askCount: ASK_COUNT, askBytes: ASK_BYTES, batchBytes: BATCH_BYTES };
 const PARALLEL = 2;
 /** Longest stretch of scanning before in-flight uploads get the event loop. */
 const SLICE_MS = 4;
@@ -85,10 +84,10 @@ export class BlobPipeline {
   }
 
   offerTree(id: string, text: string): void {
-    if (!this.treesAhead || text.length > MAX_TREE_AHEAD) return; // (a huge folder's tree goes with the commit)
+    if (!this.treesAhead || text.length > TREE_AHEAD_MAX) return; // (a huge folder's tree goes with the commit)
     this.trees.push([id, text]);
     this.treeBytes += text.length;
-    if (this.treeBytes >= TREE_BATCH_BYTES) this.sendTrees();
+    if (this.treeBytes >= TREES_AHEAD_BATCH) this.sendTrees();
   }
 
   private sendTrees(): void {
@@ -96,9 +95,13 @@ export class BlobPipeline {
     const batch = this.trees;
     this.trees = [];
     this.treeBytes = 0;
-    const req = this.client.json('POST', `/api/v1/backups/${this.lease}/trees`, {
-      json: { trees: Object.fromEntries(batch) },
-    });
+    const req = this.client.call(
+      API.treesAhead,
+      { lease: this.lease },
+      {
+        json: { trees: Object.fromEntries(batch) },
+      },
+    );
     // Sending trees ahead only saves the commit time: if the server refuses them
     // (its stash is full, say), the commit carries them instead.
     const sent = req.then(
@@ -164,9 +167,13 @@ export class BlobPipeline {
 
   private async askNow(items: UploadItem[]): Promise<void> {
     const byId = new Map(items.map((i) => [i.id, i]));
-    const r = await this.client.json<{ missing: string[] }>('POST', `/api/v1/backups/${this.lease}/missing`, {
-      json: { ids: [...byId.keys()] },
-    });
+    const r = await this.client.call(
+      API.missing,
+      { lease: this.lease },
+      {
+        json: { ids: [...byId.keys()] },
+      },
+    );
     let bytes = 0;
     for (const id of r.missing) {
       const it = byId.get(id);

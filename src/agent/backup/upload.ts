@@ -14,15 +14,10 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { deflateRawSync, constants as zc } from 'node:zlib';
 import type { Writable } from 'node:stream';
 import { FLAG_DEFLATE, FRAME_HEADER, frameHeader } from '../../protocol/frames.js';
+import { API, apiPath } from '../../protocol/api.js';
+import type { UploadAnswer } from '../../protocol/api-types.js';
 import type { ApiClient } from '../client.js';
 import type { BlobRef } from '../../snapshot/scan.js';
-
-export const BATCH_BLOB_MAX = 4 * 1024 * 1024;
-// 32 MiB batches, 2 in flight: half the server's per-batch flushes (a `sync -f`
-// child each) of 16 MiB batches; a third request in flight bought no
-// measurable time and cost 8 MiB of slabs. The server accepts up to 64 MiB.
-export const BATCH_BYTES = 32 * 1024 * 1024;
-export const BATCH_COUNT = 8000;
 
 export class FileChangedError extends Error {
   constructor(readonly path: string) {
@@ -235,7 +230,7 @@ export async function sendBatch(
   stats: UploadStats,
   progress: (n: number) => void,
 ): Promise<void> {
-  await client.json('POST', `/api/v1/backups/${lease}/blobs`, { body: framesProducer(items, stats, progress) });
+  await client.json(API.blobs.method, apiPath(API.blobs, { lease }), { body: framesProducer(items, stats, progress) });
   stats.blobs += items.length;
   stats.bytes += items.reduce((a, b) => a + b.size, 0);
 }
@@ -263,11 +258,10 @@ export async function sendLarge(
   stats: UploadStats,
   progress: (n: number) => void,
 ): Promise<void> {
-  const path = `/api/v1/backups/${lease}/uploads/${it.id}`;
-  const state = await client.json<{ offset: number; complete: boolean }>('GET', path);
+  const state = await client.call(API.uploadOffset, { lease, id: it.id });
   progress(state.offset);
   if (!state.complete) {
-    const r = await client.json<{ offset: number; complete: boolean }>('PATCH', path, {
+    const r = await client.json<UploadAnswer>(API.upload.method, apiPath(API.upload, { lease, id: it.id }), {
       body: tailProducer(it, state.offset, progress),
       headers: { 'upload-offset': String(state.offset), 'upload-length': String(it.size) },
     });

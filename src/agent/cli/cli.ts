@@ -15,6 +15,7 @@
  */
 import { Command } from 'commander';
 import { action, configureProgram, EXIT, ExitError, intOption, printJson } from '../../platform/cli-util.js';
+import { API } from '../../protocol/api.js';
 import { isSerial } from '../../protocol/names.js';
 import { backup } from '../backup/backup.js';
 import { ApiClient } from '../client.js';
@@ -90,9 +91,9 @@ program
           const replace = o.replaces
             ? { replaces: o.replaces.toUpperCase(), ...(o.oldPin ? { pin: o.oldPin } : {}) }
             : {};
-          const r = await client.json<{ token: string; created: boolean; nickname: string }>(
-            'POST',
-            '/api/v1/devices',
+          const r = await client.call(
+            API.register,
+            {},
             { json: { serial, nickname: o.nickname, ...replace }, token: presented },
           );
           const pin = await fetchPin(client, r.token).catch(() => undefined);
@@ -285,7 +286,7 @@ program
 Checks in order, each skip exiting 0 with the reason in the log and state.json:
   1. already backed up today (ds-backup-done touched since local midnight)
   2. on battery below --min-battery % (/sys/class/power_supply)
-  3. not registered, or the server does not answer GET /api/v1/ping
+  3. not registered, or the server does not answer GET ${API.ping.url}
 Then a random sleep of 0..--max-sleep minutes, the "today" check again, the
 lock <profile>/lock/ds-backup.run (held by another run: exit 5 at once), and
 the backup. Server busy (503): wait as its Retry-After says (for at most an

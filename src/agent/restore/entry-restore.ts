@@ -11,7 +11,17 @@ import { createWriteStream, mkdirSync, writeFileSync, utimesSync } from 'node:fs
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../platform/errors.js';
-import { fileBytes, isFileEntry, type Tree, type TreeEntry } from '../../protocol/tree.js';
+import {
+  entryKind,
+  entryMtime,
+  entryName,
+  entryRef,
+  fileBytes,
+  isBlobEntry,
+  isFileEntry,
+  type Tree,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 import { layout0Props } from '../../journal/metadata.js';
 import { xojFileName, xojZip } from '../../journal/bundle.js';
 import type { ApiClient } from '../client.js';
@@ -23,15 +33,15 @@ export type EntryLocation =
   | { layout: 0; uid: string; data?: TreeEntry; meta: TreeEntry; preview?: TreeEntry };
 
 const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') =>
-  t?.e.find((e) => e[0] === name && (kind === 'f' ? isFileEntry(e) : e[1] === kind));
+  t?.e.find((e) => entryName(e) === name && (kind === 'f' ? isFileEntry(e) : entryKind(e) === kind));
 
 export function findEntry(trees: Map<string, Tree>, root: string, uid: string): EntryLocation | null {
   const top = trees.get(root);
   const prefix = child(top, uid.slice(0, 2), 'd');
-  const dir = prefix ? child(trees.get(prefix[5]), uid, 'd') : undefined;
+  const dir = prefix ? child(trees.get(entryRef(prefix)), uid, 'd') : undefined;
   if (dir) return { layout: 6, uid, dir };
   const store = child(top, 'store', 'd');
-  const st = store ? trees.get(store[5]) : undefined;
+  const st = store ? trees.get(entryRef(store)) : undefined;
   const meta = child(st, `${uid}.metadata`, 'f');
   if (!meta) return null;
   const previews = child(st, 'preview', 'd');
@@ -40,7 +50,7 @@ export function findEntry(trees: Map<string, Tree>, root: string, uid: string): 
     uid,
     meta,
     data: child(st, uid, 'f'),
-    preview: previews ? child(trees.get(previews[5]), uid, 'f') : undefined,
+    preview: previews ? child(trees.get(entryRef(previews)), uid, 'f') : undefined,
   };
 }
 
@@ -54,7 +64,7 @@ async function blobs(client: ApiClient, ids: string[]): Promise<Map<string, Buff
 async function contents(client: ApiClient, files: TreeEntry[]): Promise<Buffer[]> {
   const got = await blobs(
     client,
-    files.filter((e) => e[1] === 'f').map((e) => e[5]),
+    files.filter((e) => isBlobEntry(e)).map((e) => entryRef(e)),
   );
   return files.map((e) => fileBytes(e, (id) => got.get(id)!));
 }
@@ -72,12 +82,14 @@ async function readEntry(
     if (preview) props.preview = preview;
     return { props, data: loc.data };
   }
-  const entry = trees.get(loc.dir[5])!;
+  const entry = trees.get(entryRef(loc.dir))!;
   const metaDir = child(entry, 'metadata', 'd');
-  const files = metaDir ? trees.get(metaDir[5])!.e.filter((e) => isFileEntry(e) && !e[0].startsWith('.')) : [];
+  const files = metaDir
+    ? trees.get(entryRef(metaDir))!.e.filter((e) => isFileEntry(e) && !entryName(e).startsWith('.'))
+    : [];
   const got = await contents(client, files);
   const props: Record<string, Buffer> = {};
-  files.forEach((e, i) => (props[e[0]] = got[i]));
+  files.forEach((e, i) => (props[entryName(e)] = got[i]));
   return { props, data: child(entry, 'data', 'f') };
 }
 
@@ -121,10 +133,10 @@ export async function writeEntry(
   }
   const dest = join(opts.datastore, loc.uid.slice(0, 2), loc.uid);
   if (loc.layout === 6) {
-    await materialize(client, trees, loc.dir[5], dest, { overwriteNewer: opts.force, rootEntry: loc.dir });
+    await materialize(client, trees, entryRef(loc.dir), dest, { overwriteNewer: opts.force, rootEntry: loc.dir });
   } else {
     const bytes = data ? (await contents(client, [data]))[0] : null;
-    writeLayout0AsEntry(dest, loc.uid, props, bytes, data?.[3] ?? Date.now());
+    writeLayout0AsEntry(dest, loc.uid, props, bytes, data ? entryMtime(data) : Date.now());
   }
   return { path: dest, title };
 }

@@ -33,10 +33,21 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { nameProblem } from '../../protocol/names.js';
-import type { Tree, TreeEntry } from '../../protocol/tree.js';
+import {
+  entryKind,
+  entryMode,
+  entryMtime,
+  entryName,
+  entryRef,
+  isBlobEntry,
+  isDirEntry,
+  type Tree,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 import type { ApiClient } from '../client.js';
 import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
+import { BLOB_FETCH_COUNT, FRAMED_BLOB_MAX } from '../../protocol/limits.js';
 import { hashFile } from '../../snapshot/scan.js';
 
 export interface MaterializeStats {
@@ -56,13 +67,13 @@ interface Plan {
 
 function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan): void {
   for (const e of trees.get(id)!.e) {
-    if (nameProblem(e[0])) continue;
-    if (e[1] === 'd') {
-      const path = join(dir, e[0]);
-      planTree(trees, e[5], path, plan);
-      plan.dirs.push({ path, in: dir, mode: e[2], mtime: e[3] });
-    } else if (e[1] === 'f' || e[1] === 'i') plan.files.push(new PlannedFile(dir, e));
-    else plan.links.push({ path: join(dir, e[0]), in: dir, target: e[5], mtime: e[3] });
+    if (nameProblem(entryName(e))) continue;
+    if (isDirEntry(e)) {
+      const path = join(dir, entryName(e));
+      planTree(trees, entryRef(e), path, plan);
+      plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
+    } else if (isBlobEntry(e) || entryKind(e) === 'i') plan.files.push(new PlannedFile(dir, e));
+    else plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
   }
 }
 
@@ -82,11 +93,6 @@ function ensureDir(path: string): boolean {
   mkdirSync(path, { recursive: true });
   return true;
 }
-
-/** Blobs per request: the answer streams, so only the request body (ids) bounds it. */
-const FETCH_BATCH_COUNT = 5000;
-/** Larger blobs travel alone, as a plain GET stream (a frame's length is 32 bits). */
-const LARGE = 64 * 1024 * 1024;
 
 /** Decides per file: already right (fix metadata), keep (newer local), or fetch. */
 function triage(
@@ -141,17 +147,17 @@ async function fetchInto(
   const inline: PlannedFile[] = [];
   const large: string[] = [];
   for (const f of need) {
-    if (f.e[1] === 'i') inline.push(f);
+    if (entryKind(f.e) === 'i') inline.push(f);
     else {
       const same = byId.get(f.id);
       if (same) same.push(f);
       else byId.set(f.id, [f]);
-      if (!same && f.size > LARGE) large.push(f.id);
+      if (!same && f.size > FRAMED_BLOB_MAX) large.push(f.id);
     }
   }
-  const framed = [...byId.keys()].filter((id) => byId.get(id)![0].size <= LARGE);
+  const framed = [...byId.keys()].filter((id) => byId.get(id)![0].size <= FRAMED_BLOB_MAX);
   const batches: string[][] = [];
-  for (let i = 0; i < framed.length; i += FETCH_BATCH_COUNT) batches.push(framed.slice(i, i + FETCH_BATCH_COUNT));
+  for (let i = 0; i < framed.length; i += BLOB_FETCH_COUNT) batches.push(framed.slice(i, i + BLOB_FETCH_COUNT));
   const writer = new BlobWriter(byId, stats, progress);
   let next = batches.length ? early(requestBlobs(client, batches[0])) : null;
   // While the server looks up and starts sending the first batch: the inline files.
@@ -166,7 +172,7 @@ async function fetchInto(
     for (let b = 0; b < batches.length; b++) {
       const body = await next!;
       next = b + 1 < batches.length ? early(requestBlobs(client, batches[b + 1])) : null;
-      await feedFrames(client, body, writer, LARGE);
+      await feedFrames(client, body, writer, FRAMED_BLOB_MAX);
       const lost = batches[b].filter((id) => writer.awaits(id));
       if (lost.length) throw new Error(`the server's answer lacked ${lost.length} blobs (e.g. ${lost[0]})`);
     }
@@ -221,8 +227,8 @@ export async function materialize(
     utimesSync(d.path, d.mtime / 1000, d.mtime / 1000);
   }
   if (opts.rootEntry) {
-    chmodSync(dest, opts.rootEntry[2]);
-    utimesSync(dest, opts.rootEntry[3] / 1000, opts.rootEntry[3] / 1000);
+    chmodSync(dest, entryMode(opts.rootEntry));
+    utimesSync(dest, entryMtime(opts.rootEntry) / 1000, entryMtime(opts.rootEntry) / 1000);
   }
   return stats;
 }

@@ -5,37 +5,25 @@
  */
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
-import type { Tree, TreeEntry } from '../../protocol/tree.js';
+import { entryRef, type Tree } from '../../protocol/tree.js';
+import { API } from '../../protocol/api.js';
+import type { PinView } from '../../protocol/api-types.js';
 import type { ApiClient } from '../client.js';
 import { writeEntry, type EntryLocation } from './entry-restore.js';
 import { removeIfPresent } from './materialize.js';
 import { fetchTrees } from './remote.js';
 
-export interface RemotePin {
-  id: string;
-  kind: 'snapshot' | 'entry';
-  auto: boolean;
-  createdAt: number;
-  serial: string;
-  snapshot: string | null;
-  source: string | null;
-  uid: string | null;
-  version: string | null;
-  layout: 0 | 6 | null;
-  title: string | null;
-  dir: TreeEntry | null;
-  files: { data?: TreeEntry; meta?: TreeEntry; preview?: TreeEntry } | null;
-}
+export type RemotePin = PinView;
 
 export async function listPins(client: ApiClient): Promise<RemotePin[]> {
-  return (await client.json<{ pins: RemotePin[] }>('GET', '/api/v1/pins')).pins;
+  return (await client.call(API.pins, {})).pins;
 }
 
 export async function addPin(
   client: ApiClient,
   what: { snapshot?: string; entry?: string; version?: string },
 ): Promise<RemotePin> {
-  return client.json<RemotePin>('POST', '/api/v1/pins', { json: what });
+  return client.call(API.addPin, {}, { json: what });
 }
 
 /** Removes pins by id, or every pin matching a snapshot name or entry (and version). */
@@ -51,7 +39,7 @@ export async function removePins(
         : p.kind === 'entry' && p.uid === what.entry && (!what.version || Boolean(p.version?.startsWith(what.version))),
   );
   if (!hits.length) throw new AppError('not_found', 'no such pin; see: ds-backup pins');
-  for (const p of hits) await client.json('DELETE', `/api/v1/pins/${p.id}`);
+  for (const p of hits) await client.call(API.removePin, { id: p.id });
   return hits;
 }
 
@@ -79,7 +67,7 @@ export async function restorePinnedEntry(
   let loc: EntryLocation;
   let trees = new Map<string, Tree>();
   if (pin.layout === 6 && pin.dir) {
-    trees = await fetchTrees(client, pin.dir[5]);
+    trees = await fetchTrees(client, entryRef(pin.dir));
     loc = { layout: 6, uid: opts.uid, dir: pin.dir };
   } else if (pin.layout === 0 && pin.files?.meta) {
     loc = { layout: 0, uid: opts.uid, meta: pin.files.meta, data: pin.files.data, preview: pin.files.preview };

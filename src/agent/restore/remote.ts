@@ -8,23 +8,18 @@
 import { AppError } from '../../platform/errors.js';
 import { FrameParser, readFrames, type FrameSink } from '../../protocol/frame-parser.js';
 import { sha256Hex } from '../../protocol/hash.js';
-import { parseTree, type Tree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, parseTree, type Tree } from '../../protocol/tree.js';
+import { API, apiPath } from '../../protocol/api.js';
+import type { SnapshotView, SnapshotsAnswer } from '../../protocol/api-types.js';
+import { FRAME_HEADER } from '../../protocol/frames.js';
+import { FRAMED_BLOB_MAX, TREE_FETCH_COUNT } from '../../protocol/limits.js';
 import type { ApiClient } from '../client.js';
 import { YoungGc } from './young-gc.js';
 
-export interface RemoteSnapshot {
-  serial: string;
-  name: string;
-  source: string;
-  createdAt: number;
-  root: string;
-  files: number;
-  bytes: number;
-  runId: string | null;
-}
+export type RemoteSnapshot = SnapshotView;
 
-export async function listSnapshots(client: ApiClient): Promise<{ serial: string; snapshots: RemoteSnapshot[] }> {
-  return client.json('GET', '/api/v1/snapshots');
+export async function listSnapshots(client: ApiClient): Promise<SnapshotsAnswer> {
+  return client.call(API.snapshots, {});
 }
 
 /** Picks the snapshots to restore: the named one, or the latest of each source. */
@@ -46,8 +41,6 @@ export function pickSnapshots(
   return [...latest.values()];
 }
 
-const TREE_BATCH = 1000;
-
 /** Fetches every tree under `root` (a Map id → parsed tree). */
 export async function fetchTrees(
   client: ApiClient,
@@ -58,15 +51,19 @@ export async function fetchTrees(
   while (level.length) {
     const want = [...new Set(level.filter((id) => !have.has(id)))];
     const next: string[] = [];
-    for (let i = 0; i < want.length; i += TREE_BATCH) {
-      const r = await client.json<{ trees: Record<string, string> }>('POST', '/api/v1/trees', {
-        json: { ids: want.slice(i, i + TREE_BATCH) },
-      });
+    for (let i = 0; i < want.length; i += TREE_FETCH_COUNT) {
+      const r = await client.call(
+        API.trees,
+        {},
+        {
+          json: { ids: want.slice(i, i + TREE_FETCH_COUNT) },
+        },
+      );
       for (const [id, text] of Object.entries(r.trees)) {
         if (sha256Hex(text) !== id) throw new AppError('hash_mismatch', `server sent a damaged tree ${id}`);
         const t = parseTree(text);
         have.set(id, t);
-        for (const e of t.e) if (e[1] === 'd') next.push(e[5]);
+        for (const e of t.e) if (isDirEntry(e)) next.push(entryRef(e));
       }
     }
     level = next;
@@ -80,9 +77,9 @@ export async function fetchBlobs(
   ids: string[],
   onBlob: (id: string, data: Buffer) => void,
 ): Promise<void> {
-  const res = await client.raw('POST', '/api/v1/blobs/fetch', { json: { ids } });
-  for await (const f of readFrames(res.body as AsyncIterable<Buffer>, 64 * 1024 * 1024)) {
-    client.receivedBytes += f.payload.length + 37;
+  const res = await client.raw(API.blobsFetch.method, API.blobsFetch.url, { json: { ids } });
+  for await (const f of readFrames(res.body as AsyncIterable<Buffer>, FRAMED_BLOB_MAX)) {
+    client.receivedBytes += f.payload.length + FRAME_HEADER;
     if (sha256Hex(f.payload) !== f.id) throw new AppError('hash_mismatch', `server sent damaged bytes for ${f.id}`);
     onBlob(f.id, f.payload);
   }
@@ -93,7 +90,7 @@ export async function fetchBlobs(
  * streams each blob from its pool file). Resolves when the answer starts.
  */
 export async function requestBlobs(client: ApiClient, ids: string[]): Promise<AsyncIterable<Buffer>> {
-  return (await client.raw('POST', '/api/v1/blobs/fetch', { json: { ids } })).body as AsyncIterable<Buffer>;
+  return (await client.raw(API.blobsFetch.method, API.blobsFetch.url, { json: { ids } })).body as AsyncIterable<Buffer>;
 }
 
 /** Feeds a framed response to `sink` piece by piece (no payload is buffered whole). */
@@ -127,6 +124,6 @@ export async function feedBlob(client: ApiClient, id: string, size: number, sink
 
 /** One blob as a stream (files too large for a frame). */
 export async function fetchBlobStream(client: ApiClient, id: string): Promise<AsyncIterable<Buffer>> {
-  const res = await client.raw('GET', `/api/v1/blobs/${id}`);
+  const res = await client.raw(API.blob.method, apiPath(API.blob, { id }));
   return res.body as AsyncIterable<Buffer>;
 }

@@ -38,7 +38,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import type { FrameSink } from '../../protocol/frame-parser.js';
-import type { TreeEntry } from '../../protocol/tree.js';
+import {
+  entryKind,
+  entryMode,
+  entryMtime,
+  entryName,
+  entryRef,
+  entrySize,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 
 /**
  * A file to restore: its folder and its tree entry, nothing copied (a
@@ -55,28 +63,28 @@ export class PlannedFile {
   ) {}
 
   get path(): string {
-    return join(this.dir, this.e[0]);
+    return join(this.dir, entryName(this.e));
   }
 
   get id(): string {
-    return this.e[5];
+    return entryRef(this.e);
   }
 
   get size(): number {
-    return this.e[4];
+    return entrySize(this.e);
   }
 
   get mode(): number {
-    return this.e[2];
+    return entryMode(this.e);
   }
 
   get mtime(): number {
-    return this.e[3];
+    return entryMtime(this.e);
   }
 
   /** Bytes of a file kept inline in its tree (nothing to fetch). */
   get inline(): Buffer | undefined {
-    return this.e[1] === 'i' ? Buffer.from(this.e[5], 'base64') : undefined;
+    return entryKind(this.e) === 'i' ? Buffer.from(entryRef(this.e), 'base64') : undefined;
   }
 }
 

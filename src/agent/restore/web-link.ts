@@ -8,16 +8,17 @@
  * reads the laptop's restore PIN (for signing in from another device).
  */
 import { spawn } from 'node:child_process';
+import { API } from '../../protocol/api.js';
 import type { ApiClient } from '../client.js';
 
 export async function requestWebLink(client: ApiClient): Promise<{ url: string; expiresAt: number }> {
-  const r = await client.json<{ path: string; expiresAt: number }>('POST', '/api/v1/web-links');
+  const r = await client.call(API.webLink, {});
   const base = client.base.href.replace(/\/$/, '');
   return { url: `${base}${r.path}`, expiresAt: r.expiresAt };
 }
 
 export async function fetchPin(client: ApiClient, token?: string): Promise<string> {
-  return (await client.json<{ pin: string }>('GET', '/api/v1/pin', token ? { token } : {})).pin;
+  return (await client.call(API.restorePin, {}, token ? { token } : {})).pin;
 }
 
 function tryOpen(cmd: string, args: string[]): Promise<boolean> {

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EXIT } from '../../platform/cli-util.js';
 import { AppError } from '../../platform/errors.js';
+import { API } from '../../protocol/api.js';
 import { backup, type BackupResult } from '../backup/backup.js';
 import { tryLock, type RunLock } from './lock.js';
 import { powerVerdict, readPower, type PowerInfo } from './power.js';
@@ -78,7 +79,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
     power: readPower,
     ping: async (server) => {
       try {
-        const r = await fetch(`${server.replace(/\/$/, '')}/api/v1/ping`, { signal: AbortSignal.timeout(10_000) });
+        const r = await fetch(`${server.replace(/\/$/, '')}${API.ping.url}`, { signal: AbortSignal.timeout(10_000) });
         await r.body?.cancel();
         return r.ok;
       } catch {

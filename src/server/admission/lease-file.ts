@@ -9,6 +9,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { API, isEndpoint } from '../../protocol/api.js';
 import type { ServerContext } from '../http/context.js';
 import { leaseFilePath, type LeaseFile } from '../retention/gc.js';
 
@@ -28,12 +29,8 @@ export function writeLeaseFile(ctx: ServerContext): void {
 export function installLeaseFile(app: FastifyInstance, ctx: ServerContext): void {
   writeLeaseFile(ctx);
   app.addHook('onSend', async (req, _reply, payload) => {
-    const url = req.routeOptions.url ?? '';
-    if (
-      (req.method === 'POST' && url === '/api/v1/backups') ||
-      (req.method === 'DELETE' && url === '/api/v1/backups/:lease') ||
-      url === '/api/v1/backups/:lease/commit'
-    )
+    const url = req.routeOptions.url;
+    if (isEndpoint(API.lease, req.method, url) || isEndpoint(API.abort, req.method, url) || url === API.commit.url)
       writeLeaseFile(ctx);
     return payload;
   });

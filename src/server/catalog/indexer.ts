@@ -10,7 +10,16 @@
  * describeEntry() reads the few metadata blobs the catalog shows.
  */
 import { sha256Hex } from '../../protocol/hash.js';
-import { fileBytes, isFileEntry, type Tree, type TreeEntry } from '../../protocol/tree.js';
+import {
+  entryName,
+  entryRef,
+  entrySize,
+  fileBytes,
+  isDirEntry,
+  isFileEntry,
+  type Tree,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 import { refOf } from '../store/pool.js';
 import {
   entryInfo,
@@ -43,13 +52,14 @@ const MAX_LAYOUT0_META = 4 * 1024 * 1024;
 
 function dirs(t: Tree | null): Map<string, TreeEntry> {
   const m = new Map<string, TreeEntry>();
-  if (t) for (const e of t.e) if (e[1] === 'd') m.set(e[0], e);
+  if (t) for (const e of t.e) if (isDirEntry(e)) m.set(entryName(e), e);
   return m;
 }
 
 function layout6Entries(src: TreeSource, prefixTree: string, prefix: string, out: Map<string, EntryRef>): void {
   for (const e of src.tree(prefixTree).e) {
-    if (e[1] === 'd' && isEntryFolder(prefix, e[0])) out.set(e[0], { layout: 6, uid: e[0], version: e[5] });
+    if (isDirEntry(e) && isEntryFolder(prefix, entryName(e)))
+      out.set(entryName(e), { layout: 6, uid: entryName(e), version: entryRef(e) });
   }
 }
 
@@ -58,13 +68,13 @@ function layout0Entries(src: TreeSource, storeTree: string, out: Map<string, Ent
   const files = new Map<string, TreeEntry>();
   let previews = new Map<string, TreeEntry>();
   for (const e of t.e) {
-    if (isFileEntry(e)) files.set(e[0], e);
-    else if (e[1] === 'd' && e[0] === 'preview')
+    if (isFileEntry(e)) files.set(entryName(e), e);
+    else if (isDirEntry(e) && entryName(e) === 'preview')
       previews = new Map(
         src
-          .tree(e[5])
+          .tree(entryRef(e))
           .e.filter(isFileEntry)
-          .map((p) => [p[0], p]),
+          .map((p) => [entryName(p), p]),
       );
   }
   for (const [name, meta] of files) {
@@ -73,7 +83,7 @@ function layout0Entries(src: TreeSource, storeTree: string, out: Map<string, Ent
     if (!UID_RE.test(uid)) continue;
     const data = files.get(uid);
     const preview = previews.get(uid);
-    const version = sha256Hex(`0:${data?.[5] ?? ''}:${meta[5]}:${preview?.[5] ?? ''}`);
+    const version = sha256Hex(`0:${data ? entryRef(data) : ''}:${entryRef(meta)}:${preview ? entryRef(preview) : ''}`);
     out.set(uid, { layout: 0, uid, version, data, meta, preview });
   }
 }
@@ -82,8 +92,8 @@ function layout0Entries(src: TreeSource, storeTree: string, out: Map<string, Ent
 function entriesUnder(src: TreeSource, root: Tree, only: Set<string> | null, out: Map<string, EntryRef>): void {
   for (const [name, e] of dirs(root)) {
     if (only && !only.has(name)) continue;
-    if (name === 'store') layout0Entries(src, e[5], out);
-    else if (name.length === 2) layout6Entries(src, e[5], name, out);
+    if (name === 'store') layout0Entries(src, entryRef(e), out);
+    else if (name.length === 2) layout6Entries(src, entryRef(e), name, out);
   }
 }
 
@@ -99,7 +109,10 @@ export function diffEntries(
   const oldDirs = dirs(oldTree);
   const newDirs = dirs(newTree);
   const differing = new Set<string>();
-  for (const [name, e] of newDirs) if (oldDirs.get(name)?.[5] !== e[5]) differing.add(name);
+  for (const [name, e] of newDirs) {
+    const was = oldDirs.get(name);
+    if (!was || entryRef(was) !== entryRef(e)) differing.add(name);
+  }
   for (const name of oldDirs.keys()) if (!newDirs.has(name)) differing.add(name);
   const before = new Map<string, EntryRef>();
   const after = new Map<string, EntryRef>();
@@ -112,35 +125,35 @@ export function diffEntries(
 }
 
 function fileIn(t: Tree, name: string): TreeEntry | undefined {
-  return t.e.find((e) => e[0] === name && isFileEntry(e));
+  return t.e.find((e) => entryName(e) === name && isFileEntry(e));
 }
 
 /** Reads what the catalog shows of one entry version. Never throws on bad metadata. */
 export function describeEntry(src: TreeSource, ref: EntryRef): EntryDetails {
   if (ref.layout === 0) {
-    const raw = ref.meta && ref.meta[4] <= MAX_LAYOUT0_META ? fileBytes(ref.meta, src.blob) : Buffer.from('{}');
+    const raw = ref.meta && entrySize(ref.meta) <= MAX_LAYOUT0_META ? fileBytes(ref.meta, src.blob) : Buffer.from('{}');
     const { props, problems } = layout0Props(raw);
     const info = entryInfo(ref.uid, props);
     info.problems.push(...problems);
     return {
       ref,
       info,
-      data: ref.data ? { id: refOf(ref.data), size: ref.data[4] } : null,
-      preview: ref.preview ? { id: refOf(ref.preview), size: ref.preview[4] } : null,
+      data: ref.data ? { id: refOf(ref.data), size: entrySize(ref.data) } : null,
+      preview: ref.preview ? { id: refOf(ref.preview), size: entrySize(ref.preview) } : null,
       metaRef: ref.meta ? refOf(ref.meta) : null,
     };
   }
   const entry = src.tree(ref.version);
   const data = fileIn(entry, 'data');
-  const metaDir = entry.e.find((e) => e[0] === 'metadata' && e[1] === 'd');
+  const metaDir = entry.e.find((e) => entryName(e) === 'metadata' && isDirEntry(e));
   const props: Record<string, Buffer> = {};
   let preview: TreeEntry | undefined;
   if (metaDir) {
-    const meta = src.tree(metaDir[5]);
+    const meta = src.tree(entryRef(metaDir));
     preview = fileIn(meta, 'preview');
     for (const key of INDEXED_KEYS) {
       const f = fileIn(meta, key);
-      if (f && f[4] <= MAX_INDEXED_VALUE) props[key] = fileBytes(f, src.blob);
+      if (f && entrySize(f) <= MAX_INDEXED_VALUE) props[key] = fileBytes(f, src.blob);
     }
   }
   const info = entryInfo(ref.uid, props);
@@ -148,8 +161,8 @@ export function describeEntry(src: TreeSource, ref: EntryRef): EntryDetails {
   return {
     ref,
     info,
-    data: data ? { id: refOf(data), size: data[4] } : null,
-    preview: preview ? { id: refOf(preview), size: preview[4] } : null,
-    metaRef: metaDir?.[5] ?? null,
+    data: data ? { id: refOf(data), size: entrySize(data) } : null,
+    preview: preview ? { id: refOf(preview), size: entrySize(preview) } : null,
+    metaRef: metaDir ? entryRef(metaDir) : null,
   };
 }

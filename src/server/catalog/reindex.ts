@@ -11,7 +11,7 @@ import { Pins } from '../retention/pins.js';
 import { listSnapshotNames, readSnapshot, type SnapshotInfo } from '../store/snapshots.js';
 import { recordSnapshot, referenceTrees } from './snapshot-index.js';
 import type { Store } from '../store/store.js';
-import { readTrustedTree, type Tree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, readTrustedTree, type Tree } from '../../protocol/tree.js';
 
 export interface ReindexResult {
   devices: number;
@@ -31,7 +31,7 @@ function unreferencedTrees(store: Store, accountId: number, root: string): Map<s
     const text = store.pool.readTree(id);
     const tree = readTrustedTree(text);
     out.set(id, { text, tree });
-    for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
+    for (const e of tree.e) if (isDirEntry(e)) stack.push(entryRef(e));
   }
   return out;
 }

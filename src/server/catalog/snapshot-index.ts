@@ -9,7 +9,7 @@
 import type { Catalog, SnapshotRow } from './catalog.js';
 import { describeEntry, diffEntries, type TreeSource } from './indexer.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
-import type { Tree } from '../../protocol/tree.js';
+import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
 
 /**
  * File count and byte total of a tree, cached in tree_stats. Subtrees are
@@ -25,13 +25,13 @@ export function treeStats(db: Catalog, src: TreeSource, id: string): { files: nu
     let files = 0;
     let bytes = 0;
     for (const e of src.tree(tid).e) {
-      if (e[1] === 'd') {
-        const s = walk(e[5]);
+      if (isDirEntry(e)) {
+        const s = walk(entryRef(e));
         files += s.files;
         bytes += s.bytes;
       } else {
         files += 1;
-        bytes += e[4];
+        bytes += entrySize(e);
       }
     }
     put.run(tid, files, bytes);
@@ -45,7 +45,7 @@ export function referenceTrees(db: Catalog, accountId: number, trees: Map<string
   const ins = db.prepare('INSERT OR IGNORE INTO account_blobs (account_id, id, size) VALUES (?, ?, ?)');
   for (const [id, { text, tree }] of trees) {
     ins.run(accountId, id, Buffer.byteLength(text));
-    for (const e of tree.e) if (e[1] === 'f') ins.run(accountId, e[5], e[4]);
+    for (const e of tree.e) if (isBlobEntry(e)) ins.run(accountId, entryRef(e), entrySize(e));
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { API } from '../../protocol/api.js';
 import { action, configureProgram, intOption, printJson } from '../../platform/cli-util.js';
 import { buildServer } from '../http/app.js';
 import { configPath, loadConfig, type ServerConfig } from '../config.js';
@@ -184,7 +185,7 @@ program
 
 program
   .command('admin-token')
-  .description('create an admin API token (for GET /api/v1/status and scripts); printed once')
+  .description(`create an admin API token (for GET ${API.status.url} and scripts); printed once`)
   .option('--root <dir>', 'store folder')
   .option('--config <file>', 'JSON config file')
   .action(

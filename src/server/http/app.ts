@@ -4,6 +4,9 @@
  * logs, the one error handler, and the route groups.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { API } from '../../protocol/api.js';
+import type { PingAnswer } from '../../protocol/api-types.js';
+import { JSON_BODY } from '../../protocol/limits.js';
 import { Admission } from '../admission/admission.js';
 import { TokenBucket } from '../admission/bandwidth.js';
 import type { ServerConfig } from '../config.js';
@@ -40,7 +43,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   const ctx: ServerContext = { store, admission, config, bandwidth: new TokenBucket(config.bandwidth) };
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: JSON_BODY,
     keepAliveTimeout: 65_000,
     // Reject unknown fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -56,7 +59,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   });
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   installErrorHandler(app);
-  app.get('/api/v1/ping', async () => ({ ok: true, service: 'ds-backup-server' }));
+  app.get(API.ping.url, async (): Promise<PingAnswer> => ({ ok: true, service: 'ds-backup-server' }));
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);

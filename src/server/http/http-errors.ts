@@ -9,6 +9,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
+import type { ErrorBody } from '../../protocol/api-types.js';
 
 function fromFastify(err: FastifyError): AppError | null {
   if (err.validation) return new AppError('bad_request', `invalid request: ${err.message}`);
@@ -35,7 +36,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(500).send({ error: 'internal', message: 'internal server error' });
     }
     if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
-    const body: Record<string, unknown> = { error: e.code, message: e.message };
+    const body: ErrorBody = { error: e.code, message: e.message };
     if (e.details) body.details = e.details;
     return reply.status(e.status).send(body);
   });

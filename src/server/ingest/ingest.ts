@@ -12,7 +12,17 @@
  */
 import { AppError } from '../../platform/errors.js';
 import { SOURCE_RE } from '../../protocol/names.js';
-import { parseTree, readTrustedTree, treeId, type Tree } from '../../protocol/tree.js';
+import {
+  entryName,
+  entryRef,
+  entrySize,
+  isBlobEntry,
+  isDirEntry,
+  parseTree,
+  readTrustedTree,
+  type Tree,
+  treeId,
+} from '../../protocol/tree.js';
 import type { DeviceRow } from '../catalog/catalog.js';
 import { allocateName, writeSnapshot, type SnapshotInfo } from '../store/snapshots.js';
 import { recordSnapshot, referenceTrees, treeStats } from '../catalog/snapshot-index.js';
@@ -52,7 +62,7 @@ function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>)
       t = { text, tree: parseTree(text) };
     } else continue;
     out.set(id, t);
-    for (const e of t.tree.e) if (e[1] === 'd') stack.push(e[5]);
+    for (const e of t.tree.e) if (isDirEntry(e)) stack.push(entryRef(e));
   }
   return out;
 }
@@ -66,14 +76,18 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
   if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
   for (const { tree } of trees.values()) {
     for (const e of tree.e) {
-      if (e[1] === 'd') {
-        if (!trees.has(e[5]) && !oldTreeOk(e[5])) missing.add(e[5]);
-      } else if (e[1] === 'f') {
-        let size = sizes.get(e[5]);
-        if (size === undefined) sizes.set(e[5], (size = store.pool.claimBlob(e[5])));
-        if (size < 0) missing.add(e[5]);
-        else if (size !== e[4])
-          throw new AppError('invalid_manifest', `file ${e[0]} says ${e[4]} bytes but blob ${e[5]} has ${size}`);
+      const ref = entryRef(e);
+      if (isDirEntry(e)) {
+        if (!trees.has(ref) && !oldTreeOk(ref)) missing.add(ref);
+      } else if (isBlobEntry(e)) {
+        let size = sizes.get(ref);
+        if (size === undefined) sizes.set(ref, (size = store.pool.claimBlob(ref)));
+        if (size < 0) missing.add(ref);
+        else if (size !== entrySize(e))
+          throw new AppError(
+            'invalid_manifest',
+            `file ${entryName(e)} says ${entrySize(e)} bytes but blob ${ref} has ${size}`,
+          );
       }
     }
   }
@@ -100,7 +114,7 @@ export function childrenFirst(trees: ReadonlyMap<string, { tree: Tree }>): strin
       let child: string | null = null;
       while (top.next < entries.length && child === null) {
         const e = entries[top.next++];
-        if (e[1] === 'd' && trees.has(e[5]) && !seen.has(e[5])) child = e[5];
+        if (isDirEntry(e) && trees.has(entryRef(e)) && !seen.has(entryRef(e))) child = entryRef(e);
       }
       if (child === null) {
         out.push(top.id);

@@ -30,7 +30,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { listObjects, POOL_DEPTH } from '../store/pool.js';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
-import { readTrustedTree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
 import { closure, IdSet } from './refs.js';
 import type { Store } from '../store/store.js';
 
@@ -158,8 +158,8 @@ function parentsFirst(store: Store, candidates: string[]): string[] {
     let ks: string[] = [];
     try {
       ks = readTrustedTree(store.pool.readTree(id))
-        .e.filter((e) => e[1] === 'd' && set.has(e[5]))
-        .map((e) => e[5]);
+        .e.filter((e) => isDirEntry(e) && set.has(entryRef(e)))
+        .map((e) => entryRef(e));
     } catch {
       /* unreadable: delete it whenever */
     }

@@ -20,7 +20,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
-import { isFileEntry, readTrustedTree, type Tree, type TreeEntry } from '../../protocol/tree.js';
+import {
+  entryKind,
+  entryName,
+  entryRef,
+  entrySize,
+  isBlobEntry,
+  isFileEntry,
+  readTrustedTree,
+  type Tree,
+  type TreeEntry,
+} from '../../protocol/tree.js';
 import type { Catalog, EntryRow, SnapshotRow } from '../catalog/catalog.js';
 import type { Store } from '../store/store.js';
 
@@ -53,7 +63,7 @@ export function ensurePinTable(db: Catalog): void {
 }
 
 const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') =>
-  t?.e.find((e) => e[0] === name && (kind === 'f' ? isFileEntry(e) : e[1] === kind));
+  t?.e.find((e) => entryName(e) === name && (kind === 'f' ? isFileEntry(e) : entryKind(e) === kind));
 
 export class Pins {
   constructor(private readonly store: Store) {
@@ -210,22 +220,23 @@ export class Pins {
     const base = { serial: snap.serial, source: snap.source, uid: row.uid, version: row.version, title: row.title };
     if (row.layout === 6) {
       const prefix = child(top, row.uid.slice(0, 2), 'd');
-      const dir = prefix ? child(tree(prefix[5]), row.uid, 'd') : undefined;
-      if (!dir || dir[5] !== row.version) throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
-      return { ...base, layout: 6, trees: [dir[5]], blobs: [], dir };
+      const dir = prefix ? child(tree(entryRef(prefix)), row.uid, 'd') : undefined;
+      if (!dir || entryRef(dir) !== row.version)
+        throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
+      return { ...base, layout: 6, trees: [entryRef(dir)], blobs: [], dir };
     }
     const st = child(top, 'store', 'd');
-    const storeTree = st ? tree(st[5]) : undefined;
+    const storeTree = st ? tree(entryRef(st)) : undefined;
     const previews = child(storeTree, 'preview', 'd');
     const files = {
       data: child(storeTree, row.uid, 'f'),
       meta: child(storeTree, `${row.uid}.metadata`, 'f'),
-      preview: previews ? child(tree(previews[5]), row.uid, 'f') : undefined,
+      preview: previews ? child(tree(entryRef(previews)), row.uid, 'f') : undefined,
     };
     if (!files.meta) throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
     const blobs = [files.data, files.meta, files.preview]
-      .filter((e): e is TreeEntry => Boolean(e) && e![1] === 'f')
-      .map((e): [string, number] => [e[5], e[4]]);
+      .filter((e): e is TreeEntry => e !== undefined && isBlobEntry(e))
+      .map((e): [string, number] => [entryRef(e), entrySize(e)]);
     return { ...base, layout: 0, trees: [], blobs, files };
   }
 

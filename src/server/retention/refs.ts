@@ -13,7 +13,7 @@
  * reachable one.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Tree } from '../../protocol/tree.js';
+import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from '../store/store.js';
 
@@ -94,8 +94,8 @@ export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[
     sizes.set(id, size);
     treeCount++;
     for (const e of (JSON.parse(text) as Tree).e) {
-      if (e[1] === 'd') stack.push(e[5]);
-      else if (e[1] === 'f' && !sizes.has(e[5])) sizes.set(e[5], e[4]);
+      if (isDirEntry(e)) stack.push(entryRef(e));
+      else if (isBlobEntry(e) && !sizes.has(entryRef(e))) sizes.set(entryRef(e), entrySize(e));
     }
   }
   return { sizes, trees: treeCount };

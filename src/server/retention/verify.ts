@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { listObjects, POOL_DEPTH } from '../store/pool.js';
-import { readTrustedTree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
 import type { EntryRow, SnapshotRow } from '../catalog/catalog.js';
 import type { Store } from '../store/store.js';
 
@@ -54,7 +54,7 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
   let found = false;
   try {
     for (const e of readTrustedTree(store.pool.readTree(root)).e) {
-      if (e[5] === target || (e[1] === 'd' && reaches(store, e[5], target, memo))) {
+      if (entryRef(e) === target || (isDirEntry(e) && reaches(store, entryRef(e), target, memo))) {
         found = true;
         break;
       }

@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { syncFilesystem } from '../../platform/durable.js';
-import type { TreeEntry } from '../../protocol/tree.js';
+import { entryKind, entryRef, type TreeEntry } from '../../protocol/tree.js';
 
 /**
  * Folder levels under pool/ (and trees/): one, like git's loose objects.
@@ -75,7 +75,7 @@ export function* listObjects(
 export const INLINE_REF = 'inline:';
 
 export function refOf(e: TreeEntry): string {
-  return e[1] === 'i' ? INLINE_REF + e[5] : e[5];
+  return entryKind(e) === 'i' ? INLINE_REF + entryRef(e) : entryRef(e);
 }
 
 /** The slices left after the first n bytes. */

@@ -31,11 +31,9 @@ import { inflateRawSync } from 'node:zlib';
 import { AppError } from '../../platform/errors.js';
 import { readFrameParts, type FrameParts } from '../../protocol/frame-parser.js';
 import { FLAG_DEFLATE } from '../../protocol/frames.js';
+import { BATCH_BLOB_MAX, BATCH_BODY_MAX } from '../../protocol/limits.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
-
-export const MAX_BATCH_BLOB = 4 * 1024 * 1024;
-export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 
 export interface BatchResult {
   stored: number;
@@ -57,7 +55,7 @@ function countBytes(limit: number, source: AsyncIterable<Buffer>): AsyncIterable
 
 function inflate(payload: Buffer): Buffer {
   try {
-    return inflateRawSync(payload, { maxOutputLength: MAX_BATCH_BLOB });
+    return inflateRawSync(payload, { maxOutputLength: BATCH_BLOB_MAX });
   } catch {
     throw new AppError('bad_request', 'a compressed blob could not be inflated (or inflates past the limit)');
   }
@@ -103,7 +101,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
     writes.add(w);
   };
   try {
-    for await (const f of readFrameParts(countBytes(MAX_BATCH_BYTES, body), MAX_BATCH_BLOB + 1024)) {
+    for await (const f of readFrameParts(countBytes(BATCH_BODY_MAX, body), BATCH_BLOB_MAX + 1024)) {
       const parts = payloadOf(f);
       const got = hashParts(parts);
       if (got.id !== f.id) {

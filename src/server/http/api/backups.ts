@@ -14,27 +14,40 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { API } from '../../../protocol/api.js';
+import type { CommitAnswer, LeaseAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { SOURCE_RE } from '../../../protocol/names.js';
+import {
+  COMMIT_BODY,
+  COMMIT_SOURCES_MAX,
+  MISSING_BODY,
+  MISSING_IDS_MAX,
+  RUN_ID_MAX,
+  TREES_AHEAD_BODY,
+  UPLOAD_LENGTH_MAX,
+} from '../../../protocol/limits.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { commit, type CommitSource } from '../../ingest/ingest.js';
 import { TreeStash } from '../../ingest/tree-stash.js';
 import { appendUpload, receiveBatch, uploadOffset } from '../../store/uploads.js';
 
+/** A lease id: 16 random bytes in hex (admission.ts). */
+const leaseId = { type: 'string', pattern: '^[0-9a-f]{32}$' };
 const leaseParam = {
   type: 'object',
   required: ['lease'],
-  properties: { lease: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+  properties: { lease: leaseId },
 };
 const uploadParams = {
   type: 'object',
   required: ['lease', 'id'],
   properties: {
-    lease: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+    lease: leaseId,
     id: { type: 'string', pattern: BLOB_ID_RE.source },
   },
 };
-const MAX_BLOB = 64 * 1024 * 1024 * 1024;
 
 function header(req: FastifyRequest, name: string): number {
   const v = req.headers[name];
@@ -55,19 +68,22 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   const stash = new TreeStash(store.pool, (id) => admission.active().some((l) => l.id === id));
 
-  app.post('/api/v1/backups', async (req, reply) => {
+  app.post(API.lease.url, async (req, reply) => {
     const dev = requireDevice(store.registry, req);
     const lease = admission.request(dev.id, dev.serial, { lastSuccess: dev.last_backup_at });
     // treesAhead: this server takes trees before the commit (older agents ignore it).
-    return reply
-      .status(201)
-      .send({ lease: lease.id, leaseTimeout: admission.policy.leaseTimeoutMs / 1000, treesAhead: true });
+    const answer: LeaseAnswer = {
+      lease: lease.id,
+      leaseTimeout: admission.policy.leaseTimeoutMs / 1000,
+      treesAhead: true,
+    };
+    return reply.status(201).send(answer);
   });
 
   app.post<{ Params: { lease: string }; Body: { trees: Record<string, string> } }>(
-    '/api/v1/backups/:lease/trees',
+    API.treesAhead.url,
     {
-      bodyLimit: 16 * 1024 * 1024,
+      bodyLimit: TREES_AHEAD_BODY,
       schema: {
         params: leaseParam,
         body: {
@@ -90,31 +106,23 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  app.post<{ Params: { lease: string } }>(
-    '/api/v1/backups/:lease/heartbeat',
-    { schema: { params: leaseParam } },
-    async (req) => {
-      const l = admission.touch(req.params.lease, requireDevice(store.registry, req).id);
-      return { lease: l.id, expiresIn: Math.round((l.expiresAt - Date.now()) / 1000) };
-    },
-  );
+  app.post<{ Params: { lease: string } }>(API.heartbeat.url, { schema: { params: leaseParam } }, async (req) => {
+    const l = admission.touch(req.params.lease, requireDevice(store.registry, req).id);
+    return { lease: l.id, expiresIn: Math.round((l.expiresAt - Date.now()) / 1000) };
+  });
 
-  app.delete<{ Params: { lease: string } }>(
-    '/api/v1/backups/:lease',
-    { schema: { params: leaseParam } },
-    async (req, reply) => {
-      leased(req);
-      admission.release(req.params.lease);
-      stash.drop(req.params.lease);
-      stash.sweep();
-      return reply.status(204).send();
-    },
-  );
+  app.delete<{ Params: { lease: string } }>(API.abort.url, { schema: { params: leaseParam } }, async (req, reply) => {
+    leased(req);
+    admission.release(req.params.lease);
+    stash.drop(req.params.lease);
+    stash.sweep();
+    return reply.status(204).send();
+  });
 
   app.post<{ Params: { lease: string }; Body: { ids: string[] } }>(
-    '/api/v1/backups/:lease/missing',
+    API.missing.url,
     {
-      bodyLimit: 16 * 1024 * 1024,
+      bodyLimit: MISSING_BODY,
       schema: {
         params: leaseParam,
         body: {
@@ -122,7 +130,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
           required: ['ids'],
           additionalProperties: false,
           properties: {
-            ids: { type: 'array', maxItems: 100_000, items: { type: 'string', pattern: BLOB_ID_RE.source } },
+            ids: { type: 'array', maxItems: MISSING_IDS_MAX, items: { type: 'string', pattern: BLOB_ID_RE.source } },
           },
         },
       },
@@ -133,17 +141,13 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  app.post<{ Params: { lease: string } }>(
-    '/api/v1/backups/:lease/blobs',
-    { schema: { params: leaseParam } },
-    async (req) => {
-      leased(req);
-      return receiveBatch(store, capped(req.body));
-    },
-  );
+  app.post<{ Params: { lease: string } }>(API.blobs.url, { schema: { params: leaseParam } }, async (req) => {
+    leased(req);
+    return receiveBatch(store, capped(req.body));
+  });
 
   app.get<{ Params: { lease: string; id: string } }>(
-    '/api/v1/backups/:lease/uploads/:id',
+    API.uploadOffset.url,
     { schema: { params: uploadParams } },
     async (req) => {
       const dev = leased(req);
@@ -152,22 +156,22 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.patch<{ Params: { lease: string; id: string } }>(
-    '/api/v1/backups/:lease/uploads/:id',
+    API.upload.url,
     { schema: { params: uploadParams } },
     async (req) => {
       const dev = leased(req);
       const offset = header(req, 'upload-offset');
       const length = header(req, 'upload-length');
-      if (length > MAX_BLOB || offset > length) throw new AppError('too_large', 'upload length out of range');
+      if (length > UPLOAD_LENGTH_MAX || offset > length) throw new AppError('too_large', 'upload length out of range');
       const body = bandwidth.rate > 0 ? Readable.from(capped(req.body)) : (req.body as NodeJS.ReadableStream);
       return appendUpload(store, dev.serial, req.params.id, offset, length, body);
     },
   );
 
   app.post<{ Params: { lease: string }; Body: { runId?: string; sources: CommitSource[] } }>(
-    '/api/v1/backups/:lease/commit',
+    API.commit.url,
     {
-      bodyLimit: 256 * 1024 * 1024,
+      bodyLimit: COMMIT_BODY,
       schema: {
         params: leaseParam,
         body: {
@@ -175,17 +179,17 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
           required: ['sources'],
           additionalProperties: false,
           properties: {
-            runId: { type: 'string', maxLength: 64 },
+            runId: { type: 'string', maxLength: RUN_ID_MAX },
             sources: {
               type: 'array',
               minItems: 1,
-              maxItems: 8,
+              maxItems: COMMIT_SOURCES_MAX,
               items: {
                 type: 'object',
                 required: ['source', 'root', 'trees'],
                 additionalProperties: false,
                 properties: {
-                  source: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' },
+                  source: { type: 'string', pattern: SOURCE_RE.source },
                   root: { type: 'string', pattern: BLOB_ID_RE.source },
                   trees: {
                     type: 'object',
@@ -199,7 +203,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
         },
       },
     },
-    async (req) => {
+    async (req): Promise<CommitAnswer> => {
       const dev = leased(req);
       const t0 = performance.now();
       let snaps;

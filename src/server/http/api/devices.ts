@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { API } from '../../../protocol/api.js';
 import { isSerial } from '../../../protocol/names.js';
 import { bearer } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
@@ -15,7 +16,7 @@ import { replacementAccount } from '../web/replacement.js';
 
 export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: { serial: string; nickname?: string; replaces?: string; pin?: string } }>(
-    '/api/v1/devices',
+    API.register.url,
     {
       schema: {
         body: {

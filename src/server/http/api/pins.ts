@@ -11,11 +11,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { API } from '../../../protocol/api.js';
+import { SERIAL_RE, SNAPSHOT_NAME_RE } from '../../../protocol/names.js';
+import type { PinsAnswer, PinView } from '../../../protocol/api-types.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { Pins, type Pin } from '../../retention/pins.js';
 
-export function pinView(p: Pin) {
+export function pinView(p: Pin): PinView {
   return {
     id: p.id,
     kind: p.kind,
@@ -37,24 +40,21 @@ export function pinView(p: Pin) {
 export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const pins = new Pins(ctx.store);
   pins.reload();
-  app.get('/api/v1/pins', async (req) => {
+  app.get(API.pins.url, async (req): Promise<PinsAnswer> => {
     const dev = requireDevice(ctx.store.registry, req);
     return { pins: pins.list(dev.account_id).map(pinView) };
   });
 
   app.post<{ Body: { snapshot?: string; serial?: string; entry?: string; version?: string } }>(
-    '/api/v1/pins',
+    API.addPin.url,
     {
       schema: {
         body: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            snapshot: {
-              type: 'string',
-              pattern: '^[a-z][a-z0-9-]{0,31}-\\d{4}-\\d{2}-\\d{2}_\\d{2}:\\d{2}(:\\d{2}(\\.\\d{3})?)?$',
-            },
-            serial: { type: 'string', pattern: '^[A-Za-z0-9]{3,32}$' },
+            snapshot: { type: 'string', pattern: SNAPSHOT_NAME_RE.source },
+            serial: { type: 'string', pattern: SERIAL_RE.source },
             entry: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' },
             version: { type: 'string', pattern: '^[0-9a-f]{8,64}$' },
           },
@@ -74,7 +74,7 @@ export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.delete<{ Params: { id: string } }>(
-    '/api/v1/pins/:id',
+    API.removePin.url,
     {
       schema: {
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{12}$' } } },

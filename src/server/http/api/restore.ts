@@ -13,7 +13,10 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { API } from '../../../protocol/api.js';
+import type { EntryView, SnapshotsAnswer, SnapshotView, TreesAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { FETCH_BODY, FETCH_IDS_MAX } from '../../../protocol/limits.js';
 import { isSerial, isSnapshotName } from '../../../protocol/names.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
@@ -24,10 +27,12 @@ const idsBody = {
   type: 'object',
   required: ['ids'],
   additionalProperties: false,
-  properties: { ids: { type: 'array', maxItems: 50_000, items: { type: 'string', pattern: BLOB_ID_RE.source } } },
+  properties: {
+    ids: { type: 'array', maxItems: FETCH_IDS_MAX, items: { type: 'string', pattern: BLOB_ID_RE.source } },
+  },
 };
 
-export function snapshotView(s: SnapshotRow) {
+export function snapshotView(s: SnapshotRow): SnapshotView {
   return {
     serial: s.serial,
     name: s.name,
@@ -40,7 +45,7 @@ export function snapshotView(s: SnapshotRow) {
   };
 }
 
-export function entryView(e: EntryRow) {
+export function entryView(e: EntryRow): EntryView {
   return {
     uid: e.uid,
     version: e.version,
@@ -69,7 +74,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
       });
   };
 
-  app.get('/api/v1/snapshots', async (req) => {
+  app.get(API.snapshots.url, async (req): Promise<SnapshotsAnswer> => {
     const dev = requireDevice(store.registry, req);
     const rows = store.db
       .prepare('SELECT * FROM snapshots WHERE account_id = ? ORDER BY created_at, id')
@@ -77,7 +82,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { serial: dev.serial, snapshots: rows.map(snapshotView) };
   });
 
-  app.get<{ Params: { serial: string; name: string } }>('/api/v1/snapshots/:serial/:name/entries', async (req) => {
+  app.get<{ Params: { serial: string; name: string } }>(API.snapshotEntries.url, async (req) => {
     const dev = requireDevice(store.registry, req);
     const { serial, name } = req.params;
     if (!isSerial(serial) || !isSnapshotName(name)) throw new AppError('bad_request', 'bad snapshot reference');
@@ -94,9 +99,9 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.post<{ Body: { ids: string[] } }>(
-    '/api/v1/trees',
-    { bodyLimit: 8 * 1024 * 1024, schema: { body: idsBody } },
-    async (req) => {
+    API.trees.url,
+    { bodyLimit: FETCH_BODY, schema: { body: idsBody } },
+    async (req): Promise<TreesAnswer> => {
       const dev = requireDevice(store.registry, req);
       const ids = [...new Set(req.body.ids)];
       authorize(dev.account_id, ids);
@@ -110,8 +115,8 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.post<{ Body: { ids: string[] } }>(
-    '/api/v1/blobs/fetch',
-    { bodyLimit: 8 * 1024 * 1024, schema: { body: idsBody } },
+    API.blobsFetch.url,
+    { bodyLimit: FETCH_BODY, schema: { body: idsBody } },
     async (req, reply) => {
       const dev = requireDevice(store.registry, req);
       const ids = [...new Set(req.body.ids)];
@@ -132,7 +137,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
   );
 
   app.get<{ Params: { id: string } }>(
-    '/api/v1/blobs/:id',
+    API.blob.url,
     {
       schema: {
         params: {

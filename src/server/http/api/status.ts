@@ -13,6 +13,7 @@
  * Also records, for every POST /api/v1/backups, how long the answer took.
  */
 import type { FastifyInstance } from 'fastify';
+import { API, isEndpoint } from '../../../protocol/api.js';
 import type { ServerContext } from '../context.js';
 import { diskUsage, load1 } from '../../../platform/system.js';
 
@@ -21,10 +22,10 @@ const startedAt = Date.now();
 export function statusRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { admission, bandwidth, store } = ctx;
   app.addHook('onResponse', async (req, reply) => {
-    if (req.method === 'POST' && req.routeOptions.url === '/api/v1/backups') admission.latency.add(reply.elapsedTime);
+    if (isEndpoint(API.lease, req.method, req.routeOptions.url)) admission.latency.add(reply.elapsedTime);
   });
 
-  app.get('/api/v1/status', async (req) => {
+  app.get(API.status.url, async (req) => {
     store.admin.requireAdmin(req);
     const disk = diskUsage(store.root);
     return {

@@ -8,19 +8,21 @@
  *                              `ds-backup status` and signing in elsewhere
  */
 import type { FastifyInstance } from 'fastify';
+import { API } from '../../../protocol/api.js';
+import type { RestorePinAnswer } from '../../../protocol/api-types.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import type { WebAuth } from './web-auth.js';
 
 export function deviceWebApi(app: FastifyInstance, ctx: ServerContext, auth: WebAuth): void {
-  app.post('/api/v1/web-links', async (req, reply) => {
+  app.post(API.webLink.url, async (req, reply) => {
     const dev = requireDevice(ctx.store.registry, req);
     const { token, expiresAt } = auth.createLink(dev.serial);
     req.log.info({ serial: dev.serial }, 'one-time web link issued');
     return reply.status(201).send({ path: `/ui/link/${token}`, expiresAt });
   });
 
-  app.get('/api/v1/pin', async (req) => {
+  app.get(API.restorePin.url, async (req): Promise<RestorePinAnswer> => {
     const dev = requireDevice(ctx.store.registry, req);
     return { serial: dev.serial, pin: auth.pin(dev.serial) };
   });

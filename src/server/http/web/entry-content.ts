@@ -8,8 +8,7 @@
  * `meta_ref` is the `.metadata` JSON blob, `data_blob`/`preview_blob` the
  * files. The caller has authorized the row (it belongs to the account).
  */
-import type { Tree } from '../../../protocol/tree.js';
-import { isFileEntry, readTrustedTree } from '../../../protocol/tree.js';
+import { entryName, entrySize, isFileEntry, readTrustedTree, type Tree } from '../../../protocol/tree.js';
 import { layout0Props } from '../../../journal/metadata.js';
 import type { EntryRow } from '../../catalog/catalog.js';
 import type { Pool } from '../../store/pool.js';
@@ -27,8 +26,8 @@ export function entryMetadata(pool: Pool, e: EntryRow): Record<string, Buffer> {
   if (!e.meta_ref) return props;
   const meta: Tree = readTrustedTree(pool.readTree(e.meta_ref));
   for (const f of meta.e) {
-    if (!isFileEntry(f) || f[0].startsWith('.') || f[4] > MAX_META_VALUE) continue;
-    props[f[0]] = pool.entryBytes(f);
+    if (!isFileEntry(f) || entryName(f).startsWith('.') || entrySize(f) > MAX_META_VALUE) continue;
+    props[entryName(f)] = pool.entryBytes(f);
   }
   return props;
 }

@@ -15,7 +15,7 @@ import { createReadStream } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
-import { readTrustedTree, type Tree } from '../../../protocol/tree.js';
+import { isDirEntry, readTrustedTree, type Tree } from '../../../protocol/tree.js';
 import { dataFileName } from '../../../journal/bundle.js';
 import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
 import type { Pool } from '../../store/pool.js';
@@ -80,7 +80,7 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
 
 async function* xobMembers(pool: Pool, snap: SnapshotRow): AsyncGenerator<Buffer> {
   const root = readTrustedTree(pool.readTree(snap.root));
-  const top: Tree = { v: 1, e: root.e.filter((e) => e[1] === 'd') };
+  const top: Tree = { v: 1, e: root.e.filter((e) => isDirEntry(e)) };
   yield* walk(pool, top, XOB_PREFIX);
   yield TAR_END;
 }

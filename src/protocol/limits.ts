@@ -1,0 +1,68 @@
+/**
+ * limits — every size and count the two sides of /api/v1 agree on, in one
+ * place (issue #11). The server enforces the `*_MAX` / `*_BODY` figures
+ * (Fastify bodyLimit, JSON-schema maxItems, the frame reader); the agent's
+ * batch sizes are chosen below them (test/protocol-contract.test.ts checks
+ * that they stay below). Changing a server figure is a protocol change: an
+ * older agent may still send up to the old figure.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---- server-wide ----
+/** Default JSON body limit of every route that does not say otherwise. */
+export const JSON_BODY = 1 * MiB;
+
+// ---- backups: small blobs as frames (POST /backups/:lease/blobs) ----
+/** Largest blob sent inside a batch of frames (after inflating); larger ones take a resumable upload. */
+export const BATCH_BLOB_MAX = 4 * MiB;
+/** Largest body of one batch of frames the server reads. */
+export const BATCH_BODY_MAX = 64 * MiB;
+/**
+ * The agent's batch: it leaves at this many bytes or BATCH_COUNT blobs.
+ * 32 MiB batches, 2 in flight: half the server's per-batch flushes (a `sync -f`
+ * child each) of 16 MiB batches; a third request in flight bought no
+ * measurable time and cost 8 MiB of slabs.
+ */
+export const BATCH_BYTES = 32 * MiB;
+export const BATCH_COUNT = 8000;
+
+// ---- backups: resumable uploads (PATCH /backups/:lease/uploads/:id) ----
+/** Largest Upload-Length the server accepts. */
+export const UPLOAD_LENGTH_MAX = 64 * 1024 * MiB;
+
+// ---- backups: which blobs are missing (POST /backups/:lease/missing) ----
+export const MISSING_IDS_MAX = 100_000;
+export const MISSING_BODY = 16 * MiB;
+/** The agent asks once it holds this many ids or this many bytes of blobs. */
+export const ASK_COUNT = 4000;
+export const ASK_BYTES = 64 * MiB;
+
+// ---- backups: trees sent ahead of the commit (POST /backups/:lease/trees) ----
+export const TREES_AHEAD_BODY = 16 * MiB;
+/** The agent sends trees ahead in batches of this many bytes of tree text ... */
+export const TREES_AHEAD_BATCH = 512 * KiB;
+/** ... and leaves a tree larger than this to the commit. */
+export const TREE_AHEAD_MAX = 4 * MiB;
+
+// ---- backups: commit (POST /backups/:lease/commit) ----
+export const COMMIT_BODY = 256 * MiB;
+export const COMMIT_SOURCES_MAX = 8;
+export const RUN_ID_MAX = 64;
+
+// ---- restore: trees and blobs by id (POST /trees, POST /blobs/fetch) ----
+export const FETCH_IDS_MAX = 50_000;
+export const FETCH_BODY = 8 * MiB;
+/** Tree ids the agent asks for in one POST /trees. */
+export const TREE_FETCH_COUNT = 1000;
+/** Blob ids the agent asks for in one POST /blobs/fetch: the answer streams, so only the ids bound it. */
+export const BLOB_FETCH_COUNT = 5000;
+/** Larger blobs travel alone, as a plain GET /blobs/:id stream (a frame's length is 32 bits). */
+export const FRAMED_BLOB_MAX = 64 * MiB;
+
+// ---- trees (protocol/tree.ts) ----
+export const MAX_TREE_ENTRIES = 200_000;
+export const MAX_TREE_BYTES = 32 * MiB;
+/** Files of at most this many bytes travel and are stored inside their folder's tree. */
+export const INLINE_MAX = 48;
