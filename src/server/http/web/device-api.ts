@@ -4,8 +4,11 @@
  *   POST /api/v1/web-links   → {path, expiresAt}: a one-time sign-in link
  *                              (single use, LINK_MS, only its hash stored);
  *                              the agent opens <server><path>
- *   GET  /api/v1/pin         → {serial, pin}: the laptop's restore PIN, for
- *                              `ds-backup status` and signing in elsewhere
+ *   GET  /api/v1/restore-code → {serial, restoreCode}: the laptop's 6-digit
+ *                              restore code, for `ds-backup status` and
+ *                              signing in elsewhere
+ *   GET  /api/v1/pin         → {serial, pin}: the same, under its old name,
+ *                              for agents installed before the rename
  */
 import type { FastifyInstance } from 'fastify';
 import { requireDevice } from '../../accounts/auth.js';
@@ -20,8 +23,13 @@ export function deviceWebApi(app: FastifyInstance, ctx: ServerContext, auth: Web
     return reply.status(201).send({ path: `/ui/link/${token}`, expiresAt });
   });
 
+  app.get('/api/v1/restore-code', async (req) => {
+    const dev = requireDevice(ctx.store.registry, req);
+    return { serial: dev.serial, restoreCode: ctx.store.restoreCodes.get(dev.serial) };
+  });
+
   app.get('/api/v1/pin', async (req) => {
     const dev = requireDevice(ctx.store.registry, req);
-    return { serial: dev.serial, pin: auth.pin(dev.serial) };
+    return { serial: dev.serial, pin: ctx.store.restoreCodes.get(dev.serial) };
   });
 }
