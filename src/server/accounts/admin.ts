@@ -59,7 +59,8 @@ export class AdminAuth {
     const p = this.read().password;
     if (!p) return false;
     const got = scryptSync(password, Buffer.from(p.salt, 'hex'), 32);
-    return timingSafeEqual(got, Buffer.from(p.hash, 'hex'));
+    const want = Buffer.from(p.hash, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 
   /** Creates an admin API token; only its hash is kept. */

@@ -89,9 +89,4 @@ export class WebAuth {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return null;
     return consumeLink(this.db, hashToken(token), this.now());
   }
-
-  /** Signs the laptop out of every session and voids its links. */
-  forgetDevice(serial: string): void {
-    forgetSerial(this.db, serial);
-  }
 }
