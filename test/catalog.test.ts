@@ -8,11 +8,11 @@
  *    catalog.sqlite and running `ds-backup-server reindex` loses nothing the
  *    student or admin relies on: same restore code, same password, pending
  *    approval, and every pin still protects what it pins through a cleanup;
- *  - the restore code under its new and old API names.
+ *  - the restore code under its new and old API, form, CLI and config names.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { mutateJournal } from '../src/journal/gen/generator.js';
@@ -186,9 +186,44 @@ test('delete catalog.sqlite, reindex: same restore code, same admin password, ev
       fresh,
     ]);
     assert.equal(reg.code, 0, reg.stderr);
-    cleanup(out, fresh);
+    // And the old laptop's restore code still lets another new laptop join (the new flag's name).
+    const third = tmp('rb-third');
+    const withCode = await agent([
+      'register',
+      '--server',
+      srv.url,
+      '--serial',
+      'SHF00REBLD3',
+      '--replaces',
+      SN,
+      '--old-restore-code',
+      code,
+      '--profile',
+      third,
+    ]);
+    assert.equal(withCode.code, 0, withCode.stderr);
+    const st = JSON.parse((await agent(['status', '--profile', third, '--json'])).stdout) as { restoreCode: string };
+    assert.match(st.restoreCode, /^\d{6}$/, 'register saved the new laptop its own restore code');
+    cleanup(out, fresh, third);
   } finally {
     await srv.close();
     cleanup(root, l.profile);
   }
+});
+
+test("an agent config written before the rename (field 'pin') still shows its restore code", async () => {
+  const profile = tmp('oldcfg');
+  mkdirSync(join(profile, 'ds-backup'), { recursive: true });
+  const old = {
+    server: 'http://127.0.0.1:9',
+    serial: 'SHF00OLDCFG',
+    nickname: '',
+    token: 'SHF00OLDCFG.x',
+    pin: '042042',
+  };
+  writeFileSync(join(profile, 'ds-backup', 'config.json'), JSON.stringify(old));
+  const st = await agent(['status', '--profile', profile, '--json']);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal((JSON.parse(st.stdout) as { restoreCode: string }).restoreCode, '042042');
+  cleanup(profile);
 });

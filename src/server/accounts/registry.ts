@@ -15,19 +15,11 @@ import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Catalog, DeviceRow } from '../catalog/catalog.js';
-import { deviceBySerial, upsertDevice } from '../catalog/devices.js';
+import { deviceBySerial, upsertDevice, type DeviceRecord } from '../catalog/devices.js';
 import { hashToken, newSecret, safeEqual } from './tokens.js';
 
-export interface DeviceRecord {
-  serial: string;
-  nickname: string;
-  account: string;
-  tokenHash: string | null;
-  createdAt: number;
-  disabled: boolean;
-  pubkey?: string | null;
-  uuid?: string | null;
-}
+/** What users/<SN>/device.json holds (defined beside the catalog rows it indexes into). */
+export type { DeviceRecord };
 
 export function newToken(serial: string): { token: string; hash: string } {
   const secret = newSecret();
@@ -73,16 +65,7 @@ export class Registry {
 
   /** Puts a device record into the catalog (creating its account row). */
   index(rec: DeviceRecord): DeviceRow {
-    return upsertDevice(this.db, {
-      serial: rec.serial,
-      nickname: rec.nickname,
-      account: rec.account,
-      tokenHash: rec.tokenHash,
-      createdAt: rec.createdAt,
-      disabled: rec.disabled,
-      pubkey: rec.pubkey ?? null,
-      uuid: rec.uuid ?? null,
-    });
+    return upsertDevice(this.db, rec);
   }
 
   /**

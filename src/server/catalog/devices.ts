@@ -7,15 +7,16 @@ import type { Catalog, DeviceRow } from './catalog.js';
 import { sql } from './statements.js';
 import { forgetSerial } from './web-sessions.js';
 
-export interface DeviceIndexRow {
+/** A laptop's record: users/<SN>/device.json (accounts/registry.ts), indexed here. */
+export interface DeviceRecord {
   serial: string;
   nickname: string;
   account: string;
   tokenHash: string | null;
   createdAt: number;
   disabled: boolean;
-  pubkey: string | null;
-  uuid: string | null;
+  pubkey?: string | null;
+  uuid?: string | null;
 }
 
 export function deviceBySerial(db: Catalog, serial: string): DeviceRow | undefined {
@@ -23,7 +24,7 @@ export function deviceBySerial(db: Catalog, serial: string): DeviceRow | undefin
 }
 
 /** Inserts or updates a device and creates its account row when new. */
-export function upsertDevice(db: Catalog, d: DeviceIndexRow): DeviceRow {
+export function upsertDevice(db: Catalog, d: DeviceRecord): DeviceRow {
   sql(db, 'INSERT OR IGNORE INTO accounts (key, created_at) VALUES (?, ?)').run(d.account, d.createdAt);
   const acc = sql<[string], { id: number }>(db, 'SELECT id FROM accounts WHERE key = ?').get(d.account)!;
   sql(
@@ -39,8 +40,8 @@ export function upsertDevice(db: Catalog, d: DeviceIndexRow): DeviceRow {
     tokenHash: d.tokenHash,
     createdAt: d.createdAt,
     disabled: d.disabled ? 1 : 0,
-    pubkey: d.pubkey,
-    uuid: d.uuid,
+    pubkey: d.pubkey ?? null,
+    uuid: d.uuid ?? null,
   });
   return deviceBySerial(db, d.serial)!;
 }

@@ -108,19 +108,29 @@ const MIGRATIONS: Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the catalog to SCHEMA_VERSION; returns the version it had. */
+const versionOf = (db: Database) => db.pragma('user_version', { simple: true }) as number;
+
+/**
+ * Brings the catalog to SCHEMA_VERSION; returns the version it had. Each step
+ * takes the write lock first (BEGIN IMMEDIATE) and reads the version again,
+ * so two processes opening an old catalog at once migrate it once.
+ */
 export function migrate(db: Database, hooks: MigrationHooks): number {
-  const from = db.pragma('user_version', { simple: true }) as number;
+  const from = versionOf(db);
   if (from > SCHEMA_VERSION)
     throw new AppError(
       'conflict',
       `catalog.sqlite is version ${from}, newer than this ds-backup-server reads (${SCHEMA_VERSION}); upgrade ds-backup-server`,
     );
-  for (let v = from; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      MIGRATIONS[v](db, hooks);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  const step = db.transaction(() => {
+    const v = versionOf(db);
+    if (v >= SCHEMA_VERSION) return false;
+    MIGRATIONS[v](db, hooks);
+    db.pragma(`user_version = ${v + 1}`);
+    return true;
+  });
+  while (step.immediate()) {
+    /* one migration per transaction */
   }
   return from;
 }

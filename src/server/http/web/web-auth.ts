@@ -12,14 +12,7 @@
  * (accounts/restore-codes.ts, accounts/replacements.ts), not here.
  */
 import type { Catalog } from '../../catalog/catalog.js';
-import {
-  consumeLink,
-  deleteSession,
-  forgetSerial,
-  insertLink,
-  insertSession,
-  sessionByHash,
-} from '../../catalog/web-sessions.js';
+import { consumeLink, deleteSession, insertLink, insertSession, sessionByHash } from '../../catalog/web-sessions.js';
 import { hashToken, newSecret } from '../../accounts/tokens.js';
 import { LoginLimiter } from './rate-limit.js';
 
