@@ -172,35 +172,15 @@ test('delete catalog.sqlite, reindex: same restore code, same admin password, ev
       join(out, 'e'),
     ]);
     assert.equal(e.code, 0, e.stderr);
-    // The pending approval survived too: the new laptop registers into the old account without a code.
+    // The pending approval survived too: the new laptop registers into the old account without a code;
+    // and the old laptop's restore code still lets another new laptop join (the flag's new name).
+    const replacing = (serial: string, profile: string, extra: string[] = []) =>
+      agent(['register', '--server', srv.url, '--serial', serial, '--replaces', SN, ...extra, '--profile', profile]);
     const fresh = tmp('rb-new');
-    const reg = await agent([
-      'register',
-      '--server',
-      srv.url,
-      '--serial',
-      'SHF00REBLD2',
-      '--replaces',
-      SN,
-      '--profile',
-      fresh,
-    ]);
+    const reg = await replacing('SHF00REBLD2', fresh);
     assert.equal(reg.code, 0, reg.stderr);
-    // And the old laptop's restore code still lets another new laptop join (the new flag's name).
     const third = tmp('rb-third');
-    const withCode = await agent([
-      'register',
-      '--server',
-      srv.url,
-      '--serial',
-      'SHF00REBLD3',
-      '--replaces',
-      SN,
-      '--old-restore-code',
-      code,
-      '--profile',
-      third,
-    ]);
+    const withCode = await replacing('SHF00REBLD3', third, ['--old-restore-code', code]);
     assert.equal(withCode.code, 0, withCode.stderr);
     const st = JSON.parse((await agent(['status', '--profile', third, '--json'])).stdout) as { restoreCode: string };
     assert.match(st.restoreCode, /^\d{6}$/, 'register saved the new laptop its own restore code');
