@@ -300,9 +300,9 @@ describe('agent command line', () => {
     assert.equal((JSON.parse(detected.stdout) as { serial: string }).serial, 'SHF82300C5D');
     const st = await agent(['status', '--profile', bare, '--json']);
     assert.equal(st.code, 0);
-    const pin = (JSON.parse(st.stdout) as { restorePin: string | null }).restorePin;
-    assert.match(pin ?? '', /^\d{4,}$/, 'status shows the restore PIN');
-    assert.match((await agent(['status', '--profile', bare])).stdout, new RegExp(`restore PIN: +${pin}`));
+    const code = (JSON.parse(st.stdout) as { restoreCode: string | null }).restoreCode;
+    assert.match(code ?? '', /^\d{4,}$/, 'status shows the restore code');
+    assert.match((await agent(['status', '--profile', bare])).stdout, new RegExp(`restore code: +${code}`));
     const help = await agent(['backup', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--profile/);

@@ -112,9 +112,10 @@ describe('web sign-in and sessions', () => {
     ).pin;
     assert.match(pin, /^\d{6}$/);
     assert.equal(
-      (JSON.parse(readFileSync(join(profB, 'ds-backup', 'config.json'), 'utf8')) as { pin: string }).pin,
+      (JSON.parse(readFileSync(join(profB, 'ds-backup', 'config.json'), 'utf8')) as { restoreCode: string })
+        .restoreCode,
       pin,
-      'register saved the PIN in the agent config',
+      'register saved the restore code in the agent config',
     );
     const c = new WebClient(srv.url);
     const form = WebClient.csrf(await c.text('/ui/login'));
@@ -377,7 +378,7 @@ describe('admin', () => {
     );
     // reset PIN shows a new one
     page = await (await admin.post(`/ui/admin/laptops/${OLD}/pin`, { _csrf: csrf })).text();
-    const pin = /New restore PIN for SHF7000960: (\d{6})/.exec(page)![1];
+    const pin = /New restore code for SHF7000960: (\d{6})/.exec(page)![1];
     // replacement with the old PIN: the new laptop lists the old backups
     const n1 = await registered(srv.url, 'SHF7000961', { entries: 1 }).catch((e: Error) => e);
     assert.ok(!(n1 instanceof Error));

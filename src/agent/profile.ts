@@ -23,8 +23,8 @@ export interface AgentConfig {
   serial: string;
   nickname: string;
   token: string;
-  /** Restore PIN for signing in to the web pages away from this laptop (GET /api/v1/pin). */
-  pin?: string;
+  /** Restore code for signing in to the web pages away from this laptop (GET /api/v1/restore-code). */
+  restoreCode?: string;
 }
 
 export function defaultProfile(): string {
@@ -63,7 +63,10 @@ export class Profile {
 
   readConfig(): AgentConfig | null {
     try {
-      return JSON.parse(readFileSync(join(this.stateDir, 'config.json'), 'utf8')) as AgentConfig;
+      const c = JSON.parse(readFileSync(join(this.stateDir, 'config.json'), 'utf8')) as AgentConfig & { pin?: string };
+      // `pin`: the restore code's field in configs written before the rename.
+      const { pin, ...rest } = c;
+      return rest.restoreCode === undefined && pin !== undefined ? { ...rest, restoreCode: pin } : rest;
     } catch {
       return null;
     }

@@ -23,7 +23,9 @@ export interface RegisterRequest {
   nickname?: string;
   /** Take over the account of this serial (a replacement laptop)... */
   replaces?: string;
-  /** ... proven by that laptop's restore PIN. */
+  /** ... proven by that laptop's restore code. */
+  restoreCode?: string;
+  /** The old name of `restoreCode` (agents installed before the rename). */
   pin?: string;
 }
 export interface RegisterAnswer {
@@ -154,6 +156,11 @@ export interface WebLinkAnswer {
   path: string;
   expiresAt: number;
 }
+export interface RestoreCodeAnswer {
+  serial: string;
+  restoreCode: string;
+}
+/** GET /api/v1/pin: the restore code under its old name, for agents installed before the rename. */
 export interface RestorePinAnswer {
   serial: string;
   pin: string;

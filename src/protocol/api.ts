@@ -76,6 +76,8 @@ export const API = {
 
   // the laptop's way into the web pages (server/http/web/device-api.ts)
   webLink: ep<void, T.WebLinkAnswer>()('POST', `${V1}/web-links`),
+  restoreCode: ep<void, T.RestoreCodeAnswer>()('GET', `${V1}/restore-code`),
+  /** The restore code's old path, kept for agents installed before the rename. */
   restorePin: ep<void, T.RestorePinAnswer>()('GET', `${V1}/pin`),
 
   // operators (server/http/api/status.ts)

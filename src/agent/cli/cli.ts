@@ -13,7 +13,7 @@
  * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy ·
  * 5 another run holds the lock.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { action, configureProgram, EXIT, ExitError, intOption, printJson } from '../../platform/cli-util.js';
 import { API } from '../../protocol/api.js';
 import { isSerial } from '../../protocol/names.js';
@@ -22,7 +22,7 @@ import { ApiClient } from '../client.js';
 import { detectSerial, Profile } from '../profile.js';
 import { progressBar } from './progress.js';
 import { listSnapshots } from '../restore/remote.js';
-import { fetchPin, openInBrowser, requestWebLink } from '../restore/web-link.js';
+import { fetchRestoreCode, openInBrowser, requestWebLink } from '../restore/web-link.js';
 import { realDeps, runSettings, scheduledRun } from '../schedule/run.js';
 import { backoffCaps, MAX_TRIES } from '../schedule/schedule.js';
 import { agentStatus, formatStatus } from '../schedule/status.js';
@@ -47,7 +47,7 @@ Examples:
   ds-backup restore --all --to /tmp/out
   ds-backup restore --entry 00dc55d6-dd41-4007-ac0b-6e052ee7f8c0 --xoj --to /tmp/out
   ds-backup restore --web                 # pick documents in the browser, signed in already
-  ds-backup register --server http://schoolserver:8080 --replaces SHF7000500 --old-pin 123456
+  ds-backup register --server http://schoolserver:8080 --replaces SHF7000500 --old-restore-code 123456
 
 The profile is ~/.sugar/default (or --profile DIR, whose datastore/ is the Journal).
 Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy, 5 another run holds the lock.`,
@@ -62,9 +62,10 @@ program
   .option('--profile <dir>', 'Sugar profile folder (default ~/.sugar/default)')
   .option(
     '--replaces <old-serial>',
-    "this laptop replaces OLD: join its account and see all its backups (needs --old-pin or the admin's approval)",
+    "this laptop replaces OLD: join its account and see all its backups (needs --old-restore-code or the admin's approval)",
   )
-  .option('--old-pin <pin>', "with --replaces: the old laptop's restore PIN")
+  .option('--old-restore-code <code>', "with --replaces: the old laptop's restore code (ds-backup status shows it)")
+  .addOption(new Option('--old-pin <code>', 'the old name of --old-restore-code').hideHelp())
   .option('--json', 'print the result as JSON')
   .action(
     action(
@@ -74,6 +75,7 @@ program
         nickname: string;
         profile?: string;
         replaces?: string;
+        oldRestoreCode?: string;
         oldPin?: string;
         json?: boolean;
       }) => {
@@ -87,22 +89,24 @@ program
         const client = new ApiClient(o.server);
         try {
           const presented = prev && prev.serial === serial ? prev.token : null;
-          if (o.oldPin && !o.replaces) throw new ExitError(EXIT.usage, '--old-pin goes with --replaces OLD-SERIAL');
+          const oldCode = o.oldRestoreCode ?? o.oldPin;
+          if (oldCode && !o.replaces)
+            throw new ExitError(EXIT.usage, '--old-restore-code goes with --replaces OLD-SERIAL');
           const replace = o.replaces
-            ? { replaces: o.replaces.toUpperCase(), ...(o.oldPin ? { pin: o.oldPin } : {}) }
+            ? { replaces: o.replaces.toUpperCase(), ...(oldCode ? { restoreCode: oldCode } : {}) }
             : {};
           const r = await client.call(
             API.register,
             {},
             { json: { serial, nickname: o.nickname, ...replace }, token: presented },
           );
-          const pin = await fetchPin(client, r.token).catch(() => undefined);
+          const restoreCode = await fetchRestoreCode(client, r.token).catch(() => undefined);
           profile.writeConfig({
             server: o.server.replace(/\/$/, ''),
             serial,
             nickname: r.nickname,
             token: r.token,
-            ...(pin ? { pin } : {}),
+            ...(restoreCode ? { restoreCode } : {}),
           });
           if (o.json) printJson({ serial, server: o.server, created: r.created, profile: profile.dir });
           else

@@ -4,8 +4,9 @@
  * requestWebLink() asks the server (with this laptop's token) for a
  * one-time sign-in link: single use, valid a few minutes. openInBrowser()
  * hands it to the first browser that starts: $BROWSER, xdg-open, then
- * Sugar's Browse (sugar-launch org.laptop.WebActivity --uri URL). fetchPin()
- * reads the laptop's restore PIN (for signing in from another device).
+ * Sugar's Browse (sugar-launch org.laptop.WebActivity --uri URL).
+ * fetchRestoreCode() reads the laptop's restore code (for signing in from
+ * another device).
  */
 import { spawn } from 'node:child_process';
 import { API } from '../../protocol/api.js';
@@ -17,8 +18,8 @@ export async function requestWebLink(client: ApiClient): Promise<{ url: string; 
   return { url: `${base}${r.path}`, expiresAt: r.expiresAt };
 }
 
-export async function fetchPin(client: ApiClient, token?: string): Promise<string> {
-  return (await client.call(API.restorePin, {}, token ? { token } : {})).pin;
+export async function fetchRestoreCode(client: ApiClient, token?: string): Promise<string> {
+  return (await client.call(API.restoreCode, {}, token ? { token } : {})).restoreCode;
 }
 
 function tryOpen(cmd: string, args: string[]): Promise<boolean> {

@@ -22,8 +22,8 @@ export interface AgentStatus {
   /** True while today's backup has not happened yet. */
   pending: boolean;
   lastSnapshots: string[];
-  /** The restore PIN for the web restore page (as of registration; the admin may reset it). */
-  restorePin: string | null;
+  /** The restore code for the web restore page (as of registration; the admin may reset it). */
+  restoreCode: string | null;
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -47,7 +47,7 @@ export function agentStatus(profile: Profile, now = Date.now()): AgentStatus {
     nextAttempt: iso(next),
     pending,
     lastSnapshots: st.lastSnapshots ?? [],
-    restorePin: cfg?.pin ?? null,
+    restoreCode: cfg?.restoreCode ?? null,
   };
 }
 
@@ -75,9 +75,9 @@ export function formatStatus(s: AgentStatus, now = Date.now()): string {
     `next attempt: ${s.nextAttempt ? `${local(s.nextAttempt, now)} or the first timer tick after` : 'at the next timer tick'}`,
     `pending:      ${s.pending ? 'yes, no backup yet today' : 'no, backed up today'}`,
   ];
-  if (s.restorePin)
+  if (s.restoreCode)
     lines.push(
-      `restore PIN:  ${s.restorePin} (with the serial number, signs in to the restore page; or: ds-backup restore --web)`,
+      `restore code: ${s.restoreCode} (with the serial number, signs in to the restore page; or: ds-backup restore --web)`,
     );
   return lines.join('\n') + '\n';
 }

@@ -4,16 +4,17 @@
  * `<root>/admin.json` (mode 0600, written atomically) holds the scrypt hash
  * of the admin password (`ds-backup-server admin-password`; there is no
  * default password) and the sha256 hashes of admin API tokens
- * (`ds-backup-server admin-token`, shown once). requireAdmin() accepts a
+ * (`ds-backup-server admin-token`, shown once; accounts/tokens.ts). requireAdmin() accepts a
  * Bearer admin token, compared in constant time.
  */
-import { randomBytes, scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import { bearer } from './auth.js';
+import { hashToken, newSecret, safeEqual } from './tokens.js';
 
 interface AdminFile {
   password?: { salt: string; hash: string };
@@ -58,24 +59,23 @@ export class AdminAuth {
     const p = this.read().password;
     if (!p) return false;
     const got = scryptSync(password, Buffer.from(p.salt, 'hex'), 32);
-    return timingSafeEqual(got, Buffer.from(p.hash, 'hex'));
+    const want = Buffer.from(p.hash, 'hex');
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 
   /** Creates an admin API token; only its hash is kept. */
   newToken(): string {
-    const token = `admin.${randomBytes(32).toString('base64url')}`;
+    const token = `admin.${newSecret()}`;
     const a = this.read();
-    a.tokens.push(createHash('sha256').update(token).digest('hex'));
+    a.tokens.push(hashToken(token));
     this.write(a);
     return token;
   }
 
   checkToken(token: string): boolean {
-    const h = createHash('sha256').update(token).digest();
-    return this.read().tokens.some((t) => {
-      const b = Buffer.from(t, 'hex');
-      return b.length === h.length && timingSafeEqual(b, h);
-    });
+    const h = hashToken(token);
+    // Every stored hash is compared (no early exit), each in constant time.
+    return this.read().tokens.reduce((hit, t) => safeEqual(t, h) || hit, false);
   }
 
   /** Throws 401 unless the request carries an admin token. */

@@ -6,41 +6,24 @@
  * account). Each device's record lives on disk as `users/<SN>/device.json`
  * (the truth, written atomically) and in the catalog (the index).
  *
- * Tokens are `<serial>.<secret>`; the server keeps only sha256(secret) and
- * compares in constant time. A registered serial is never taken over: a
+ * Tokens are `<serial>.<secret>`; the server keeps only hashToken(secret)
+ * and compares in constant time (tokens.ts). A registered serial is never taken over: a
  * second registration must present that device's current token.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Catalog, DeviceRow } from '../catalog/catalog.js';
+import { deviceBySerial, upsertDevice, type DeviceRecord } from '../catalog/devices.js';
+import { hashToken, newSecret, safeEqual } from './tokens.js';
 
-export interface DeviceRecord {
-  serial: string;
-  nickname: string;
-  account: string;
-  tokenHash: string | null;
-  createdAt: number;
-  disabled: boolean;
-  pubkey?: string | null;
-  uuid?: string | null;
-}
-
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
+/** What users/<SN>/device.json holds (defined beside the catalog rows it indexes into). */
+export type { DeviceRecord };
 
 export function newToken(serial: string): { token: string; hash: string } {
-  const secret = randomBytes(32).toString('base64url');
-  return { token: `${serial}.${secret}`, hash: hashSecret(secret) };
-}
-
-export function safeEqualHex(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+  const secret = newSecret();
+  return { token: `${serial}.${secret}`, hash: hashToken(secret) };
 }
 
 export class Registry {
@@ -50,7 +33,7 @@ export class Registry {
   ) {}
 
   bySerial(serial: string): DeviceRow | undefined {
-    return this.db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial) as DeviceRow | undefined;
+    return deviceBySerial(this.db, serial);
   }
 
   /** The device a bearer token belongs to, or undefined. */
@@ -59,7 +42,7 @@ export class Registry {
     if (dot <= 0) return undefined;
     const dev = this.bySerial(token.slice(0, dot));
     if (!dev || !dev.token_hash) return undefined;
-    return safeEqualHex(hashSecret(token.slice(dot + 1)), dev.token_hash) ? dev : undefined;
+    return safeEqual(hashToken(token.slice(dot + 1)), dev.token_hash) ? dev : undefined;
   }
 
   deviceDir(serial: string): string {
@@ -82,25 +65,7 @@ export class Registry {
 
   /** Puts a device record into the catalog (creating its account row). */
   index(rec: DeviceRecord): DeviceRow {
-    const db = this.db;
-    db.prepare('INSERT OR IGNORE INTO accounts (key, created_at) VALUES (?, ?)').run(rec.account, rec.createdAt);
-    const acc = db.prepare('SELECT id FROM accounts WHERE key = ?').get(rec.account) as { id: number };
-    db.prepare(
-      `INSERT INTO devices (serial, nickname, account_id, token_hash, created_at, disabled, pubkey, uuid)
-       VALUES (@serial, @nickname, @acc, @tokenHash, @createdAt, @disabled, @pubkey, @uuid)
-       ON CONFLICT(serial) DO UPDATE SET nickname = excluded.nickname, account_id = excluded.account_id,
-         token_hash = excluded.token_hash, disabled = excluded.disabled, pubkey = excluded.pubkey, uuid = excluded.uuid`,
-    ).run({
-      serial: rec.serial,
-      nickname: rec.nickname,
-      acc: acc.id,
-      tokenHash: rec.tokenHash,
-      createdAt: rec.createdAt,
-      disabled: rec.disabled ? 1 : 0,
-      pubkey: rec.pubkey ?? null,
-      uuid: rec.uuid ?? null,
-    });
-    return this.bySerial(rec.serial)!;
+    return upsertDevice(this.db, rec);
   }
 
   /**

@@ -13,64 +13,41 @@
  *    once (used to authorize downloads and to measure usage);
  *  - tree_stats caches file counts and byte totals per tree.
  * Sequence numbers count an account's snapshots of one source, in order.
+ *
+ * Beside the index it keeps what may be lost with it: web sessions and
+ * one-time sign-in links (a lost catalog signs everyone out), cleanup reports
+ * (also in cleanup/reports/), and the pins index (rebuilt from pins.json).
+ * Every statement is in this folder (one file per concept, prepared once per
+ * database: statements.ts); the schema and its migrations are in schema.ts.
  */
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
-  id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS devices (
-  id INTEGER PRIMARY KEY, serial TEXT NOT NULL UNIQUE, nickname TEXT NOT NULL DEFAULT '',
-  account_id INTEGER NOT NULL REFERENCES accounts(id), token_hash TEXT,
-  created_at INTEGER NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
-  last_backup_at INTEGER, pubkey TEXT, uuid TEXT
-);
-CREATE TABLE IF NOT EXISTS snapshots (
-  id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, device_id INTEGER NOT NULL,
-  serial TEXT NOT NULL, source TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, root TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
-  run_id TEXT, UNIQUE(serial, name)
-);
-CREATE INDEX IF NOT EXISTS snapshots_account ON snapshots(account_id, source, seq);
-CREATE TABLE IF NOT EXISTS entries (
-  id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, source TEXT NOT NULL, uid TEXT NOT NULL,
-  version TEXT NOT NULL, layout INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER,
-  title TEXT NOT NULL DEFAULT '', activity TEXT NOT NULL DEFAULT '', mime_type TEXT NOT NULL DEFAULT '',
-  timestamp INTEGER, keep INTEGER NOT NULL DEFAULT 0,
-  data_blob TEXT, data_size INTEGER NOT NULL DEFAULT 0,
-  preview_blob TEXT, preview_size INTEGER NOT NULL DEFAULT 0,
-  meta_ref TEXT, problems TEXT
-);
-CREATE INDEX IF NOT EXISTS entries_span ON entries(account_id, source, first_seq);
-CREATE INDEX IF NOT EXISTS entries_uid ON entries(account_id, uid);
-CREATE INDEX IF NOT EXISTS entries_open ON entries(account_id, source, uid) WHERE last_seq IS NULL;
-CREATE TABLE IF NOT EXISTS account_blobs (
-  account_id INTEGER NOT NULL, id TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (account_id, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tree_stats (
-  id TEXT PRIMARY KEY, files INTEGER NOT NULL, bytes INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
+import { migrate, type MigrationHooks } from './schema.js';
 
 export type Catalog = DB;
 
-export function openCatalog(path: string): Catalog {
+/** Opens (creating or migrating, schema.ts) the catalog at `path`. */
+export function openCatalog(path: string, hooks: MigrationHooks): Catalog {
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, hooks);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   return db;
 }
 
-/** Clears everything that reindex rebuilds from disk. */
+/** Clears everything that reindex rebuilds from disk (pins: pins-index.ts reloads them). */
 export function clearIndex(db: Catalog): void {
-  db.exec(`DELETE FROM entries; DELETE FROM snapshots; DELETE FROM account_blobs; DELETE FROM tree_stats;
-           DELETE FROM devices; DELETE FROM accounts;`);
+  db.transaction(() =>
+    db.exec(`DELETE FROM entries; DELETE FROM snapshots; DELETE FROM account_blobs; DELETE FROM tree_stats;
+             DELETE FROM devices; DELETE FROM accounts;`),
+  )();
 }
 
 export interface DeviceRow {

@@ -9,7 +9,10 @@
 import { clearIndex } from './catalog.js';
 import { Pins } from '../retention/pins.js';
 import { listSnapshotNames, readSnapshot, type SnapshotInfo } from '../store/snapshots.js';
-import { recordSnapshot, referenceTrees } from './snapshot-index.js';
+import { indexSnapshot } from './snapshot-index.js';
+import { owns } from './refs.js';
+import { entryCount } from './entries.js';
+import { snapshotNames } from './snapshots.js';
 import type { Store } from '../store/store.js';
 import { entryRef, isDirEntry, readTrustedTree, type Tree } from '../../protocol/tree.js';
 
@@ -22,12 +25,11 @@ export interface ReindexResult {
 
 /** All trees reachable from a root that the account does not reference yet. */
 function unreferencedTrees(store: Store, accountId: number, root: string): Map<string, { text: string; tree: Tree }> {
-  const has = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
   const out = new Map<string, { text: string; tree: Tree }>();
   const stack = [root];
   while (stack.length) {
     const id = stack.pop()!;
-    if (out.has(id) || has.get(accountId, id)) continue;
+    if (out.has(id) || owns(store.db, accountId, id)) continue;
     const text = store.pool.readTree(id);
     const tree = readTrustedTree(text);
     out.set(id, { text, tree });
@@ -46,10 +48,8 @@ function indexSnapshots(store: Store, infos: SnapshotInfo[], result: ReindexResu
       continue;
     }
     try {
-      store.db.transaction(() => {
-        referenceTrees(store.db, dev.account_id, unreferencedTrees(store, dev.account_id, info.root));
-        recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id });
-      })();
+      const trees = unreferencedTrees(store, dev.account_id, info.root);
+      indexSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }, trees);
       result.snapshots++;
     } catch (e) {
       result.skipped.push(`${info.serial}/${info.name}: ${(e as Error).message}`);
@@ -76,16 +76,16 @@ function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
 
 export function reindex(store: Store): ReindexResult {
   const result: ReindexResult = { devices: 0, snapshots: 0, entries: 0, skipped: [] };
-  store.db.transaction(() => clearIndex(store.db))();
+  clearIndex(store.db);
   indexSnapshots(store, loadDevices(store, result), result);
-  result.entries = (store.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+  result.entries = entryCount(store.db);
   new Pins(store).reload();
   return result;
 }
 
 /** Snapshot folders on disk (with a readable snapshot.json) that the catalog does not know. */
 export function unindexedSnapshots(store: Store): SnapshotInfo[] {
-  const known = new Set(store.db.prepare("SELECT serial || '/' || name FROM snapshots").pluck().all() as string[]);
+  const known = snapshotNames(store.db);
   const out: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
     const dir = store.userDir(serial);

@@ -10,6 +10,9 @@ import type { Catalog, SnapshotRow } from './catalog.js';
 import { describeEntry, diffEntries, type TreeSource } from './indexer.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
+import { sql } from './statements.js';
+import { addReference, cachedTreeStats, putTreeStats } from './refs.js';
+import { touchLastBackup } from './devices.js';
 
 /**
  * File count and byte total of a tree, cached in tree_stats. Subtrees are
@@ -17,10 +20,8 @@ import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../p
  * prepared and committed per tree cost a 30,000-file first commit ~0.25 s).
  */
 export function treeStats(db: Catalog, src: TreeSource, id: string): { files: number; bytes: number } {
-  const get = db.prepare('SELECT files, bytes FROM tree_stats WHERE id = ?');
-  const put = db.prepare('INSERT OR REPLACE INTO tree_stats (id, files, bytes) VALUES (?, ?, ?)');
   const walk = (tid: string): { files: number; bytes: number } => {
-    const hit = get.get(tid) as { files: number; bytes: number } | undefined;
+    const hit = cachedTreeStats(db, tid);
     if (hit) return hit;
     let files = 0;
     let bytes = 0;
@@ -34,7 +35,7 @@ export function treeStats(db: Catalog, src: TreeSource, id: string): { files: nu
         bytes += entrySize(e);
       }
     }
-    put.run(tid, files, bytes);
+    putTreeStats(db, tid, files, bytes);
     return { files, bytes };
   };
   return db.inTransaction ? walk(id) : db.transaction(walk)(id);
@@ -42,10 +43,9 @@ export function treeStats(db: Catalog, src: TreeSource, id: string): { files: nu
 
 /** Adds account references for trees and the blobs they name (new trees only). */
 export function referenceTrees(db: Catalog, accountId: number, trees: Map<string, { text: string; tree: Tree }>): void {
-  const ins = db.prepare('INSERT OR IGNORE INTO account_blobs (account_id, id, size) VALUES (?, ?, ?)');
   for (const [id, { text, tree }] of trees) {
-    ins.run(accountId, id, Buffer.byteLength(text));
-    for (const e of tree.e) if (isBlobEntry(e)) ins.run(accountId, entryRef(e), entrySize(e));
+    addReference(db, accountId, id, Buffer.byteLength(text));
+    for (const e of tree.e) if (isBlobEntry(e)) addReference(db, accountId, entryRef(e), entrySize(e));
   }
 }
 
@@ -60,14 +60,17 @@ function recordEntries(
   root: string,
 ): void {
   const { changed, removed } = diffEntries(src, prevRoot, root);
-  const close = db.prepare(
+  const close = sql(
+    db,
     'UPDATE entries SET last_seq = ? WHERE account_id = ? AND source = ? AND uid = ? AND last_seq IS NULL',
   );
-  const ins =
-    db.prepare(`INSERT INTO entries (account_id, source, uid, version, layout, first_seq, title, activity, mime_type,
+  const ins = sql(
+    db,
+    `INSERT INTO entries (account_id, source, uid, version, layout, first_seq, title, activity, mime_type,
       timestamp, keep, data_blob, data_size, preview_blob, preview_size, meta_ref, problems)
     VALUES (@acc, @source, @uid, @version, @layout, @seq, @title, @activity, @mime, @ts, @keep, @data, @dataSize,
-      @preview, @previewSize, @metaRef, @problems)`);
+      @preview, @previewSize, @metaRef, @problems)`,
+  );
   for (const uid of removed) close.run(seq - 1, accountId, source, uid);
   for (const ref of changed) {
     close.run(seq - 1, accountId, source, ref.uid);
@@ -94,40 +97,51 @@ function recordEntries(
   }
 }
 
-/** Inserts the snapshot and its entry spans. Call inside a transaction. */
+/** Inserts the snapshot and its entry spans. Call inside a transaction (indexSnapshot does). */
 export function recordSnapshot(
   db: Catalog,
   src: TreeSource,
   info: SnapshotInfo,
   ids: { accountId: number; deviceId: number },
 ): SnapshotRow {
-  const prev = db
-    .prepare('SELECT root, seq FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC LIMIT 1')
-    .get(ids.accountId, info.source) as { root: string; seq: number } | undefined;
+  const prev = sql<[number, string], { root: string; seq: number }>(
+    db,
+    'SELECT root, seq FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC LIMIT 1',
+  ).get(ids.accountId, info.source);
   const seq = (prev?.seq ?? 0) + 1;
-  const r = db
-    .prepare(
-      `INSERT INTO snapshots (account_id, device_id, serial, source, name, seq, created_at, root, files, bytes, run_id)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      ids.accountId,
-      ids.deviceId,
-      info.serial,
-      info.source,
-      info.name,
-      seq,
-      info.createdAt,
-      info.root,
-      info.files,
-      info.bytes,
-      info.runId,
-    );
+  const r = sql(
+    db,
+    `INSERT INTO snapshots (account_id, device_id, serial, source, name, seq, created_at, root, files, bytes, run_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    ids.accountId,
+    ids.deviceId,
+    info.serial,
+    info.source,
+    info.name,
+    seq,
+    info.createdAt,
+    info.root,
+    info.files,
+    info.bytes,
+    info.runId,
+  );
   if (info.source === 'datastore')
     recordEntries(db, src, ids.accountId, info.source, seq, prev?.root ?? null, info.root);
-  db.prepare('UPDATE devices SET last_backup_at = max(coalesce(last_backup_at, 0), ?) WHERE id = ?').run(
-    info.createdAt,
-    ids.deviceId,
-  );
-  return db.prepare('SELECT * FROM snapshots WHERE id = ?').get(r.lastInsertRowid) as SnapshotRow;
+  touchLastBackup(db, ids.deviceId, info.createdAt);
+  return sql<[number | bigint], SnapshotRow>(db, 'SELECT * FROM snapshots WHERE id = ?').get(r.lastInsertRowid)!;
+}
+
+/** A commit's catalog change in one transaction: the account's references to its new trees, then the snapshot. */
+export function indexSnapshot(
+  db: Catalog,
+  src: TreeSource,
+  info: SnapshotInfo,
+  ids: { accountId: number; deviceId: number },
+  trees: Map<string, { text: string; tree: Tree }>,
+): SnapshotRow {
+  return db.transaction(() => {
+    referenceTrees(db, ids.accountId, trees);
+    return recordSnapshot(db, src, info, ids);
+  })();
 }

@@ -25,7 +25,9 @@ import {
 } from '../../protocol/tree.js';
 import type { DeviceRow } from '../catalog/catalog.js';
 import { allocateName, writeSnapshot, type SnapshotInfo } from '../store/snapshots.js';
-import { recordSnapshot, referenceTrees, treeStats } from '../catalog/snapshot-index.js';
+import { indexSnapshot, treeStats } from '../catalog/snapshot-index.js';
+import { accountKey } from '../catalog/devices.js';
+import { owns } from '../catalog/refs.js';
 import type { Store } from '../store/store.js';
 import type { StashedTree } from './tree-stash.js';
 
@@ -71,8 +73,7 @@ function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>)
 function findMissing(store: Store, accountId: number, root: string, trees: NewTrees): string[] {
   const missing = new Set<string>();
   const sizes = new Map<string, number>();
-  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
-  const oldTreeOk = (id: string) => store.pool.claimTree(id) && owned.get(accountId, id) !== undefined;
+  const oldTreeOk = (id: string) => store.pool.claimTree(id) && owns(store.db, accountId, id);
   if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
   for (const { tree } of trees.values()) {
     for (const e of tree.e) {
@@ -189,8 +190,7 @@ function writeAndRecord(
   runId: string | null,
   now: Date,
 ): SnapshotInfo[] {
-  const account = (store.db.prepare('SELECT key FROM accounts WHERE id = ?').get(device.account_id) as { key: string })
-    .key;
+  const account = accountKey(store.db, device.account_id);
   const userDir = store.userDir(device.serial);
   const out: SnapshotInfo[] = [];
   for (const { cs, trees } of parsed) {
@@ -209,10 +209,7 @@ function writeAndRecord(
       runId,
     };
     writeSnapshot(userDir, info);
-    store.db.transaction(() => {
-      referenceTrees(store.db, device.account_id, trees);
-      recordSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id });
-    })();
+    indexSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id }, trees);
     out.push(info);
   }
   return out;

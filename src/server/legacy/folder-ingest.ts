@@ -40,6 +40,7 @@ import { AppError } from '../../platform/errors.js';
 import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../snapshot/scan.js';
 import { saveCache } from '../../snapshot/cache.js';
 import type { DeviceRow } from '../catalog/catalog.js';
+import { owns } from '../catalog/refs.js';
 import { commit } from '../ingest/ingest.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
@@ -175,10 +176,9 @@ function cacheFile(store: Store, serial: string, source: string): string {
 
 /** The scan's trees the account does not already hold (unchanged folders cost nothing). */
 function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<string, string> {
-  const owned = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
   const out: Record<string, string> = {};
   for (const [id, text] of Object.entries(allTrees(scan))) {
-    if (!(owned.get(device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
+    if (!(owns(store.db, device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
   }
   return out;
 }

@@ -25,6 +25,7 @@ import type { DeviceRecord } from '../accounts/registry.js';
 import { reindex } from '../catalog/reindex.js';
 import { listSnapshotNames, readSnapshot } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
+import { newestJournalAt } from '../catalog/snapshots.js';
 import { ingestFolders } from './folder-ingest.js';
 
 const OLD_RE = /^datastore-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -115,13 +116,7 @@ function fixLatest(store: Store, serial: string): void {
 }
 
 function newestCreatedAt(store: Store, serial: string): number {
-  const r = store.db
-    .prepare(
-      `SELECT max(s.created_at) AS t FROM snapshots s JOIN devices d ON d.account_id = s.account_id
-    WHERE d.serial = ? AND s.source = 'datastore'`,
-    )
-    .get(serial) as { t: number | null } | undefined;
-  return r?.t ?? 0;
+  return newestJournalAt(store.db, serial);
 }
 
 export async function importLegacy(

@@ -18,6 +18,7 @@ import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport } from './cleanup.js';
 import type { Store } from '../store/store.js';
+import { latestReportJson, saveReportRow } from '../catalog/cleanup-reports.js';
 
 export interface JobOptions extends CleanupOptions {
   force?: boolean;
@@ -31,12 +32,6 @@ function dir(store: Store): string {
   const d = join(store.root, 'cleanup');
   mkdirSync(join(d, 'reports'), { recursive: true });
   return d;
-}
-
-export function ensureReportTable(store: Store): void {
-  store.db.exec(`CREATE TABLE IF NOT EXISTS cleanup_reports (
-    id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, dry_run INTEGER NOT NULL,
-    removed INTEGER NOT NULL, bytes_freed INTEGER NOT NULL, json TEXT NOT NULL)`);
 }
 
 export function lastRunDay(store: Store): string | null {
@@ -78,29 +73,21 @@ export function takeLock(store: Store): (() => void) | null {
 }
 
 export function saveReport(store: Store, r: CleanupReport): void {
-  ensureReportTable(store);
   const json = JSON.stringify(r);
   writeFileAtomic(join(dir(store), 'reports', `${r.id}${r.dryRun ? '-dry-run' : ''}.json`), json + '\n');
-  store.db
-    .prepare(
-      'INSERT OR REPLACE INTO cleanup_reports (id, started_at, finished_at, dry_run, removed, bytes_freed, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    )
-    .run(
-      r.id + (r.dryRun ? '-dry-run' : ''),
-      r.startedAt,
-      r.finishedAt,
-      r.dryRun ? 1 : 0,
-      r.snapshots.removed,
-      r.bytesFreed,
-      json,
-    );
+  saveReportRow(store.db, {
+    id: r.id + (r.dryRun ? '-dry-run' : ''),
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    dry_run: r.dryRun ? 1 : 0,
+    removed: r.snapshots.removed,
+    bytes_freed: r.bytesFreed,
+    json,
+  });
 }
 
 export function latestReports(store: Store, limit = 10): CleanupReport[] {
-  ensureReportTable(store);
-  return (
-    store.db.prepare('SELECT json FROM cleanup_reports ORDER BY started_at DESC LIMIT ?').pluck().all(limit) as string[]
-  ).map((j) => JSON.parse(j) as CleanupReport);
+  return latestReportJson(store.db, limit).map((j) => JSON.parse(j) as CleanupReport);
 }
 
 /** One attempt of the daily job: runs unless done today, the load is high or another run holds the lock. */

@@ -23,6 +23,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir } from '../../platform/durable.js';
 import type { SnapshotRow } from '../catalog/catalog.js';
+import { accountIds } from '../catalog/devices.js';
+import { deleteMeta, getMeta, setMeta } from '../catalog/meta.js';
+import { accountReferences } from '../catalog/refs.js';
+import { accountsBackedUpSince, allSnapshots, forgetSnapshots } from '../catalog/snapshots.js';
 import { collectGarbage, type GcResult } from './gc.js';
 import { Pins, type Pin } from './pins.js';
 import { planQuota, DEFAULT_QUOTA, type DiskFigures, type QuotaPlan, type QuotaPolicy } from './quota.js';
@@ -105,33 +109,18 @@ export function measureDisk(root: string): DiskFigures {
 
 /** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
 function dropVanished(store: Store): number {
-  if (!store.db.prepare("SELECT 1 FROM meta WHERE key = 'cleanup.removing'").get()) return 0;
-  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  if (getMeta(store.db, 'cleanup.removing') === undefined) return 0;
+  const rows = allSnapshots(store.db);
   const gone = rows.filter((s) => !existsSync(join(store.userDir(s.serial), s.name, 'snapshot.json')));
-  forgetSnapshots(store, gone);
-  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
+  forgetSnapshots(store.db, gone);
+  deleteMeta(store.db, 'cleanup.removing');
   return gone.length;
-}
-
-function forgetSnapshots(store: Store, rows: SnapshotRow[]): void {
-  const db = store.db;
-  const del = db.prepare('DELETE FROM snapshots WHERE id = ?');
-  const dead =
-    db.prepare(`DELETE FROM entries WHERE account_id = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM snapshots s
-      WHERE s.account_id = entries.account_id AND s.source = entries.source AND s.seq >= entries.first_seq AND (entries.last_seq IS NULL OR s.seq <= entries.last_seq))`);
-  db.transaction(() => {
-    for (const r of rows) del.run(r.id);
-    for (const k of new Set(rows.map((r) => `${r.account_id}\t${r.source}`))) {
-      const [a, s] = k.split('\t');
-      dead.run(Number(a), s);
-    }
-  })();
 }
 
 /** Removes snapshot folders (disk first), then their catalog rows. */
 function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
   if (!rows.length) return;
-  store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('cleanup.removing', ?)").run(String(Date.now()));
+  setMeta(store.db, 'cleanup.removing', String(Date.now()));
   const bySerial = new Map<string, SnapshotRow[]>();
   for (const r of rows) bySerial.set(r.serial, [...(bySerial.get(r.serial) ?? []), r]);
   for (const [serial, list] of bySerial) {
@@ -156,8 +145,8 @@ function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
       }
     }
   }
-  forgetSnapshots(store, rows);
-  store.db.prepare("DELETE FROM meta WHERE key = 'cleanup.removing'").run();
+  forgetSnapshots(store.db, rows);
+  deleteMeta(store.db, 'cleanup.removing');
 }
 
 function pinsByAccount(pins: Pins): Map<number, Pin[]> {
@@ -186,7 +175,7 @@ async function recount(
 ) {
   const marked = new IdSet();
   const usage = new Map<number, number>();
-  const accounts = store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[];
+  const accounts = accountIds(store.db);
   for (const root of orphanRoots(store)) {
     try {
       for (const id of closure(store, [root]).sizes.keys()) marked.add(id);
@@ -205,8 +194,7 @@ async function recount(
       problems.push(
         `account ${a}: references not recounted (${(e as Error).message}); its data is kept as the catalog lists it`,
       );
-      for (const id of store.db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(a) as string[])
-        marked.add(id);
+      for (const id of accountReferences(store.db, a)) marked.add(id);
       continue;
     }
     for (const id of r.closure.sizes.keys()) marked.add(id);
@@ -252,15 +240,14 @@ export async function runCleanup(
     memory[name] = Math.round(process.memoryUsage().rss / 1048576);
     mark = t;
   };
-  const lastFull = Number(store.db.prepare("SELECT value FROM meta WHERE key = 'gc.full-at'").pluck().get() ?? 0);
+  const lastFull = Number(getMeta(store.db, 'gc.full-at') ?? 0);
   // A run that crashed after dropping references but before collecting them leaves a mark: sweep everything.
-  const pending = store.db.prepare("SELECT 1 FROM meta WHERE key = 'gc.pending'").get() !== undefined;
+  const pending = getMeta(store.db, 'gc.pending') !== undefined;
   const full = opts.fullGc ?? (pending || startedAt - lastFull >= 7 * 86_400_000);
   const setPending = (on: boolean) => {
     if (dryRun) return;
-    if (on)
-      store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.pending', ?)").run(String(startedAt));
-    else store.db.prepare("DELETE FROM meta WHERE key = 'gc.pending'").run();
+    if (on) setMeta(store.db, 'gc.pending', String(startedAt));
+    else deleteMeta(store.db, 'gc.pending');
   };
   const gcOpts = (candidates: string[]) => ({
     dryRun,
@@ -276,7 +263,7 @@ export async function runCleanup(
   step('repair and pins');
   await yieldNow();
 
-  const rows = store.db.prepare('SELECT * FROM snapshots').all() as SnapshotRow[];
+  const rows = allSnapshots(store.db);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const verdicts = thin(facts(rows, pins.pinnedSnapshots()), policy, now);
   const removed: RemovedSnapshot[] = [];
@@ -305,8 +292,7 @@ export async function runCleanup(
   let { marked, usage, dropped } = await recount(store, byAccount, dryRun, removedIds, yieldEvery, problems);
   step('recount');
   const gc: GcResult[] = [await collectGarbage(store, marked, gcOpts(dropped))];
-  if (full && !dryRun)
-    store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('gc.full-at', ?)").run(String(startedAt));
+  if (full && !dryRun) setMeta(store.db, 'gc.full-at', String(startedAt));
   step('gc');
 
   // Soft quota and per-account cap.
@@ -323,7 +309,7 @@ export async function runCleanup(
     .map((v) => v.snapshot)
     .sort((a, b) => a.createdAt - b.createdAt);
   const serialOf = new Map(rows.map((r) => [r.account_id, r.serial]));
-  const accounts = (store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[]).map((id) => ({
+  const accounts = accountIds(store.db).map((id) => ({
     id,
     label: serialOf.get(id) ?? `account ${id}`,
     removable: survivors.filter((s) => s.accountId === id).map((s) => ({ id: s.id, name: s.name, serial: s.serial })),
@@ -352,11 +338,8 @@ export async function runCleanup(
 
   // Commits that landed while we ran: count their references again.
   if (!dryRun) {
-    const late = store.db
-      .prepare('SELECT DISTINCT account_id FROM snapshots WHERE created_at >= ?')
-      .pluck()
-      .all(startedAt) as number[];
-    for (const a of late) usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
+    for (const a of accountsBackedUpSince(store.db, startedAt))
+      usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
   }
   setPending(false);
   step('quota');

@@ -31,7 +31,19 @@ import {
   type Tree,
   type TreeEntry,
 } from '../../protocol/tree.js';
-import type { Catalog, EntryRow, SnapshotRow } from '../catalog/catalog.js';
+import type { EntryRow } from '../catalog/catalog.js';
+import {
+  accountPinJson,
+  allPinJson,
+  deletePin,
+  indexPins,
+  pinnedSnapshotNames,
+  pinOf,
+  replacePins,
+  type PinIndexRow,
+} from '../catalog/pins-index.js';
+import { accountSnapshot } from '../catalog/snapshots.js';
+import { journalVersion, journalVersions, newestJournalVersions, newestSnapshotHolding } from '../catalog/entries.js';
 import type { Store } from '../store/store.js';
 
 export interface Pin {
@@ -54,21 +66,11 @@ export interface Pin {
   files?: { data?: TreeEntry; meta?: TreeEntry; preview?: TreeEntry };
 }
 
-export function ensurePinTable(db: Catalog): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS pins (
-    id TEXT PRIMARY KEY, account_id INTEGER NOT NULL, serial TEXT NOT NULL, kind TEXT NOT NULL,
-    snapshot TEXT, uid TEXT, version TEXT, auto INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, json TEXT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS pins_account ON pins(account_id);`);
-}
-
 const child = (t: Tree | undefined, name: string, kind: 'f' | 'd') =>
   t?.e.find((e) => entryName(e) === name && (kind === 'f' ? isFileEntry(e) : entryKind(e) === kind));
 
 export class Pins {
-  constructor(private readonly store: Store) {
-    ensurePinTable(store.db);
-  }
+  constructor(private readonly store: Store) {}
 
   private file(serial: string): string {
     return join(this.store.userDir(serial), 'pins.json');
@@ -88,65 +90,31 @@ export class Pins {
 
   /** Rebuilds the pins table from every users/<SN>/pins.json. */
   reload(): number {
-    const db = this.store.db;
-    let n = 0;
-    db.transaction(() => {
-      db.exec('DELETE FROM pins');
-      for (const serial of this.store.serials()) {
-        const dev = this.store.registry.bySerial(serial);
-        if (!dev) continue;
-        for (const p of this.readFile(serial)) {
-          this.index(dev.account_id, p);
-          n++;
-        }
-      }
-    })();
-    return n;
+    const rows: PinIndexRow[] = [];
+    for (const serial of this.store.serials()) {
+      const dev = this.store.registry.bySerial(serial);
+      if (!dev) continue;
+      for (const p of this.readFile(serial)) rows.push(pinRow(dev.account_id, p));
+    }
+    replacePins(this.store.db, rows);
+    return rows.length;
   }
 
   private index(accountId: number, p: Pin): void {
-    this.store.db
-      .prepare(
-        'INSERT OR REPLACE INTO pins (id, account_id, serial, kind, snapshot, uid, version, auto, created_at, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        p.id,
-        accountId,
-        p.serial,
-        p.kind,
-        p.snapshot ?? null,
-        p.uid ?? null,
-        p.version ?? null,
-        p.auto ? 1 : 0,
-        p.createdAt,
-        JSON.stringify(p),
-      );
+    indexPins(this.store.db, [pinRow(accountId, p)]);
   }
 
   list(accountId: number): Pin[] {
-    return (
-      this.store.db
-        .prepare('SELECT json FROM pins WHERE account_id = ? ORDER BY created_at, id')
-        .all(accountId) as Array<{ json: string }>
-    ).map((r) => JSON.parse(r.json) as Pin);
+    return accountPinJson(this.store.db, accountId).map((j) => JSON.parse(j) as Pin);
   }
 
   all(): Array<Pin & { accountId: number }> {
-    return (
-      this.store.db.prepare('SELECT account_id, json FROM pins').all() as Array<{ account_id: number; json: string }>
-    ).map((r) => ({ ...(JSON.parse(r.json) as Pin), accountId: r.account_id }));
+    return allPinJson(this.store.db).map((r) => ({ ...(JSON.parse(r.json) as Pin), accountId: r.account_id }));
   }
 
   /** Names ("serial/name") of pinned snapshots. */
   pinnedSnapshots(): Set<string> {
-    return new Set(
-      (
-        this.store.db.prepare("SELECT serial, snapshot FROM pins WHERE kind = 'snapshot'").all() as Array<{
-          serial: string;
-          snapshot: string;
-        }>
-      ).map((r) => `${r.serial}/${r.snapshot}`),
-    );
+    return pinnedSnapshotNames(this.store.db);
   }
 
   private add(accountId: number, p: Pin): Pin {
@@ -158,22 +126,18 @@ export class Pins {
   }
 
   remove(accountId: number, id: string): Pin {
-    const row = this.store.db
-      .prepare('SELECT serial, json FROM pins WHERE id = ? AND account_id = ?')
-      .get(id, accountId) as { serial: string; json: string } | undefined;
+    const row = pinOf(this.store.db, accountId, id);
     if (!row) throw new AppError('not_found', `no pin ${id} in your backups`);
     this.writeFile(
       row.serial,
       this.readFile(row.serial).filter((p) => p.id !== id),
     );
-    this.store.db.prepare('DELETE FROM pins WHERE id = ?').run(id);
+    deletePin(this.store.db, id);
     return JSON.parse(row.json) as Pin;
   }
 
   pinSnapshot(accountId: number, serial: string, name: string, now = Date.now()): Pin {
-    const s = this.store.db
-      .prepare('SELECT * FROM snapshots WHERE serial = ? AND name = ? AND account_id = ?')
-      .get(serial, name, accountId) as SnapshotRow | undefined;
+    const s = accountSnapshot(this.store.db, accountId, serial, name);
     if (!s) throw new AppError('not_found', `no snapshot ${serial}/${name} in your backups`);
     const dup = this.list(accountId).find((p) => p.kind === 'snapshot' && p.serial === serial && p.snapshot === name);
     if (dup) return dup;
@@ -192,11 +156,7 @@ export class Pins {
 
   /** Pins one entry version (default: the newest the catalog knows). */
   pinEntry(accountId: number, uid: string, version: string | undefined, auto = false, now = Date.now()): Pin {
-    const rows = this.store.db
-      .prepare(
-        "SELECT * FROM entries WHERE account_id = ? AND uid = ? AND source = 'datastore' ORDER BY first_seq DESC",
-      )
-      .all(accountId, uid) as EntryRow[];
+    const rows = journalVersions(this.store.db, accountId, uid);
     const row = version
       ? rows.find((r) => r.version === version || (version.length >= 8 && r.version.startsWith(version)))
       : rows[0];
@@ -209,11 +169,7 @@ export class Pins {
 
   /** Finds where an entry version sits in a snapshot that still holds it. */
   private locate(accountId: number, row: EntryRow): Omit<Pin, 'id' | 'kind' | 'auto' | 'createdAt'> {
-    const snap = this.store.db
-      .prepare(
-        `SELECT * FROM snapshots WHERE account_id = ? AND source = ? AND seq >= ? AND (? IS NULL OR seq <= ?) ORDER BY seq DESC LIMIT 1`,
-      )
-      .get(accountId, row.source, row.first_seq, row.last_seq, row.last_seq) as SnapshotRow | undefined;
+    const snap = newestSnapshotHolding(this.store.db, accountId, row);
     if (!snap) throw new AppError('not_found', `entry ${row.uid} version ${row.version} is in no remaining snapshot`);
     const tree = (id: string) => readTrustedTree(this.store.pool.readTree(id));
     const top = tree(snap.root);
@@ -243,23 +199,12 @@ export class Pins {
   /** Auto pins: the newest version of each starred Journal entry. Returns {added, dropped}. */
   syncStarred(now = Date.now()): { added: number; dropped: number } {
     const db = this.store.db;
-    const newest =
-      db.prepare(`SELECT e.account_id, e.uid, e.version, e.keep FROM entries e JOIN (SELECT account_id, uid, max(first_seq) AS s FROM entries WHERE source = 'datastore' GROUP BY account_id, uid) m
-        ON e.account_id = m.account_id AND e.uid = m.uid AND e.first_seq = m.s WHERE e.source = 'datastore'`);
-    const full = db.prepare(
-      "SELECT * FROM entries WHERE account_id = ? AND uid = ? AND version = ? AND source = 'datastore' ORDER BY first_seq DESC LIMIT 1",
-    );
     const have = new Map<string, Pin & { accountId: number }>();
     for (const p of this.all()) if (p.kind === 'entry') have.set(`${p.accountId}/${p.uid}/${p.version}`, p);
     const newestOf = new Map<string, string>();
     const autoUids = new Set([...have.values()].filter((p) => p.auto).map((p) => `${p.accountId}/${p.uid}`));
     const starred: Array<[number, string, string]> = [];
-    for (const r of newest.iterate() as IterableIterator<{
-      account_id: number;
-      uid: string;
-      version: string;
-      keep: number;
-    }>) {
+    for (const r of newestJournalVersions(db)) {
       const auto = have.get(`${r.account_id}/${r.uid}/${r.version}`);
       // Only entries with an auto pin need their newest version remembered.
       const key = `${r.account_id}/${r.uid}`;
@@ -270,7 +215,7 @@ export class Pins {
     let dropped = 0;
     const fresh = new Map<string, Array<{ accountId: number; pin: Pin }>>();
     for (const [accountId, uid, version] of starred) {
-      const r = full.get(accountId, uid, version) as EntryRow;
+      const r = journalVersion(db, accountId, uid, version)!;
       let pin: Pin;
       try {
         pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...this.locate(r.account_id, r) };
@@ -282,9 +227,10 @@ export class Pins {
     }
     // One write per laptop folder, one transaction for the index.
     for (const [serial, list] of fresh) this.writeFile(serial, [...this.readFile(serial), ...list.map((x) => x.pin)]);
-    db.transaction(() => {
-      for (const list of fresh.values()) for (const x of list) this.index(x.accountId, x.pin);
-    })();
+    indexPins(
+      db,
+      [...fresh.values()].flat().map((x) => pinRow(x.accountId, x.pin)),
+    );
     // An auto pin goes only when its entry has a newer version (starred ones got their own pin above);
     // an entry the student deleted from the Journal keeps its pin.
     for (const p of have.values()) {
@@ -296,6 +242,21 @@ export class Pins {
     }
     return { added, dropped };
   }
+}
+
+function pinRow(accountId: number, p: Pin): PinIndexRow {
+  return {
+    id: p.id,
+    accountId,
+    serial: p.serial,
+    kind: p.kind,
+    snapshot: p.snapshot ?? null,
+    uid: p.uid ?? null,
+    version: p.version ?? null,
+    auto: p.auto,
+    createdAt: p.createdAt,
+    json: JSON.stringify(p),
+  };
 }
 
 function newId(): string {

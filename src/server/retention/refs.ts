@@ -16,6 +16,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from '../store/store.js';
+import { snapshotRoots } from '../catalog/snapshots.js';
+import { accountReferences, changeReferences } from '../catalog/refs.js';
 
 export class IdSet {
   private keys = new Float64Array(1 << 16);
@@ -107,10 +109,7 @@ export function accountRoots(
   pins: Pin[],
   without: ReadonlySet<number> = new Set(),
 ): { trees: string[]; blobs: Array<[string, number]> } {
-  const rows = store.db.prepare('SELECT id, root FROM snapshots WHERE account_id = ?').all(accountId) as Array<{
-    id: number;
-    root: string;
-  }>;
+  const rows = snapshotRoots(store.db, accountId);
   const roots = [...new Set(rows.filter((r) => !without.has(r.id)).map((r) => r.root))];
   return { trees: [...roots, ...pins.flatMap((p) => p.trees)], blobs: pins.flatMap((p) => p.blobs) };
 }
@@ -128,17 +127,12 @@ export function recomputeAccount(
   let bytes = 0;
   for (const s of c.sizes.values()) bytes += s;
   const db = store.db;
-  const existing = db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(accountId) as string[];
+  const existing = accountReferences(db, accountId);
   const had = new Set(existing);
   const dropped = existing.filter((id) => !c.sizes.has(id));
   const fresh = [...c.sizes].filter(([id]) => !had.has(id));
   if (dryRun) return { closure: c, added: fresh.length, dropped, bytes };
-  const del = db.prepare('DELETE FROM account_blobs WHERE account_id = ? AND id = ?');
-  const ins = db.prepare('INSERT OR IGNORE INTO account_blobs (account_id, id, size) VALUES (?, ?, ?)');
   const added = fresh.length;
-  db.transaction(() => {
-    for (const id of dropped) del.run(accountId, id);
-    for (const [id, size] of fresh) ins.run(accountId, id, size);
-  })();
+  changeReferences(db, accountId, dropped, fresh);
   return { closure: c, added, dropped, bytes };
 }

@@ -16,6 +16,8 @@ import type { Pin } from './pins.js';
 import { closure } from './refs.js';
 import type { UsageModel } from './quota.js';
 import type { Store } from '../store/store.js';
+import { snapshotOwners, snapshotRoots } from '../catalog/snapshots.js';
+import { storageByAccount } from '../catalog/refs.js';
 
 interface AccountDetail {
   base: number;
@@ -25,11 +27,7 @@ interface AccountDetail {
 }
 
 export function accountUsage(db: Catalog): Map<number, number> {
-  const rows = db.prepare('SELECT account_id, sum(size) AS b FROM account_blobs GROUP BY account_id').all() as Array<{
-    account_id: number;
-    b: number;
-  }>;
-  return new Map(rows.map((r) => [r.account_id, r.b]));
+  return storageByAccount(db);
 }
 
 export class StoreUsage implements UsageModel {
@@ -42,11 +40,7 @@ export class StoreUsage implements UsageModel {
     private readonly base: Map<number, number>,
     private readonly pins: Map<number, Pin[]>,
   ) {
-    for (const r of store.db.prepare('SELECT id, account_id FROM snapshots').all() as Array<{
-      id: number;
-      account_id: number;
-    }>)
-      this.owner.set(r.id, r.account_id);
+    for (const r of snapshotOwners(store.db)) this.owner.set(r.id, r.account_id);
   }
 
   private detail(accountId: number): AccountDetail {
@@ -61,9 +55,7 @@ export class StoreUsage implements UsageModel {
         sizes.set(id, size);
       }
     };
-    for (const s of this.store.db
-      .prepare('SELECT id, root FROM snapshots WHERE account_id = ?')
-      .all(accountId) as Array<{ id: number; root: string }>) {
+    for (const s of snapshotRoots(this.store.db, accountId)) {
       const c = closure(this.store, [s.root]).sizes;
       snaps.set(s.id, new Set(c.keys()));
       add(c);

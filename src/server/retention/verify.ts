@@ -12,7 +12,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { listObjects, POOL_DEPTH } from '../store/pool.js';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
-import type { EntryRow, SnapshotRow } from '../catalog/catalog.js';
+import { accountSnapshots, latestSerial } from '../catalog/snapshots.js';
+import { accountEntries } from '../catalog/entries.js';
+import { referencingAccounts } from '../catalog/refs.js';
 import type { Store } from '../store/store.js';
 
 export interface Damage {
@@ -67,30 +69,21 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
 }
 
 export function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Damage {
-  const accounts = store.db
-    .prepare('SELECT DISTINCT account_id FROM account_blobs WHERE id = ?')
-    .pluck()
-    .all(id) as number[];
+  const accounts = referencingAccounts(store.db, id);
   const memo = new Map<string, boolean>();
   const out: Damage = { id, kind, problem, snapshots: [], entries: [] };
   for (const a of accounts) {
-    for (const s of store.db
-      .prepare('SELECT * FROM snapshots WHERE account_id = ? ORDER BY created_at')
-      .all(a) as SnapshotRow[]) {
+    for (const s of accountSnapshots(store.db, a)) {
       if (reaches(store, s.root, id, memo)) out.snapshots.push(`${s.serial}/${s.name}`);
     }
-    for (const e of store.db.prepare('SELECT * FROM entries WHERE account_id = ?').all(a) as EntryRow[]) {
+    for (const e of accountEntries(store.db, a)) {
       const hit =
         e.data_blob === id ||
         e.preview_blob === id ||
         e.meta_ref === id ||
         (e.layout === 6 && reaches(store, e.version, id, memo));
       if (hit) {
-        const serial =
-          (store.db
-            .prepare('SELECT serial FROM snapshots WHERE account_id = ? ORDER BY created_at DESC LIMIT 1')
-            .pluck()
-            .get(a) as string | undefined) ?? '';
+        const serial = latestSerial(store.db, a);
         out.entries.push({ serial, uid: e.uid, version: e.version, title: e.title });
       }
     }

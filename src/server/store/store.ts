@@ -3,19 +3,24 @@
  *
  *   <root>/pool/ trees/ incoming/   see pool.ts
  *   <root>/users/<SN>/              device.json and snapshot folders
- *   <root>/catalog.sqlite           the index (catalog.ts)
+ *   <root>/catalog.sqlite           the index (catalog.ts); reindex rebuilds it
+ *   <root>/admin.json               admin password (scrypt) and API token hashes
+ *   <root>/accounts/replacements.json  pending replaced-laptop approvals
+ *   <root>/users/<SN>/restore-code.json, pins.json  each laptop's restore code and pins
  *
  * Opening a store also repairs what a crash may have left: temp files and
  * half-written snapshot folders are removed, and snapshot folders that reached
  * the disk but not the catalog are indexed.
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openCatalog, type Catalog } from '../catalog/catalog.js';
 import { Pool } from './pool.js';
 import { Registry } from '../accounts/registry.js';
 import { AdminAuth } from '../accounts/admin.js';
 import { WebAuth } from '../http/web/web-auth.js';
+import { RestoreCodes } from '../accounts/restore-codes.js';
+import { Replacements } from '../accounts/replacements.js';
 import { cleanTempFolders } from './snapshots.js';
 import { readTrustedTree, type Tree } from '../../protocol/tree.js';
 import type { TreeSource } from '../catalog/indexer.js';
@@ -27,8 +32,12 @@ export class Store {
   readonly db: Catalog;
   readonly registry: Registry;
   readonly admin: AdminAuth;
-  /** Web sessions, one-time links, restore PINs, replacement approvals (web/web-auth.ts). */
+  /** Web sessions and one-time sign-in links (web/web-auth.ts). */
   readonly webAuth: WebAuth;
+  /** Each laptop's 6-digit restore code (users/<SN>/restore-code.json). */
+  readonly restoreCodes: RestoreCodes;
+  /** Admin approvals for a new laptop to join an old one's account (accounts/replacements.json). */
+  readonly replacements: Replacements;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -36,7 +45,18 @@ export class Store {
     this.usersDir = join(this.root, 'users');
     mkdirSync(this.usersDir, { recursive: true });
     this.pool = new Pool(this.root);
-    this.db = openCatalog(join(this.root, 'catalog.sqlite'));
+    this.restoreCodes = new RestoreCodes(this.usersDir);
+    this.replacements = new Replacements(this.root);
+    this.db = openCatalog(join(this.root, 'catalog.sqlite'), {
+      // Migration 2: an old catalog's restore codes and approvals move to their files.
+      secrets: ({ restoreCodes, approvals }) => {
+        for (const r of restoreCodes)
+          if (existsSync(this.userDir(r.serial))) this.restoreCodes.adopt(r.serial, r.code, r.updatedAt);
+        const have = new Set(this.replacements.list().map((a) => a.newSerial));
+        for (const a of approvals)
+          if (!have.has(a.newSerial)) this.replacements.approve(a.newSerial, a.oldSerial, a.createdAt);
+      },
+    });
     this.registry = new Registry(this.db, this.usersDir);
     this.admin = new AdminAuth(this.root);
     this.webAuth = new WebAuth(this.db);

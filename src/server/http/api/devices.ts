@@ -2,20 +2,22 @@
  * routes/devices — POST /api/v1/devices: register a laptop.
  * Body {serial, nickname}; a serial already registered needs that laptop's
  * own token as Bearer (re-registration rotates it). The token is in the
- * answer once and never again. `replaces` + `pin` (the old laptop's restore
- * PIN, or an admin approval instead) puts a new laptop into the old one's
- * account (web/replacement.ts).
+ * answer once and never again. `replaces` + `restoreCode` (the old laptop's
+ * restore code, or an admin approval instead) puts a new laptop into the old
+ * one's account (web/replacement.ts). `pin` is the old name of `restoreCode`,
+ * still accepted from agents installed before the rename.
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
+import type { RegisterRequest } from '../../../protocol/api-types.js';
 import { isSerial } from '../../../protocol/names.js';
 import { bearer } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { replacementAccount } from '../web/replacement.js';
 
 export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post<{ Body: { serial: string; nickname?: string; replaces?: string; pin?: string } }>(
+  app.post<{ Body: RegisterRequest }>(
     API.register.url,
     {
       schema: {
@@ -27,6 +29,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
             serial: { type: 'string', maxLength: 64 },
             nickname: { type: 'string', maxLength: 200 },
             replaces: { type: 'string', maxLength: 64 },
+            restoreCode: { type: 'string', maxLength: 32 },
             pin: { type: 'string', maxLength: 32 },
           },
         },
@@ -40,7 +43,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
           `serial ${JSON.stringify(serial)} is not a laptop serial number (3–32 letters and digits)`,
         );
       const account = req.body.replaces
-        ? replacementAccount(ctx, serial, req.body.replaces, req.body.pin ?? '', req.ip)
+        ? replacementAccount(ctx, serial, req.body.replaces, req.body.restoreCode ?? req.body.pin ?? '', req.ip)
         : undefined;
       const r = ctx.store.registry.register({ serial, nickname: nickname.trim(), presented: bearer(req), account });
       req.log.info({ serial, created: r.created }, 'device registered');

@@ -20,6 +20,9 @@ import { FETCH_BODY, FETCH_IDS_MAX } from '../../../protocol/limits.js';
 import { isSerial, isSnapshotName } from '../../../protocol/names.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
+import { accountSnapshot, accountSnapshots } from '../../catalog/snapshots.js';
+import { entriesAtSnapshot } from '../../catalog/entries.js';
+import { owns } from '../../catalog/refs.js';
 import type { ServerContext } from '../context.js';
 import { framesLength, sendBlobFrames } from './blob-sender.js';
 
@@ -65,9 +68,8 @@ export function entryView(e: EntryRow): EntryView {
 
 export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
-  const owned = store.db.prepare('SELECT size FROM account_blobs WHERE account_id = ? AND id = ?');
   const authorize = (accountId: number, ids: string[]) => {
-    const unknown = ids.filter((id) => owned.get(accountId, id) === undefined);
+    const unknown = ids.filter((id) => !owns(store.db, accountId, id));
     if (unknown.length)
       throw new AppError('not_found', `${unknown.length} requested objects are not in your backups`, {
         details: { unknown: unknown.slice(0, 100) },
@@ -76,9 +78,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(API.snapshots.url, async (req): Promise<SnapshotsAnswer> => {
     const dev = requireDevice(store.registry, req);
-    const rows = store.db
-      .prepare('SELECT * FROM snapshots WHERE account_id = ? ORDER BY created_at, id')
-      .all(dev.account_id) as SnapshotRow[];
+    const rows = accountSnapshots(store.db, dev.account_id);
     return { serial: dev.serial, snapshots: rows.map(snapshotView) };
   });
 
@@ -86,15 +86,9 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const dev = requireDevice(store.registry, req);
     const { serial, name } = req.params;
     if (!isSerial(serial) || !isSnapshotName(name)) throw new AppError('bad_request', 'bad snapshot reference');
-    const snap = store.db
-      .prepare('SELECT * FROM snapshots WHERE serial = ? AND name = ? AND account_id = ?')
-      .get(serial, name, dev.account_id) as SnapshotRow | undefined;
+    const snap = accountSnapshot(store.db, dev.account_id, serial, name);
     if (!snap) throw new AppError('not_found', `no snapshot ${serial}/${name} in your backups`);
-    const rows = store.db
-      .prepare(
-        'SELECT * FROM entries WHERE account_id = ? AND source = ? AND first_seq <= ? AND (last_seq IS NULL OR last_seq >= ?) ORDER BY timestamp DESC, uid',
-      )
-      .all(dev.account_id, snap.source, snap.seq, snap.seq) as EntryRow[];
+    const rows = entriesAtSnapshot(store.db, snap);
     return { snapshot: snapshotView(snap), entries: rows.map(entryView) };
   });
 

@@ -9,13 +9,10 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store.js';
+import { deleteAccountRows, serialsOfAccount } from '../../catalog/devices.js';
 
 export function accountSerials(store: Store, accountId: number): string[] {
-  return (
-    store.db.prepare('SELECT serial FROM devices WHERE account_id = ? ORDER BY serial').all(accountId) as Array<{
-      serial: string;
-    }>
-  ).map((r) => r.serial);
+  return serialsOfAccount(store.db, accountId);
 }
 
 export function deleteAccount(store: Store, accountId: number): string[] {
@@ -30,16 +27,6 @@ export function deleteAccount(store: Store, accountId: number): string[] {
     }
     rmSync(gone, { recursive: true, force: true });
   }
-  const db = store.db;
-  db.transaction(() => {
-    db.prepare('DELETE FROM entries WHERE account_id = ?').run(accountId);
-    db.prepare('DELETE FROM snapshots WHERE account_id = ?').run(accountId);
-    db.prepare('DELETE FROM account_blobs WHERE account_id = ?').run(accountId);
-    db.prepare('DELETE FROM devices WHERE account_id = ?').run(accountId);
-    db.prepare('DELETE FROM accounts WHERE id = ?').run(accountId);
-    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pins'").get())
-      db.prepare('DELETE FROM pins WHERE account_id = ?').run(accountId);
-    for (const sn of serials) store.webAuth.forgetDevice(sn);
-  })();
+  deleteAccountRows(store.db, accountId, serials);
   return serials;
 }

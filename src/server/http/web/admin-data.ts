@@ -9,10 +9,13 @@
  *    once per account: what deleting the account could free at most);
  *  - daily(): backups per day and the size of each account's latest Journal
  *    backup summed per day, over the last `days` days (chart data);
- *  - cleanupReports(): the last rows of the cleanup issue's `cleanup_reports`
- *    table when it exists, else nothing.
+ *  - cleanupReports(): the last rows of `cleanup_reports`.
  */
 import type { Catalog } from '../../catalog/catalog.js';
+import { allDevices } from '../../catalog/devices.js';
+import { snapshotCountBySerial, datastoreSizes } from '../../catalog/snapshots.js';
+import { storageByAccount } from '../../catalog/refs.js';
+import { recentCleanupReports } from '../../catalog/cleanup-reports.js';
 
 export type LaptopStatus = 'ok' | 'late' | 'stale' | 'never' | 'disabled';
 const DAY = 86_400_000;
@@ -43,31 +46,9 @@ export interface LaptopRow {
 }
 
 export function laptops(db: Catalog, now: number, p: { lateDays: number; staleDays: number }): LaptopRow[] {
-  const storage = new Map(
-    (
-      db.prepare('SELECT account_id, sum(size) AS bytes FROM account_blobs GROUP BY account_id').all() as Array<{
-        account_id: number;
-        bytes: number;
-      }>
-    ).map((r) => [r.account_id, r.bytes]),
-  );
-  const snaps = new Map(
-    (
-      db.prepare('SELECT serial, count(*) AS n FROM snapshots GROUP BY serial').all() as Array<{
-        serial: string;
-        n: number;
-      }>
-    ).map((r) => [r.serial, r.n]),
-  );
-  const rows = db
-    .prepare('SELECT serial, nickname, account_id, last_backup_at, disabled FROM devices ORDER BY serial')
-    .all() as Array<{
-    serial: string;
-    nickname: string;
-    account_id: number;
-    last_backup_at: number | null;
-    disabled: number;
-  }>;
+  const storage = storageByAccount(db);
+  const snaps = snapshotCountBySerial(db);
+  const rows = allDevices(db);
   return rows.map((d) => ({
     serial: d.serial,
     nickname: d.nickname,
@@ -88,9 +69,7 @@ export interface DayPoint {
 
 export function daily(db: Catalog, now: number, days = 30): DayPoint[] {
   const first = Math.floor(now / DAY) * DAY - (days - 1) * DAY;
-  const rows = db
-    .prepare("SELECT account_id, created_at, bytes FROM snapshots WHERE source = 'datastore' ORDER BY created_at")
-    .all() as Array<{ account_id: number; created_at: number; bytes: number }>;
+  const rows = datastoreSizes(db);
   const latest = new Map<number, number>();
   const out: DayPoint[] = [];
   let i = 0;
@@ -109,9 +88,5 @@ export function daily(db: Catalog, now: number, days = 30): DayPoint[] {
 }
 
 export function cleanupReports(db: Catalog, limit = 5): Array<Record<string, unknown>> {
-  const t = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'cleanup_reports'").get();
-  if (!t) return [];
-  return db.prepare(`SELECT * FROM cleanup_reports ORDER BY rowid DESC LIMIT ${Math.floor(limit)}`).all() as Array<
-    Record<string, unknown>
-  >;
+  return recentCleanupReports(db, limit);
 }

@@ -4,16 +4,18 @@
  *   GET  /ui/admin                          dashboard (?filter=late|stale)
  *   GET  /ui/admin/laptops/:serial          one laptop: snapshots, actions
  *   POST /ui/admin/laptops/:serial/enable   {enabled: 0|1}
- *   POST /ui/admin/laptops/:serial/pin      reset the restore PIN (shown once here)
+ *   POST /ui/admin/laptops/:serial/restore-code  reset the restore code (shown once here;
+ *                                           …/pin: its old path)
  *   POST /ui/admin/laptops/:serial/replace  {newSerial}: replaced laptop
  *   GET  /ui/admin/laptops/:serial/delete   confirmation page
  *   POST /ui/admin/laptops/:serial/delete   {confirm: serial}: delete the account's data
  * The admin reads a laptop's Journal through the student pages (/ui/j/:serial).
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { isSerial } from '../../../protocol/names.js';
-import type { DeviceRow, SnapshotRow } from '../../catalog/catalog.js';
+import type { DeviceRow } from '../../catalog/catalog.js';
+import { accountSnapshots } from '../../catalog/snapshots.js';
 import { diskUsage } from '../../../platform/system.js';
 import { accountSerials, deleteAccount } from './account-delete.js';
 import { cleanupReports, daily, laptops, laptopStatus, type LaptopRow } from './admin-data.js';
@@ -123,9 +125,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
   };
 
   const laptopPage = (reply: FastifyReply, w: WebReq, dev: DeviceRow, msg?: string) => {
-    const snaps = store.db
-      .prepare('SELECT * FROM snapshots WHERE account_id = ? ORDER BY created_at DESC, id DESC')
-      .all(dev.account_id) as SnapshotRow[];
+    const snaps = accountSnapshots(store.db, dev.account_id).reverse();
     const st = laptopStatus(dev.last_backup_at, dev.disabled === 1, Date.now(), thresholds).status;
     const at = `/ui/admin/laptops/${dev.serial}`;
     const others = accountSerials(store, dev.account_id).filter((s) => s !== dev.serial);
@@ -138,7 +138,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
       <p><a class="button" href="/ui/j/${dev.serial}">${w.t('openJournal')}</a></p>
       <p>
         ${form(w, `${at}/enable`, html`<input type="hidden" name="enabled" value="${dev.disabled ? '1' : '0'}" />`, dev.disabled ? w.t('enable') : w.t('disable'), 'light')}
-        ${form(w, `${at}/pin`, html``, w.t('resetPin'), 'light')}
+        ${form(w, `${at}/restore-code`, html``, w.t('resetRestoreCode'), 'light')}
         <a class="button danger" href="${at}/delete">${w.t('deleteData')}</a>
       </p>
       <h2>${w.t('replacedLaptop')}</h2>
@@ -182,14 +182,16 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     return laptopPage(reply, w, updated, w.t('saved'));
   });
 
-  app.post<P>('/admin/laptops/:serial/pin', async (req, reply) => {
+  const resetRestoreCode = async (req: FastifyRequest<P>, reply: FastifyReply) => {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    const pin = store.webAuth.resetPin(dev.serial);
-    req.log.info({ serial: dev.serial }, 'admin: restore PIN reset');
-    return laptopPage(reply, w, dev, w.t('newPin', { serial: dev.serial, pin }));
-  });
+    const code = store.restoreCodes.reset(dev.serial);
+    req.log.info({ serial: dev.serial }, 'admin: restore code reset');
+    return laptopPage(reply, w, dev, w.t('newRestoreCode', { serial: dev.serial, code }));
+  };
+  app.post<P>('/admin/laptops/:serial/restore-code', resetRestoreCode);
+  app.post<P>('/admin/laptops/:serial/pin', resetRestoreCode); // its path before the rename
 
   app.post<P>('/admin/laptops/:serial/replace', async (req, reply) => {
     const w = kit.req(req);

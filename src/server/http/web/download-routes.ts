@@ -21,7 +21,7 @@ import { decodePreview } from '../../../journal/metadata.js';
 import type { EntryRow } from '../../catalog/catalog.js';
 import { entryMetadata } from './entry-content.js';
 import { snapshotXob, snapshotZip, XOB_MIME, xobFileName } from './exports.js';
-import { JournalQuery } from './journal-query.js';
+import { JournalQuery } from '../../catalog/journal-query.js';
 import type { WebKit, WebReq } from './kit.js';
 
 export function contentDisposition(name: string): string {

@@ -20,7 +20,8 @@ import type { ServerContext } from '../context.js';
 import { html, type SafeHtml } from './html.js';
 import { pickLanguage, translator, type Translate } from './i18n/index.js';
 import { layout } from './layout.js';
-import { SESSION_MS, safeEqualText, type Session, type WebAuth } from './web-auth.js';
+import { SESSION_MS, type Session, type WebAuth } from './web-auth.js';
+import { safeEqual } from '../../accounts/tokens.js';
 
 export const COOKIE = 'dsb_session';
 
@@ -74,7 +75,7 @@ export class WebKit {
 
   checkCsrf(w: WebReq, body: unknown): void {
     const token = body && typeof body === 'object' ? (body as Record<string, unknown>)._csrf : undefined;
-    if (!w.session || typeof token !== 'string' || !safeEqualText(w.session.csrf, token))
+    if (!w.session || typeof token !== 'string' || !safeEqual(w.session.csrf, token))
       throw new AppError('forbidden', w.t('badCsrf'));
   }
 

@@ -1,7 +1,7 @@
 /**
  * login-routes — signing in and out.
  *
- *   GET  /ui/login            serial + restore PIN form
+ *   GET  /ui/login            serial + restore code form
  *   POST /ui/login            → session for the laptop's account
  *   GET  /ui/link/:token      one-time link from `ds-backup restore --web` → session
  *   GET  /ui/admin/login      admin password form (says how to set one if none)
@@ -40,7 +40,11 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
         </p>
         <p>
           <label
-            >${w.t('pin')}<br /><input type="password" name="pin" inputmode="numeric" autocomplete="current-password"
+            >${w.t('restoreCode')}<br /><input
+              type="password"
+              name="restoreCode"
+              inputmode="numeric"
+              autocomplete="current-password"
           /></label>
         </p>
         <p><button type="submit">${w.t('signIn')}</button></p>
@@ -76,7 +80,8 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const serial = formString(req.body, 'serial', 64).trim().toUpperCase();
-    const pin = formString(req.body, 'pin', 32);
+    // `pin`: the field's name before the rename (a page loaded before an upgrade).
+    const code = formString(req.body, 'restoreCode', 32) || formString(req.body, 'pin', 32);
     const keys = [`ip:${req.ip}`, `sn:${serial}`];
     const d = limiter.check(keys);
     if (!d.allow)
@@ -89,7 +94,7 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
         serial,
       );
     const dev = isSerial(serial) ? store.registry.bySerial(serial) : undefined;
-    if (!dev || dev.disabled || !kit.auth.checkPin(serial, pin)) {
+    if (!dev || dev.disabled || !store.restoreCodes.check(serial, code)) {
       limiter.fail(keys);
       req.log.warn({ serial, ip: req.ip }, 'web sign-in failed');
       return studentForm(req, reply, w, w.t('badLogin'), 401, serial);

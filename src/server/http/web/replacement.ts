@@ -3,7 +3,7 @@
  * student sees every earlier backup.
  *
  *  - replacementAccount(): at registration (`ds-backup register --replaces
- *    OLD [--old-pin PIN]`): allowed with the old laptop's restore PIN
+ *    OLD [--old-restore-code CODE]`): allowed with the old laptop's restore code
  *    (rate-limited like web sign-in) or with an admin approval given on the
  *    old laptop's page; answers the old account key.
  *  - attachReplacement(): from the admin page: a registered laptop with no
@@ -13,12 +13,13 @@
 import { AppError } from '../../../platform/errors.js';
 import { isSerial } from '../../../protocol/names.js';
 import type { ServerContext } from '../context.js';
+import { snapshotCount } from '../../catalog/snapshots.js';
 
 export function replacementAccount(
   ctx: ServerContext,
   serial: string,
   oldSerial: string,
-  pin: string,
+  restoreCode: string,
   ip: string,
 ): string {
   const { registry, webAuth } = ctx.store;
@@ -32,16 +33,19 @@ export function replacementAccount(
       'already_registered',
       `serial ${serial} is already registered; ask the administrator to attach it to ${oldSerial}`,
     );
-  if (webAuth.takeApproval(serial, oldSerial)) return account;
+  if (ctx.store.replacements.take(serial, oldSerial)) return account;
   const keys = [`ip:${ip}`, `sn:${oldSerial}`];
   const d = webAuth.limiter.check(keys);
   if (!d.allow)
-    throw new AppError('rate_limited', `too many wrong PINs; retry in ${Math.ceil(d.retryAfterMs / 60_000)} minutes`);
-  if (!pin || !webAuth.checkPin(oldSerial, pin)) {
+    throw new AppError(
+      'rate_limited',
+      `too many wrong restore codes; retry in ${Math.ceil(d.retryAfterMs / 60_000)} minutes`,
+    );
+  if (!restoreCode || !ctx.store.restoreCodes.check(oldSerial, restoreCode)) {
     webAuth.limiter.fail(keys);
     throw new AppError(
       'forbidden',
-      `wrong restore PIN for ${oldSerial}; give --old-pin (ds-backup status on the old laptop shows it) or ask the administrator to approve the replacement`,
+      `wrong restore code for ${oldSerial}; give --old-restore-code (ds-backup status on the old laptop shows it) or ask the administrator to approve the replacement`,
     );
   }
   return account;
@@ -50,21 +54,19 @@ export function replacementAccount(
 export type AttachResult = { attached: true } | { approved: true };
 
 export function attachReplacement(ctx: ServerContext, oldSerial: string, newSerial: string): AttachResult {
-  const { registry, db, webAuth } = ctx.store;
+  const { registry, db } = ctx.store;
   if (!isSerial(newSerial) || newSerial === oldSerial)
     throw new AppError('bad_request', `${newSerial} is not another laptop's serial number`);
   const account = registry.accountOf(oldSerial);
   if (!account) throw new AppError('not_found', `laptop ${oldSerial} is not registered`);
   const dev = registry.bySerial(newSerial);
   if (!dev) {
-    webAuth.approveReplacement(newSerial, oldSerial);
+    ctx.store.replacements.approve(newSerial, oldSerial);
     return { approved: true };
   }
-  const own = db.prepare('SELECT count(*) AS n FROM snapshots WHERE account_id = ?').get(dev.account_id) as {
-    n: number;
-  };
+  const own = snapshotCount(db, dev.account_id);
   const oldDev = registry.bySerial(oldSerial)!;
-  if (dev.account_id !== oldDev.account_id && own.n > 0) {
+  if (dev.account_id !== oldDev.account_id && own > 0) {
     throw new AppError(
       'conflict',
       `${newSerial} already has backups of its own account; it cannot join ${oldSerial}'s account`,

@@ -9,7 +9,7 @@ import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
 import { html, qs, type SafeHtml } from './html.js';
 import type { Translate } from './i18n/index.js';
 import { activityName, formatDate, formatSize } from './layout.js';
-import type { Page } from './journal-query.js';
+import type { Page } from '../../catalog/journal-query.js';
 
 export interface ViewCtx {
   t: Translate;

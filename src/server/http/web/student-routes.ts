@@ -18,7 +18,7 @@ import type { DeviceRow } from '../../catalog/catalog.js';
 import { html } from './html.js';
 import { formatDate } from './layout.js';
 import { displayMetadata, entryMetadata } from './entry-content.js';
-import { JournalQuery } from './journal-query.js';
+import { JournalQuery } from '../../catalog/journal-query.js';
 import { formString, type WebKit, type WebReq } from './kit.js';
 import type { PinKind, PinsPort } from './pins-port.js';
 import {

@@ -10,8 +10,11 @@
  *  - versions: every version of one document, newest first, with the dates
  *    of the backups that held it.
  * Pages are LIMIT/OFFSET over an indexed query; a count comes with them.
+ * (The WHERE clauses are this file's constants: each text is prepared once.)
  */
-import type { Catalog, EntryRow, SnapshotRow } from '../../catalog/catalog.js';
+import type { Catalog, EntryRow, SnapshotRow } from './catalog.js';
+import { sql } from './statements.js';
+import { entriesAtSnapshot } from './entries.js';
 
 export const SOURCE = 'datastore';
 export const PER_PAGE = 50;
@@ -39,30 +42,31 @@ export class JournalQuery {
   constructor(private readonly db: Catalog) {}
 
   snapshots(accountId: number): SnapshotRow[] {
-    return this.db
-      .prepare('SELECT * FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC')
-      .all(accountId, SOURCE) as SnapshotRow[];
+    return sql<[number, string], SnapshotRow>(
+      this.db,
+      'SELECT * FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC',
+    ).all(accountId, SOURCE);
   }
 
   snapshot(accountId: number, serial: string, name: string): SnapshotRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM snapshots WHERE account_id = ? AND serial = ? AND name = ?')
-      .get(accountId, serial, name) as SnapshotRow | undefined;
+    return sql<[number, string, string], SnapshotRow>(
+      this.db,
+      'SELECT * FROM snapshots WHERE account_id = ? AND serial = ? AND name = ?',
+    ).get(accountId, serial, name);
   }
 
   private page(where: string, args: unknown[], q: ListQuery): Page<EntryRow> {
     const search = q.q?.trim() ? " AND e.title LIKE ? ESCAPE '\\'" : '';
     const all = search ? [...args, likeTerm(q.q!.trim())] : args;
     const total = (
-      this.db.prepare(`SELECT count(*) AS n FROM entries e WHERE ${where}${search}`).get(...all) as { n: number }
+      sql(this.db, `SELECT count(*) AS n FROM entries e WHERE ${where}${search}`).get(...all) as { n: number }
     ).n;
     const pages = Math.max(1, Math.ceil(total / PER_PAGE));
     const page = Math.min(Math.max(1, Math.floor(q.page ?? 1)), pages);
-    const rows = this.db
-      .prepare(
-        `SELECT ${LIST_COLS} FROM entries e WHERE ${where}${search} ORDER BY e.timestamp DESC, e.uid LIMIT ? OFFSET ?`,
-      )
-      .all(...all, PER_PAGE, (page - 1) * PER_PAGE) as EntryRow[];
+    const rows = sql(
+      this.db,
+      `SELECT ${LIST_COLS} FROM entries e WHERE ${where}${search} ORDER BY e.timestamp DESC, e.uid LIMIT ? OFFSET ?`,
+    ).all(...all, PER_PAGE, (page - 1) * PER_PAGE) as EntryRow[];
     return { rows, total, page, pages };
   }
 
@@ -84,22 +88,21 @@ export class JournalQuery {
 
   /** Every entry row of a snapshot, for zip / xob exports. */
   allAtSnapshot(snap: SnapshotRow): EntryRow[] {
-    return this.db
-      .prepare(
-        'SELECT * FROM entries WHERE account_id = ? AND source = ? AND first_seq <= ? AND (last_seq IS NULL OR last_seq >= ?) ORDER BY timestamp DESC, uid',
-      )
-      .all(snap.account_id, snap.source, snap.seq, snap.seq) as EntryRow[];
+    return entriesAtSnapshot(this.db, snap);
   }
 
   versions(accountId: number, uid: string): EntryRow[] {
-    return this.db
-      .prepare('SELECT * FROM entries WHERE account_id = ? AND source = ? AND uid = ? ORDER BY first_seq DESC')
-      .all(accountId, SOURCE, uid) as EntryRow[];
+    return sql<[number, string, string], EntryRow>(
+      this.db,
+      'SELECT * FROM entries WHERE account_id = ? AND source = ? AND uid = ? ORDER BY first_seq DESC',
+    ).all(accountId, SOURCE, uid);
   }
 
   entry(accountId: number, id: number): EntryRow | undefined {
-    return this.db.prepare('SELECT * FROM entries WHERE id = ? AND account_id = ?').get(id, accountId) as
-      EntryRow | undefined;
+    return sql<[number, number], EntryRow>(this.db, 'SELECT * FROM entries WHERE id = ? AND account_id = ?').get(
+      id,
+      accountId,
+    );
   }
 
   /** seq → snapshot of the account's Journal backups (for version date ranges). */
