@@ -12,6 +12,7 @@ import { listSnapshotNames, readSnapshot, type SnapshotInfo } from '../store/sna
 import { recordSnapshot, referenceTrees } from './snapshot-index.js';
 import type { Store } from '../store/store.js';
 import { readTrustedTree, type Tree } from '../../protocol/tree.js';
+import { walkTrees } from '../store/tree-walk.js';
 
 export interface ReindexResult {
   devices: number;
@@ -24,15 +25,13 @@ export interface ReindexResult {
 function unreferencedTrees(store: Store, accountId: number, root: string): Map<string, { text: string; tree: Tree }> {
   const has = store.db.prepare('SELECT 1 FROM account_blobs WHERE account_id = ? AND id = ?');
   const out = new Map<string, { text: string; tree: Tree }>();
-  const stack = [root];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (out.has(id) || has.get(accountId, id)) continue;
+  walkTrees([root], (id) => {
+    if (has.get(accountId, id)) return null;
     const text = store.pool.readTree(id);
     const tree = readTrustedTree(text);
     out.set(id, { text, tree });
-    for (const e of tree.e) if (e[1] === 'd') stack.push(e[5]);
-  }
+    return tree;
+  });
   return out;
 }
 
@@ -64,9 +63,8 @@ function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
     if (!rec) continue;
     store.registry.index(rec);
     result.devices++;
-    const dir = store.userDir(serial);
-    for (const name of listSnapshotNames(dir)) {
-      const info = readSnapshot(dir, name);
+    for (const name of listSnapshotNames(store.objects, serial)) {
+      const info = readSnapshot(store.objects, serial, name);
       if (info) infos.push(info);
       else result.skipped.push(`${serial}/${name}: unreadable snapshot.json`);
     }
@@ -88,10 +86,9 @@ export function unindexedSnapshots(store: Store): SnapshotInfo[] {
   const known = new Set(store.db.prepare("SELECT serial || '/' || name FROM snapshots").pluck().all() as string[]);
   const out: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
-    const dir = store.userDir(serial);
-    for (const name of listSnapshotNames(dir)) {
+    for (const name of listSnapshotNames(store.objects, serial)) {
       if (known.has(`${serial}/${name}`)) continue;
-      const info = readSnapshot(dir, name);
+      const info = readSnapshot(store.objects, serial, name);
       if (info) out.push(info);
     }
   }
