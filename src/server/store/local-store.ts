@@ -129,9 +129,10 @@ export class LocalObjectStore implements ObjectStore {
       const now = new Date();
       utimesSync(path, now, now);
       return st.size;
-    } catch (e) {
-      if (isMissing(e)) return -1; // removed between the stat and the touch
-      throw e;
+    } catch {
+      // Removed between the stat and the touch, or not ours to touch: "absent", as
+      // before — the client sends it again and publishing replaces the file.
+      return -1;
     }
   }
 

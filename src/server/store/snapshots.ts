@@ -66,9 +66,8 @@ export function readSnapshot(objects: ObjectStore, serial: string, name: string)
   let info: SnapshotInfo;
   try {
     info = JSON.parse(needSync(objects, 'reading snapshots').read(snapshotKey(serial, name)).toString('utf8'));
-  } catch (e) {
-    if (e instanceof SyntaxError || (e as NodeJS.ErrnoException).code === 'ENOENT') return null; // damaged or gone
-    throw e;
+  } catch {
+    return null; // gone, unreadable or damaged: callers report it (reindex: "unreadable snapshot.json")
   }
   return info && info.version === 1 && info.name === name ? info : null;
 }
