@@ -25,6 +25,7 @@ import { rngFor, uuid4, hex, type Rng } from '../src/journal/gen/prng.js';
 import { serializeTree, type TreeEntry } from '../src/protocol/tree.js';
 import { Store } from '../src/server/store/store.js';
 import { stampOf } from '../src/server/store/snapshots.js';
+import { blobKey, treeKey } from '../src/server/store/object-store.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1, 9, 0);
@@ -61,14 +62,15 @@ class Writer {
       if (this.shared.has(id)) return [id, size];
       this.shared.add(id);
     }
-    this.put(this.store.pool.blobPath(id), data);
+    this.put(join(this.store.root, blobKey(id)), data); // straight into the local store's files (fast setup)
     return [id, size];
   }
 
   tree(entries: TreeEntry[]): [string, number] {
     const text = serializeTree(entries);
     const id = sha(text);
-    if (!existsSync(this.store.pool.treePath(id))) this.put(this.store.pool.treePath(id), text);
+    const file = join(this.store.root, treeKey(id));
+    if (!existsSync(file)) this.put(file, text);
     return [id, Buffer.byteLength(text)];
   }
 }

@@ -32,6 +32,7 @@ import { mutateJournal } from '../src/journal/gen/generator.js';
 import { INLINE_MAX } from '../src/protocol/tree.js';
 import { sha256Hex } from '../src/protocol/hash.js';
 import { readZip } from './helpers/unzip.js';
+import { blobFile } from './helpers/store-files.js';
 
 let srv: TestServer;
 serverForSuite((s) => (srv = s));
@@ -145,7 +146,7 @@ describe('backup and restore', () => {
       `second laptop sent ${rb.uploadedBlobs} blobs; only ${onlyB.length} are its own`,
     );
     const common = [...hb].find((h) => ha.has(h) && srv.ctx.store.pool.blobSize(h) > INLINE_MAX)!;
-    assert.ok(existsSync(srv.ctx.store.pool.blobPath(common)), 'shared blob stored once in the pool');
+    assert.ok(existsSync(blobFile(srv.ctx.store, common)), 'shared blob stored once in the pool');
     cleanup(a.profile, b.profile);
   });
 

@@ -17,6 +17,7 @@ import { verifyStore } from '../src/server/retention/verify.js';
 import { writeLeaseFile } from '../src/server/admission/lease-file.js';
 import { cleanup, serverCli, startServer, type TestServer } from './helpers/harness.js';
 import { ageStore, assertRestorable } from './helpers/sim.js';
+import { blobFile, putBlob } from './helpers/store-files.js';
 
 let srv: TestServer;
 let token: string;
@@ -51,11 +52,10 @@ async function api<T>(
 }
 
 /** A blob put straight into the pool, referenced by nothing, an hour old. */
-function garbage(text: string): string {
+async function garbage(text: string): Promise<string> {
   const data = Buffer.from(text);
   const id = sha(data);
-  const tmp = srv.ctx.store.pool.stage(data);
-  srv.ctx.store.pool.publish([{ tmp, id, kind: 'blob' }]);
+  await putBlob(srv.ctx.store, id, data);
   return id;
 }
 
@@ -76,8 +76,8 @@ describe('GC during an in-flight backup', () => {
   for (const where of ['in the server process', 'as a separate cleanup process'] as const) {
     test(`keeps what a client was told exists and what it uploaded (${where})`, async () => {
       const store = srv.ctx.store;
-      const told = garbage(`told ${where}`);
-      const other = garbage(`nobody asked ${where}`);
+      const told = await garbage(`told ${where}`);
+      const other = await garbage(`nobody asked ${where}`);
       ageStore(store, 4 * 3_600_000);
       const fresh = Buffer.from(`fresh upload ${where}`);
       const lease = (await api<{ lease: string }>('POST', '/api/v1/backups')).json.lease;
@@ -91,8 +91,8 @@ describe('GC during an in-flight backup', () => {
       l.grantedAt -= 3_600_000;
       writeLeaseFile(srv.ctx);
       const t = (l.grantedAt + 1000) / 1000;
-      utimesSync(store.pool.blobPath(told), t, t);
-      utimesSync(store.pool.blobPath(sha(fresh)), t, t);
+      utimesSync(blobFile(store, told), t, t);
+      utimesSync(blobFile(store, sha(fresh)), t, t);
 
       if (where === 'in the server process') {
         await runCleanup(store, DEFAULT_CLEANUP, {
@@ -134,11 +134,11 @@ describe('GC during an in-flight backup', () => {
       )
       .pluck()
       .get(dev.account_id) as string;
-    const junk = garbage('junk for the trash');
+    const junk = await garbage('junk for the trash');
     const trash = join(store.root, 'gc-trash');
     mkdirSync(trash, { recursive: true });
-    renameSync(store.pool.blobPath(live), join(trash, `b-${live}`));
-    renameSync(store.pool.blobPath(junk), join(trash, `b-${junk}`));
+    renameSync(blobFile(store, live), join(trash, `b-${live}`));
+    renameSync(blobFile(store, junk), join(trash, `b-${junk}`));
     ageStore(store);
     const r = await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, slackMs: 0, fullGc: true });
     assert.equal(r.gc[0].restoredFromTrash, 2);
@@ -156,7 +156,7 @@ describe('GC during an in-flight backup', () => {
       )
       .pluck()
       .get(dev.account_id) as string;
-    const path = store.pool.blobPath(victim);
+    const path = blobFile(store, victim);
     chmodSync(path, 0o644);
     writeFileSync(path, 'bit rot');
     const v = await verifyStore(store);

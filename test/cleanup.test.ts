@@ -82,7 +82,7 @@ describe('cleanup on a real store', () => {
       const at = T0 + d * DAY;
       const name = `datastore-${new Date(at).toISOString().slice(0, 16).replace('T', '_')}`;
       const info = { ...first, name, createdAt: at };
-      writeSnapshot(store.userDir(dev.serial), info);
+      await writeSnapshot(store.objects, info);
       store.db.transaction(() =>
         recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }),
       )();

@@ -11,6 +11,7 @@ import { frameHeader } from '../src/protocol/frames.js';
 import { sha256Hex } from '../src/protocol/hash.js';
 import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
 import { agent, backupJson, cleanup, registered, startServer, token, type TestServer } from './helpers/harness.js';
+import { treeFile } from './helpers/store-files.js';
 
 let srv: TestServer;
 let tokA: string;
@@ -143,7 +144,7 @@ describe('bad input is refused and nothing is written', () => {
     });
     assert.equal(r2.status, 422);
     assert.equal(r2.json.error, 'missing_blobs');
-    assert.ok(!existsSync(srv.ctx.store.pool.treePath(treeId(text))), 'tree not stored');
+    assert.ok(!existsSync(treeFile(srv.ctx.store, treeId(text))), 'tree not stored');
   });
 
   test('a blob whose bytes do not match its hash is rejected and not stored', async () => {

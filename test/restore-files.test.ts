@@ -37,6 +37,7 @@ import {
 import { FrameParser } from '../src/protocol/frame-parser.js';
 import { frameHeader } from '../src/protocol/frames.js';
 import { sha256Hex } from '../src/protocol/hash.js';
+import { blobFile } from './helpers/store-files.js';
 
 let srv: TestServer;
 serverForSuite((s) => (srv = s));
@@ -117,7 +118,7 @@ describe('full restore, awkward files', () => {
     assertSameTree(ds, rd, JOURNAL_EXCLUDES);
 
     // A pool blob damaged on the server (same size): the restore fails, and leaves no file that would look restored.
-    const blob = srv.ctx.store.pool.blobPath(sha256Hex(big));
+    const blob = blobFile(srv.ctx.store, sha256Hex(big));
     chmodSync(blob, 0o644);
     const bad = Buffer.from(readFileSync(blob));
     bad[1000] ^= 0xff;

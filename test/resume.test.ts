@@ -14,6 +14,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agent, cleanup, REPO, registered, startServer, type TestServer } from './helpers/harness.js';
+import { blobFile } from './helpers/store-files.js';
 
 const SIZE = 32 * 1024 * 1024;
 const RATE = 4 * 1024 * 1024;
@@ -91,7 +92,7 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
   assert.equal(srv.ctx.store.pool.blobSize(id), SIZE);
   assert.equal(
     createHash('sha256')
-      .update(readFileSync(srv.ctx.store.pool.blobPath(id)))
+      .update(readFileSync(blobFile(srv.ctx.store, id)))
       .digest('hex'),
     id,
   );

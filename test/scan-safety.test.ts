@@ -12,6 +12,8 @@ import { readTrustedTree } from '../src/protocol/tree.js';
 import { commit } from '../src/server/ingest/ingest.js';
 import { Store } from '../src/server/store/store.js';
 import { cleanup, tmp } from './helpers/harness.js';
+import { putBlob } from './helpers/store-files.js';
+import { idOfKey } from '../src/server/store/object-store.js';
 
 test('hashing refuses devices and links instead of following them', () => {
   const d = tmp('scan');
@@ -33,14 +35,14 @@ test('a commit publishes every subtree before the tree that names it', async () 
   const dev = store.registry.register({ serial: 'SHF0RDER01', nickname: '' }).device;
   const scan = scanSource('documents', src, join(root, 'cache.json'), 'test');
   const [blobId, blob] = [...scan.blobs][0];
-  store.pool.publish([{ id: blobId, kind: 'blob', tmp: store.pool.stage(Buffer.from('x'.repeat(100))) }]);
+  await putBlob(store, blobId, Buffer.from('x'.repeat(100)));
   assert.equal(blob.size, 100);
   const trees = allTrees(scan);
   const order: string[] = [];
   const publish = store.pool.publish.bind(store.pool);
   store.pool.publish = (staged) => {
-    for (const s of staged) if (s.kind === 'tree') order.push(s.id);
-    publish(staged);
+    for (const s of staged) if (s.key.startsWith('trees/')) order.push(idOfKey(s.key)!);
+    return publish(staged);
   };
   await commit(store, dev, [{ source: 'documents', root: scan.root, trees }], null);
   assert.equal(order.length, 4);

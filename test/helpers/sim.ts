@@ -14,7 +14,8 @@ import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/snapshot/sca
 import { readTrustedTree } from '../../src/protocol/tree.js';
 import type { DeviceRow } from '../../src/server/catalog/catalog.js';
 import { commit } from '../../src/server/ingest/ingest.js';
-import { POOL_DEPTH } from '../../src/server/store/pool.js';
+import { POOL_DEPTH } from '../../src/server/store/local-store.js';
+import type { StagedObject } from '../../src/server/store/object-store.js';
 import type { SnapshotInfo } from '../../src/server/store/snapshots.js';
 import type { Store } from '../../src/server/store/store.js';
 import { tmp } from './harness.js';
@@ -41,11 +42,11 @@ export async function simBackup(
     'sim',
     source === 'datastore' ? DATASTORE_EXCLUDES : new Set(),
   );
-  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  const staged: StagedObject[] = [];
   for (const [id, b] of scan.blobs)
-    if (store.pool.blobSize(id) < 0) staged.push({ id, kind: 'blob', tmp: store.pool.stage(readFileSync(b.path)) });
+    if (store.pool.blobSize(id) < 0) staged.push(await store.pool.stageBlob(id, [readFileSync(b.path)]));
   await store.pool.flush();
-  store.pool.publish(staged);
+  await store.pool.publish(staged);
   const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
   return info;
 }
@@ -94,8 +95,8 @@ export function storedIds(store: Store): Set<string> {
       else out.add(n);
     }
   };
-  walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, POOL_DEPTH);
+  walk(join(store.root, 'trees'), 1);
+  walk(join(store.root, 'pool'), POOL_DEPTH);
   return out;
 }
 
@@ -111,8 +112,8 @@ export function ageStore(store: Store, ms = 3_600_000): void {
       }
     }
   };
-  walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, POOL_DEPTH);
+  walk(join(store.root, 'trees'), 1);
+  walk(join(store.root, 'pool'), POOL_DEPTH);
 }
 
 /** Bytes of every stored object. */
@@ -124,7 +125,7 @@ export function storedBytes(store: Store): number {
       else n += statSync(join(d, x)).size;
     }
   };
-  walk(store.pool.treesDir, 1);
-  walk(store.pool.poolDir, POOL_DEPTH);
+  walk(join(store.root, 'trees'), 1);
+  walk(join(store.root, 'pool'), POOL_DEPTH);
   return n;
 }

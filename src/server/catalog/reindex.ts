@@ -14,7 +14,8 @@ import { owns } from './refs.js';
 import { entryCount } from './entries.js';
 import { snapshotNames } from './snapshots.js';
 import type { Store } from '../store/store.js';
-import { entryRef, isDirEntry, readTrustedTree, type Tree } from '../../protocol/tree.js';
+import { readTrustedTree, type Tree } from '../../protocol/tree.js';
+import { walkTrees } from '../store/tree-walk.js';
 
 export interface ReindexResult {
   devices: number;
@@ -26,15 +27,13 @@ export interface ReindexResult {
 /** All trees reachable from a root that the account does not reference yet. */
 function unreferencedTrees(store: Store, accountId: number, root: string): Map<string, { text: string; tree: Tree }> {
   const out = new Map<string, { text: string; tree: Tree }>();
-  const stack = [root];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (out.has(id) || owns(store.db, accountId, id)) continue;
+  walkTrees([root], (id) => {
+    if (owns(store.db, accountId, id)) return null;
     const text = store.pool.readTree(id);
     const tree = readTrustedTree(text);
     out.set(id, { text, tree });
-    for (const e of tree.e) if (isDirEntry(e)) stack.push(entryRef(e));
-  }
+    return tree;
+  });
   return out;
 }
 
@@ -64,9 +63,8 @@ function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
     if (!rec) continue;
     store.registry.index(rec);
     result.devices++;
-    const dir = store.userDir(serial);
-    for (const name of listSnapshotNames(dir)) {
-      const info = readSnapshot(dir, name);
+    for (const name of listSnapshotNames(store.objects, serial)) {
+      const info = readSnapshot(store.objects, serial, name);
       if (info) infos.push(info);
       else result.skipped.push(`${serial}/${name}: unreadable snapshot.json`);
     }
@@ -88,10 +86,9 @@ export function unindexedSnapshots(store: Store): SnapshotInfo[] {
   const known = snapshotNames(store.db);
   const out: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
-    const dir = store.userDir(serial);
-    for (const name of listSnapshotNames(dir)) {
+    for (const name of listSnapshotNames(store.objects, serial)) {
       if (known.has(`${serial}/${name}`)) continue;
-      const info = readSnapshot(dir, name);
+      const info = readSnapshot(store.objects, serial, name);
       if (info) out.push(info);
     }
   }

@@ -30,6 +30,8 @@ import { accountKey } from '../catalog/devices.js';
 import { owns } from '../catalog/refs.js';
 import type { Store } from '../store/store.js';
 import type { StashedTree } from './tree-stash.js';
+import { treeKey } from '../store/object-store.js';
+import { walkTrees } from '../store/tree-walk.js';
 
 export interface CommitSource {
   source: string;
@@ -50,10 +52,7 @@ const MAX_REPORTED_MISSING = 1000;
 function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>): NewTrees {
   const sent = new Map<string, string>(Object.entries(cs.trees));
   const out: NewTrees = new Map();
-  const stack = [cs.root];
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (out.has(id)) continue;
+  walkTrees([cs.root], (id) => {
     const text = sent.get(id);
     const early = text === undefined ? stash.get(id) : undefined;
     let t: { text: string; tree: Tree; tmp?: string };
@@ -62,10 +61,10 @@ function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>)
     else if (text !== undefined) {
       if (treeId(text) !== id) throw new AppError('hash_mismatch', `tree ${id} does not match its content`);
       t = { text, tree: parseTree(text) };
-    } else continue;
+    } else return null;
     out.set(id, t);
-    for (const e of t.tree.e) if (isDirEntry(e)) stack.push(entryRef(e));
-  }
+    return t.tree;
+  });
   return out;
 }
 
@@ -161,11 +160,7 @@ export async function commit(
     [...all].filter(([, t]) => !t.tmp).map(([id, t]) => ({ id, kind: 'tree' as const, data: t.text })),
   );
   const tmpOf = new Map(fresh.map((f) => [f.id, f.tmp]));
-  const staged = childrenFirst(all).map((id) => ({
-    id,
-    kind: 'tree' as const,
-    tmp: all.get(id)!.tmp ?? tmpOf.get(id)!,
-  }));
+  const staged = childrenFirst(all).map((id) => ({ key: treeKey(id), tmp: all.get(id)!.tmp ?? tmpOf.get(id)! }));
   // No new tree (an unchanged backup): nothing to flush — every blob was flushed
   // before its upload was acknowledged, and two syncfs of a busy disk were most
   // of such a commit's time.
@@ -173,7 +168,7 @@ export async function commit(
     try {
       await store.pool.flush();
       // Children first, so a crash mid-publish never leaves a visible tree whose child is absent.
-      store.pool.publish(staged);
+      await store.pool.publish(staged);
     } catch (e) {
       store.pool.discard(staged);
       throw e;
@@ -183,15 +178,14 @@ export async function commit(
   return writeAndRecord(store, device, parsed, runId, now);
 }
 
-function writeAndRecord(
+async function writeAndRecord(
   store: Store,
   device: DeviceRow,
   parsed: Array<{ cs: CommitSource; trees: NewTrees }>,
   runId: string | null,
   now: Date,
-): SnapshotInfo[] {
+): Promise<SnapshotInfo[]> {
   const account = accountKey(store.db, device.account_id);
-  const userDir = store.userDir(device.serial);
   const out: SnapshotInfo[] = [];
   for (const { cs, trees } of parsed) {
     const src = store.treeSource(new Map([...trees].map(([id, t]) => [id, t.tree])));
@@ -201,14 +195,14 @@ function writeAndRecord(
       serial: device.serial,
       account,
       source: cs.source,
-      name: allocateName(userDir, cs.source, now),
+      name: allocateName(store.objects, device.serial, cs.source, now),
       createdAt: now.getTime(),
       root: cs.root,
       files: stats.files,
       bytes: stats.bytes,
       runId,
     };
-    writeSnapshot(userDir, info);
+    await writeSnapshot(store.objects, info);
     indexSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id }, trees);
     out.push(info);
   }

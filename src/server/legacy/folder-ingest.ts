@@ -44,6 +44,7 @@ import { owns } from '../catalog/refs.js';
 import { commit } from '../ingest/ingest.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
+import { blobKey, type StagedObject } from '../store/object-store.js';
 
 export interface FolderSource {
   source: string;
@@ -194,7 +195,7 @@ async function ingestOnce(
     const from = opts.rehash ? join(cache, 'none') : cache;
     return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes, { keepHashed: true }), cache };
   });
-  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  const staged: StagedObject[] = [];
   const seen = new Set<string>();
   let copiedBytes = 0;
   const take = (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
@@ -202,7 +203,7 @@ async function ingestOnce(
     const tmp = confinedRead(store, path, confine, id, { copy, ino });
     if (tmp) {
       seen.add(id);
-      staged.push({ tmp, id, kind: 'blob' });
+      staged.push({ tmp, key: blobKey(id) });
       copiedBytes += size;
     }
   };
@@ -216,7 +217,7 @@ async function ingestOnce(
     }
     if (staged.length) {
       await store.pool.flush();
-      store.pool.publish(staged);
+      await store.pool.publish(staged);
     }
   } catch (e) {
     store.pool.discard(staged);

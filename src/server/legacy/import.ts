@@ -16,10 +16,9 @@
  * is older than a snapshot the account already had, the catalog is rebuilt
  * (reindex) so sequence numbers follow dates.
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSerial } from '../../protocol/names.js';
-import { replaceSymlink } from '../../platform/durable.js';
 import { DATASTORE_EXCLUDES } from '../../snapshot/scan.js';
 import type { DeviceRecord } from '../accounts/registry.js';
 import { reindex } from '../catalog/reindex.js';
@@ -98,21 +97,13 @@ function ensureDevice(store: Store, serial: string, createdAt: number): boolean 
 
 /** Points <source>-latest at the newest snapshot (an import may have moved it back). */
 function fixLatest(store: Store, serial: string): void {
-  const dir = store.userDir(serial);
   let best: { name: string; at: number } | null = null;
-  for (const name of listSnapshotNames(dir)) {
+  for (const name of listSnapshotNames(store.objects, serial)) {
     if (!name.startsWith('datastore-')) continue;
-    const info = readSnapshot(dir, name);
+    const info = readSnapshot(store.objects, serial, name);
     if (info && (!best || info.createdAt > best.at)) best = { name, at: info.createdAt };
   }
-  if (!best) return;
-  let cur = '';
-  try {
-    cur = readlinkSync(join(dir, 'datastore-latest'));
-  } catch {
-    /* none */
-  }
-  if (cur !== best.name) replaceSymlink(best.name, join(dir, 'datastore-latest'));
+  if (best) store.objects.sync?.setAlias(`users/${serial}`, 'datastore-latest', best.name);
 }
 
 function newestCreatedAt(store: Store, serial: string): number {
@@ -146,7 +137,7 @@ export async function importLegacy(
       if (ensureDevice(store, f.serial, f.date.getTime())) res.devicesCreated++;
     }
     onProgress?.(done, folders.length, `${f.serial}/${f.name}`);
-    if (listSnapshotNames(store.userDir(f.serial)).includes(f.name)) {
+    if (listSnapshotNames(store.objects, f.serial).includes(f.name)) {
       res.skipped++;
     } else {
       try {

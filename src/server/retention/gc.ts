@@ -12,7 +12,7 @@
  * Safe while backups run (the "claim" protocol): whenever the server tells a
  * client an object exists — `missing` answers, duplicate uploads, subtrees a
  * commit reuses, trees re-published — it first sets that file's mtime to now
- * (Pool.claimBlob/claimTree; ENOENT = "missing"). GC never deletes an object
+ * (Pool.claimBlob/claimTree; absent = "missing"). GC never deletes an object
  * whose mtime is at or after the horizon = min(start of this GC, grant time
  * of the oldest live lease) − slack, and treats such unreachable trees as
  * roots (their whole closure stays). A client told "present" holds a lease
@@ -20,14 +20,16 @@
  * Live leases come from the running server: in-process from Admission, from
  * a separate `cleanup` process through <root>/run/leases.json, which `serve`
  * rewrites before answering every lease grant and release.
- * In the server's own process lstat and unlink run with no request in
- * between. When another process (a running `serve`) may claim concurrently,
- * a victim is renamed into gc-trash/ first, its mtime read again there (a claim that landed in
- * between shows), and only then unlinked — or renamed back. A crash leaves
- * files in gc-trash/; the next run puts them back and decides again.
+ * The deletion itself is the object store's sweep(): locally, in the
+ * server's own process lstat and unlink run with no request in between;
+ * when another process (a running `serve`) may claim concurrently, a victim
+ * is renamed into gc-trash/ first, its mtime read again there (a claim that
+ * landed in between shows), and only then unlinked — or renamed back. A
+ * crash leaves files in gc-trash/; the next run puts them back (recoverSweeps)
+ * and decides again.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { listObjects, POOL_DEPTH } from '../store/pool.js';
+import { readFileSync } from 'node:fs';
+import { blobKey, idOfKey, needSync, treeKey } from '../store/object-store.js';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
@@ -64,6 +66,14 @@ export interface GcResult {
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
+/** Stored objects under pool/ or trees/, with their ids. */
+async function* listIds(store: Store, prefix: string): AsyncGenerator<{ key: string; id: string }> {
+  for await (const { key } of store.objects.list(prefix)) {
+    const id = idOfKey(key);
+    if (id) yield { key, id };
+  }
+}
+
 export interface LeaseFile {
   pid: number;
   updatedAt: number;
@@ -84,68 +94,30 @@ export function foreignServer(root: string): { grants: number[] } | null {
   }
 }
 
+/** Deletes unclaimed objects through the object store (which hides, re-checks and unlinks when guarded). */
 export class Sweeper {
-  readonly trash: string;
-  /** useTrash: another process may claim objects concurrently (rename, re-check, then unlink). */
   constructor(
     private readonly store: Store,
     readonly horizon: number,
     private readonly dryRun: boolean,
-    private readonly useTrash = true,
-  ) {
-    this.trash = join(store.root, 'gc-trash');
-    mkdirSync(this.trash, { recursive: true });
-  }
+    /** Another process may claim objects concurrently (hide, re-check, then delete). */
+    private readonly guarded = true,
+  ) {}
 
-  fresh(path: string): boolean {
-    try {
-      return lstatSync(path).mtimeMs >= this.horizon;
-    } catch {
-      return true;
-    }
+  /** Claimed at or after the horizon (or absent: nothing to delete). */
+  fresh(key: string): boolean {
+    const st = needSync(this.store.objects, 'the GC').stat(key);
+    return !st || st.mtimeMs >= this.horizon;
   }
 
   /** Deletes one object unless it was claimed; returns its size when deleted, else -1. */
-  sweep(path: string, kind: 't' | 'b', id: string): number {
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch {
-      return -1;
-    }
-    if (st.mtimeMs >= this.horizon) return -1;
-    if (this.dryRun) return st.size;
-    if (!this.useTrash) {
-      // Same process as every claimer (or none runs): lstat and unlink happen with no request in between.
-      unlinkSync(path);
-      return st.size;
-    }
-    const t = join(this.trash, `${kind}-${id}`);
-    try {
-      renameSync(path, t);
-    } catch {
-      return -1;
-    }
-    if (lstatSync(t).mtimeMs >= this.horizon) {
-      renameSync(t, path);
-      return -1;
-    }
-    unlinkSync(t);
-    return st.size;
+  sweep(key: string): Promise<number> {
+    return this.store.objects.sweep(key, this.horizon, { dryRun: this.dryRun, guarded: this.guarded });
   }
 
-  /** Puts back whatever a crashed run left in gc-trash/. */
+  /** Puts back whatever a crashed run left hidden. */
   restoreTrash(): number {
-    let n = 0;
-    for (const name of readdirSync(this.trash)) {
-      const m = /^([tb])-([0-9a-f]{64})$/.exec(name);
-      if (!m) continue;
-      const dest = m[1] === 't' ? this.store.pool.treePath(m[2]) : this.store.pool.blobPath(m[2]);
-      mkdirSync(join(dest, '..'), { recursive: true });
-      renameSync(join(this.trash, name), dest);
-      n++;
-    }
-    return n;
+    return this.store.objects.recoverSweeps();
   }
 }
 
@@ -202,20 +174,19 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
   const candidates: string[] = [];
   const freshRoots: string[] = [];
   const blobCandidates: string[] = [];
-  const trees = opts.candidates ? [] : listObjects(store.pool.treesDir, 1);
+  const trees = opts.candidates ? [] : listIds(store, 'trees/');
   if (opts.candidates) {
     for (const id of new Set(opts.candidates)) {
       if (marked.has(id)) continue;
-      const path = store.pool.treePath(id);
-      if (!existsSync(path)) blobCandidates.push(id);
-      else if (sw.fresh(path)) freshRoots.push(id);
+      if (!store.pool.hasTree(id)) blobCandidates.push(id);
+      else if (sw.fresh(treeKey(id))) freshRoots.push(id);
       else candidates.push(id);
     }
   }
-  for (const f of trees) {
+  for await (const f of trees) {
     if (++n % every === 0) await yieldNow();
     if (marked.has(f.id)) continue;
-    if (sw.fresh(f.path)) freshRoots.push(f.id);
+    if (sw.fresh(f.key)) freshRoots.push(f.id);
     else candidates.push(f.id);
   }
   for (const id of freshRoots) {
@@ -231,19 +202,17 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
     candidates.filter((id) => !marked.has(id)),
   )) {
     if (++n % every === 0) await yieldNow();
-    const size = sw.sweep(store.pool.treePath(id), 't', id);
+    const size = await sw.sweep(treeKey(id));
     if (size >= 0) {
       result.trees++;
       result.bytes += size;
     } else result.protectedTrees++;
   }
-  const blobs = opts.candidates
-    ? blobCandidates.map((id) => ({ id, path: store.pool.blobPath(id) }))
-    : listObjects(store.pool.poolDir, POOL_DEPTH);
-  for (const f of blobs) {
+  const blobs = opts.candidates ? blobCandidates.map((id) => ({ id, key: blobKey(id) })) : listIds(store, 'pool/');
+  for await (const f of blobs) {
     if (++n % every === 0) await yieldNow();
     if (marked.has(f.id)) continue;
-    const size = sw.sweep(f.path, 'b', f.id);
+    const size = await sw.sweep(f.key);
     if (size >= 0) {
       result.blobs++;
       result.bytes += size;

@@ -12,8 +12,8 @@
  * the id): a collision can only keep an unreachable object, never delete a
  * reachable one.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
+import { walkTrees } from '../store/tree-walk.js';
+import { entryRef, entrySize, isBlobEntry, type Tree } from '../../protocol/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from '../store/store.js';
 import { snapshotRoots } from '../catalog/snapshots.js';
@@ -66,40 +66,25 @@ export interface Closure {
   trees: number;
 }
 
-let buf = Buffer.alloc(1 << 20);
-
-/** A stored tree's text and size: one open/read/close into a reused buffer (the walk's hot path). */
-function readTreeText(path: string): { text: string; size: number } {
-  const fd = openSync(path, 'r');
-  try {
-    let n = readSync(fd, buf, 0, buf.length, 0);
-    if (n === buf.length) {
-      buf = Buffer.alloc(Math.max(buf.length * 2, fstatSync(fd).size + 1));
-      n = readSync(fd, buf, 0, buf.length, 0);
-    }
-    return { text: buf.toString('utf8', 0, n), size: n };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Every tree and blob reachable from `trees` plus `blobs`. A missing tree throws. */
 export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[string, number]> = []): Closure {
   const sizes = new Map<string, number>();
   let treeCount = 0;
-  const stack = [...trees];
   for (const [id, size] of blobs) sizes.set(id, size);
-  while (stack.length) {
-    const id = stack.pop()!;
-    if (sizes.has(id)) continue;
-    const { text, size } = readTreeText(store.pool.treePath(id));
-    sizes.set(id, size);
-    treeCount++;
-    for (const e of (JSON.parse(text) as Tree).e) {
-      if (isDirEntry(e)) stack.push(entryRef(e));
-      else if (isBlobEntry(e) && !sizes.has(entryRef(e))) sizes.set(entryRef(e), entrySize(e));
-    }
-  }
+  // `sizes` is the walk's seen set: an id is added with its size when its tree is read.
+  const seen = { has: (id: string) => sizes.has(id), add: () => {} };
+  walkTrees(
+    trees,
+    (id) => {
+      const text = store.pool.readTree(id);
+      sizes.set(id, Buffer.byteLength(text));
+      treeCount++;
+      const tree = JSON.parse(text) as Tree;
+      for (const e of tree.e) if (isBlobEntry(e) && !sizes.has(entryRef(e))) sizes.set(entryRef(e), entrySize(e));
+      return tree;
+    },
+    seen,
+  );
   return { sizes, trees: treeCount };
 }
 

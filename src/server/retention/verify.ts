@@ -9,8 +9,7 @@
  * changed on disk.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { listObjects, POOL_DEPTH } from '../store/pool.js';
+import { idOfKey } from '../store/object-store.js';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
 import { accountSnapshots, latestSerial } from '../catalog/snapshots.js';
 import { accountEntries } from '../catalog/entries.js';
@@ -34,11 +33,12 @@ export interface VerifyResult {
   seconds: number;
 }
 
-function hashFile(path: string): Promise<{ hex: string; bytes: number }> {
+function hashObject(store: Store, key: string): Promise<{ hex: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let bytes = 0;
-    createReadStream(path)
+    store.objects
+      .get(key)
       .on('data', (c) => {
         bytes += c.length;
         h.update(c);
@@ -99,12 +99,12 @@ export async function verifyStore(
   const pct = opts.samplePct ?? 100;
   const rnd = opts.random ?? Math.random;
   const res: VerifyResult = { samplePct: pct, blobs: 0, trees: 0, bytes: 0, damaged: [], seconds: 0 };
-  // A sample takes whole leaf folders (trees/ab/, pool/ab/cd/) so the rest is never listed.
-  const pick = pct < 100 ? () => rnd() * 100 < pct : undefined;
-  const check = async (o: { path: string; id: string }, kind: 'blob' | 'tree') => {
+  // A sample takes whole leaf folders (trees/ab/, pool/ab/) so the rest is never listed.
+  const pick = pct < 100 ? () => rnd() * 100 < pct : () => true;
+  const check = async (o: { key: string; id: string }, kind: 'blob' | 'tree') => {
     let problem: string | null = null;
     try {
-      const h = await hashFile(o.path);
+      const h = await hashObject(store, o.key);
       res.bytes += h.bytes;
       if (h.hex !== o.id) problem = `content hashes to ${h.hex.slice(0, 12)}…`;
     } catch (e) {
@@ -114,8 +114,18 @@ export async function verifyStore(
     else res.trees++;
     if (problem) res.damaged.push(affected(store, o.id, kind, problem));
   };
-  for (const o of listObjects(store.pool.treesDir, 1, pick)) await check(o, 'tree');
-  for (const o of listObjects(store.pool.poolDir, POOL_DEPTH, pick)) await check(o, 'blob');
+  for (const [top, kind] of [
+    ['trees', 'tree'],
+    ['pool', 'blob'],
+  ] as const) {
+    for (let i = 0; i < 256; i++) {
+      if (!pick()) continue;
+      for await (const { key } of store.objects.list(`${top}/${i.toString(16).padStart(2, '0')}/`)) {
+        const id = idOfKey(key);
+        if (id) await check({ key, id }, kind);
+      }
+    }
+  }
   res.seconds = (Date.now() - t) / 1000;
   return res;
 }

@@ -5,27 +5,21 @@
  *   users/<SN>/<source>-latest -> <source>-YYYY-MM-DD_HH:MM
  *
  * A snapshot folder holds no file copies, only snapshot.json (the root tree
- * id, counts, sizes, run id). It appears atomically: written in a hidden
- * temp folder, flushed, renamed into place; `-latest` is then swapped by an
- * atomic symlink rename. Names are UTC minutes; seconds (then milliseconds)
- * are appended only when the name is taken.
+ * id, counts, sizes, run id): an object of the store under the key
+ * users/<SN>/<name>/snapshot.json, put if absent (the local store writes the
+ * folder hidden, flushes and renames it into place). Names are UTC minutes;
+ * seconds (then milliseconds) are appended only when the name is taken.
+ *
+ * `-latest` is a convenience kept by the local store (an atomic symlink
+ * swap) for people browsing the folder and for the 2008 clients' layout; no
+ * code of the server reads it — "latest" is derived from the records (the
+ * catalog's newest snapshot per source), so a store without links (S3) loses
+ * nothing.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
-} from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fsyncDir, replaceSymlink } from '../../platform/durable.js';
 import { isSnapshotName } from '../../protocol/names.js';
+import { needSync, snapshotKey, type ObjectStore } from './object-store.js';
 
 export interface SnapshotInfo {
   version: 1;
@@ -51,47 +45,42 @@ export function stampOf(t: Date, precision: 'min' | 'sec' | 'ms'): string {
   return s;
 }
 
-/** A free snapshot name for `source` at time t in folder `dir`. */
-export function allocateName(dir: string, source: string, t: Date): string {
+/** A free snapshot name for `source` at time t among `serial`'s records. */
+export function allocateName(objects: ObjectStore, serial: string, source: string, t: Date): string {
+  const taken = new Set(listSnapshotNames(objects, serial));
   for (const p of ['min', 'sec', 'ms'] as const) {
     const name = `${source}-${stampOf(t, p)}`;
-    if (!existsSync(join(dir, name))) return name;
+    if (!taken.has(name)) return name;
   }
   throw new Error(`snapshot name clash for ${source} at ${t.toISOString()}`);
 }
 
-/** Writes the snapshot folder atomically and moves `-latest`. */
-export function writeSnapshot(userDir: string, info: SnapshotInfo, moveLatest = true): void {
-  mkdirSync(userDir, { recursive: true });
-  const tmp = join(userDir, `.tmp-${info.name}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmp);
-  const file = join(tmp, 'snapshot.json');
-  writeFileSync(file, JSON.stringify(info, null, 2) + '\n');
-  const fd = openSync(file, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  fsyncDir(tmp);
-  renameSync(tmp, join(userDir, info.name));
-  fsyncDir(userDir);
-  if (moveLatest) replaceSymlink(info.name, join(userDir, `${info.source}-latest`));
+/** Writes the snapshot record (it appears whole, or not at all) and moves `-latest`. */
+export async function writeSnapshot(objects: ObjectStore, info: SnapshotInfo, moveLatest = true): Promise<void> {
+  const written = await objects.putIfAbsent(snapshotKey(info.serial, info.name), JSON.stringify(info, null, 2) + '\n');
+  if (!written) throw new Error(`snapshot ${info.serial}/${info.name} exists already`);
+  if (moveLatest) objects.sync?.setAlias(`users/${info.serial}`, `${info.source}-latest`, info.name);
 }
 
-export function readSnapshot(userDir: string, name: string): SnapshotInfo | null {
+export function readSnapshot(objects: ObjectStore, serial: string, name: string): SnapshotInfo | null {
+  let info: SnapshotInfo;
   try {
-    const info = JSON.parse(readFileSync(join(userDir, name, 'snapshot.json'), 'utf8')) as SnapshotInfo;
-    return info && info.version === 1 && info.name === name ? info : null;
+    info = JSON.parse(needSync(objects, 'reading snapshots').read(snapshotKey(serial, name)).toString('utf8'));
   } catch {
-    return null;
+    return null; // gone, unreadable or damaged: callers report it (reindex: "unreadable snapshot.json")
   }
+  return info && info.version === 1 && info.name === name ? info : null;
 }
 
-/** Snapshot folder names under a user folder (valid names only, any order). */
-export function listSnapshotNames(userDir: string): string[] {
-  try {
-    return readdirSync(userDir).filter((n) => isSnapshotName(n));
-  } catch {
-    return [];
+/** Names of `serial`'s snapshot records (valid names only, any order). */
+export function listSnapshotNames(objects: ObjectStore, serial: string): string[] {
+  const prefix = `users/${serial}/`;
+  const out: string[] = [];
+  for (const { key } of needSync(objects, 'listing snapshots').list(prefix)) {
+    const rest = key.slice(prefix.length).split('/');
+    if (rest.length === 2 && rest[1] === 'snapshot.json' && isSnapshotName(rest[0])) out.push(rest[0]);
   }
+  return out;
 }
 
 /** Removes half-written temp folders left by a crash. */

@@ -1,16 +1,18 @@
 /**
- * store — one server root: its folders, pool, catalog and registry.
+ * store — one server root: its object store, pool, catalog and registry.
  *
- *   <root>/pool/ trees/ incoming/   see pool.ts
- *   <root>/users/<SN>/              device.json and snapshot folders
- *   <root>/catalog.sqlite           the index (catalog.ts); reindex rebuilds it
+ *   <root>/store-format.json        format name and version (store-format.ts)
+ *   <root>/pool/ trees/ incoming/   objects (local-store.ts, pool.ts)
+ *   <root>/users/<SN>/              device.json and snapshot records (snapshots.ts)
+ *   <root>/catalog.sqlite           the index (catalog/); reindex rebuilds it
  *   <root>/admin.json               admin password (scrypt) and API token hashes
  *   <root>/accounts/replacements.json  pending replaced-laptop approvals
  *   <root>/users/<SN>/restore-code.json, pins.json  each laptop's restore code and pins
  *
- * Opening a store also repairs what a crash may have left: temp files and
- * half-written snapshot folders are removed, and snapshot folders that reached
- * the disk but not the catalog are indexed.
+ * Opening a store checks its format (a newer one is refused), and repairs
+ * what a crash may have left: temp files and half-written snapshot folders
+ * are removed, and snapshot folders that reached the disk but not the
+ * catalog are indexed.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,10 +26,16 @@ import { Replacements } from '../accounts/replacements.js';
 import { cleanTempFolders } from './snapshots.js';
 import { readTrustedTree, type Tree } from '../../protocol/tree.js';
 import type { TreeSource } from '../catalog/indexer.js';
+import type { ObjectStore } from './object-store.js';
+import { LocalObjectStore } from './local-store.js';
+import { openStoreFormat, type StoreFormat } from './store-format.js';
 
 export class Store {
   readonly root: string;
   readonly usersDir: string;
+  readonly format: StoreFormat;
+  /** Where pool, trees and snapshot records live (the local filesystem by default). */
+  readonly objects: ObjectStore;
   readonly pool: Pool;
   readonly db: Catalog;
   readonly registry: Registry;
@@ -42,9 +50,12 @@ export class Store {
   constructor(root: string) {
     this.root = resolve(root);
     mkdirSync(this.root, { recursive: true });
+    const isNew = !existsSync(join(this.root, 'pool'));
+    this.format = openStoreFormat(this.root, isNew);
     this.usersDir = join(this.root, 'users');
     mkdirSync(this.usersDir, { recursive: true });
-    this.pool = new Pool(this.root);
+    this.objects = new LocalObjectStore(this.root);
+    this.pool = new Pool(this.objects);
     this.restoreCodes = new RestoreCodes(this.usersDir);
     this.replacements = new Replacements(this.root);
     this.db = openCatalog(join(this.root, 'catalog.sqlite'), {
@@ -78,7 +89,7 @@ export class Store {
     for (const sn of this.serials()) cleanTempFolders(this.userDir(sn));
   }
 
-  /** Reads trees from `extra` first (a commit's new trees), then from disk. */
+  /** Reads trees from `extra` first (a commit's new trees), then from the store. */
   treeSource(extra?: Map<string, Tree>): TreeSource {
     return {
       tree: (id) => extra?.get(id) ?? readTrustedTree(this.pool.readTree(id)),

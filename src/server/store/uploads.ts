@@ -8,7 +8,8 @@
  *
  * Large blobs use resumable uploads (tus-like): `incoming/<id>.<serial>.part`
  * grows by appends that must start at its current size; when it reaches the
- * declared length it is hashed, flushed and published. A broken connection
+ * declared length it is hashed, flushed and handed to the object store
+ * (putFile: a rename locally, an upload elsewhere). A broken connection
  * keeps every byte received, so a retry sends only the rest.
  */
 import {
@@ -18,13 +19,10 @@ import {
   fsyncSync,
   openSync,
   closeSync,
-  renameSync,
   statSync,
   unlinkSync,
-  mkdirSync,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
@@ -34,6 +32,7 @@ import { FLAG_DEFLATE } from '../../protocol/frames.js';
 import { BATCH_BLOB_MAX, BATCH_BODY_MAX } from '../../protocol/limits.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
+import type { StagedObject } from './object-store.js';
 
 export interface BatchResult {
   stored: number;
@@ -86,15 +85,15 @@ function hashParts(parts: Buffer[]): { id: string; bytes: number } {
  */
 export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): Promise<BatchResult> {
   const result: BatchResult = { stored: 0, duplicates: 0, bytes: 0, rejected: [] };
-  const staged: Array<{ tmp: string; id: string; kind: 'blob' }> = [];
+  const staged: StagedObject[] = [];
   const inBatch = new Set<string>();
   const writes = new Set<Promise<void>>();
   let failed: unknown = null;
   const write = (id: string, parts: Buffer[]) => {
     const w: Promise<void> = store.pool
-      .stageParts(parts)
+      .stageBlob(id, parts)
       .then(
-        (tmp) => void staged.push({ id, kind: 'blob', tmp }),
+        (s) => void staged.push(s),
         (e) => void (failed ??= e),
       )
       .finally(() => writes.delete(w));
@@ -122,7 +121,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
     await Promise.all(writes);
     if (failed) throw failed;
     await store.pool.flush();
-    store.pool.publish(staged);
+    await store.pool.publish(staged);
   } catch (e) {
     await Promise.allSettled(writes);
     store.pool.discard(staged);
@@ -141,8 +140,9 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
   return result;
 }
 
+/** The local file a resumable upload grows in (scratch space of the store, not an object). */
 export function partPath(store: Store, serial: string, id: string): string {
-  return join(store.pool.incomingDir, `${id}.${serial}.part`);
+  return store.objects.scratchPath(`${id}.${serial}.part`);
 }
 
 /** Bytes of a resumable upload already received (the blob's size when complete). */
@@ -229,8 +229,6 @@ async function appendLocked(
   const fd = openSync(part, 'r');
   fsyncSync(fd);
   closeSync(fd);
-  const final = store.pool.blobPath(id);
-  mkdirSync(dirname(final), { recursive: true });
-  renameSync(part, final);
+  await store.pool.putBlobFile(id, part);
   return { offset: size, complete: true };
 }

@@ -16,7 +16,6 @@
  * connection mid-frame: the client sees a broken stream, never wrong bytes
  * under a right name (and it verifies every blob's hash anyway).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { FRAME_HEADER } from '../../../protocol/frames.js';
 import type { Pool } from '../../store/pool.js';
@@ -83,17 +82,17 @@ export async function sendBlobFrames(res: ServerResponse, pool: Pool, ids: strin
       buf.writeUInt32BE(sizes[i], used + 33);
       used += FRAME_HEADER;
       if (sizes[i] === 0) continue;
-      const fd = openSync(pool.blobPath(ids[i]), 'r');
+      const blob = pool.openBlob(ids[i]);
       try {
         for (let off = 0; off < sizes[i];) {
           if (used === SLOT) await flush();
-          const n = readSync(fd, buf, used, Math.min(SLOT - used, sizes[i] - off), off);
+          const n = blob.read(buf, used, Math.min(SLOT - used, sizes[i] - off), off);
           if (n <= 0) throw new Error(`blob ${ids[i]} is shorter than its recorded size`);
           used += n;
           off += n;
         }
       } finally {
-        closeSync(fd);
+        blob.close();
       }
     }
     if (used) res.write(buf.subarray(0, used));

@@ -10,7 +10,6 @@
  * A device may read only trees and blobs its account references
  * (account_blobs); anything else answers 404, whether it exists or not.
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
@@ -147,7 +146,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const size = store.pool.blobSize(req.params.id);
       if (size < 0) throw new AppError('not_found', 'blob is missing from the pool');
       reply.header('Content-Length', String(size));
-      return reply.type('application/octet-stream').send(createReadStream(store.pool.blobPath(req.params.id)));
+      return reply.type('application/octet-stream').send(store.pool.blobStream(req.params.id));
     },
   );
 }

@@ -12,7 +12,6 @@
  * a quoted string cannot hold replaced by _) and the exact one as RFC 5987
  * filename*.
  */
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { isSerial, isSnapshotName } from '../../../protocol/names.js';
@@ -53,7 +52,9 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       const w = kit.req(req);
       const e = version(w, req.params.serial, req.params.id);
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
-      const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data: pool.refSource(e.data_blob) });
+      const src = pool.refSource(e.data_blob);
+      const data = Buffer.isBuffer(src) ? src : pool.blobStream(src.blob);
+      const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data });
       req.log.info({ uid: e.uid, account: e.account_id }, 'web restore: xoj');
       return reply
         .type(XOJ_MIME)
@@ -71,7 +72,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       const e = version(w, req.params.serial, req.params.id);
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
       const source = pool.refSource(e.data_blob);
-      const size = typeof source === 'string' ? pool.blobSize(e.data_blob) : source.length;
+      const size = Buffer.isBuffer(source) ? source.length : pool.blobSize(source.blob);
       if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
       const mime = SAFE_MIME.test(e.mime_type.split(';')[0].trim())
         ? e.mime_type.split(';')[0].trim()
@@ -83,7 +84,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
         .header('Content-Security-Policy', "default-src 'none'; sandbox")
         .header('Content-Disposition', contentDisposition(dataFileName(e.title, e.mime_type, e.uid)))
         .header('Cache-Control', 'private, no-store')
-        .send(typeof source === 'string' ? createReadStream(source) : source);
+        .send(Buffer.isBuffer(source) ? source : pool.blobStream(source.blob));
     },
   );
 

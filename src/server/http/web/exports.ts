@@ -11,7 +11,6 @@
  *    (home/olpc/.sugar/default/datastore/…). Walks the snapshot tree and
  *    streams each blob from the pool through gzip.
  */
-import { createReadStream } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
@@ -45,8 +44,12 @@ export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
     const mtime = new Date((e.timestamp ?? 0) * 1000);
     const source = pool.refSource(e.data_blob);
     const options = { mtime, compress: !PACKED.test(e.mime_type) };
-    if (typeof source === 'string') zip.addFile(source, name, options);
-    else zip.addBuffer(source, name, options);
+    if (Buffer.isBuffer(source)) zip.addBuffer(source, name, options);
+    else
+      // Opened when yazl reaches it (one blob open at a time); mode as a pool file's (0444).
+      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.blobSize(source.blob) }, (cb) =>
+        cb(null, pool.blobStream(source.blob)),
+      );
   }
   zip.end();
   return zip;
@@ -68,7 +71,7 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
         continue;
       }
       let sent = 0;
-      for await (const chunk of createReadStream(pool.blobPath(ref))) {
+      for await (const chunk of pool.blobStream(ref)) {
         sent += (chunk as Buffer).length;
         yield chunk as Buffer;
       }

@@ -1,0 +1,187 @@
+/**
+ * Unit tests of the store's parts on a real Store in a temporary root: the
+ * pool, resumable uploads (completion through the object store), the tree
+ * stash, store-format.json (new, old without it, newer refused — also by
+ * the `serve`, `reindex` and `cleanup` commands) and the iterative tree walker.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Store } from '../src/server/store/store.js';
+import { appendUpload, partPath, uploadOffset } from '../src/server/store/uploads.js';
+import { TreeStash } from '../src/server/ingest/tree-stash.js';
+import { FORMAT_FILE, STORE_FORMAT_VERSION } from '../src/server/store/store-format.js';
+import { walkTrees } from '../src/server/store/tree-walk.js';
+import { serializeTree, type Tree } from '../src/protocol/tree.js';
+import { cleanup, serverCli, tmp } from './helpers/harness.js';
+import { blobFile, putBlob } from './helpers/store-files.js';
+
+const sha = (d: Buffer | string) => createHash('sha256').update(d).digest('hex');
+
+test('pool: staged objects appear on publish; claim marks use; tiny blobs are served from memory; inline refs', async () => {
+  const root = tmp('pool');
+  const store = new Store(root);
+  const { pool } = store;
+  const treeText = serializeTree([]);
+  const blob = Buffer.from('a blob of some bytes');
+  const staged = await pool.stageMany([
+    { id: sha(blob), kind: 'blob', data: blob },
+    { id: sha(treeText), kind: 'tree', data: treeText },
+  ]);
+  assert.equal(pool.blobSize(sha(blob)), -1);
+  assert.equal(pool.hasTree(sha(treeText)), false);
+  await pool.flush();
+  await pool.publish(staged);
+  assert.equal(pool.blobSize(sha(blob)), blob.length);
+  assert.equal(pool.readTree(sha(treeText)), treeText);
+  utimesSync(blobFile(store, sha(blob)), 1000, 1000);
+  assert.equal(pool.claimBlob(sha(blob)), blob.length);
+  assert.ok(statSync(blobFile(store, sha(blob))).mtimeMs > Date.now() - 60_000);
+  assert.equal(pool.claimTree(sha(treeText)), true);
+  assert.equal(pool.claimBlob(sha('absent')), -1);
+
+  const r = pool.openBlob(sha(blob));
+  const buf = Buffer.alloc(1 << 20); // a restore's reused slot
+  assert.equal(r.read(buf, 100, 6, 2), 6);
+  r.close();
+  assert.equal(buf.toString('utf8', 100, 106), 'blob o');
+
+  const tiny = Buffer.from('tiny');
+  await putBlob(store, sha(tiny), tiny);
+  pool.rememberTiny(sha(tiny), tiny);
+  rmSync(blobFile(store, sha(tiny)), { force: true });
+  assert.equal(pool.readBlob(sha(tiny)).toString(), 'tiny', 'from memory');
+  assert.equal(pool.refBytes('inline:' + Buffer.from('inl').toString('base64')).toString(), 'inl');
+  assert.ok(Buffer.isBuffer(pool.refSource('inline:aGk=')));
+  assert.deepEqual(pool.refSource(sha(blob)), { blob: sha(blob) });
+  store.close();
+  cleanup(root);
+});
+
+test('uploads: a resumable upload completes through the object store; wrong bytes are discarded', async () => {
+  const root = tmp('upl');
+  const store = new Store(root);
+  const data = Buffer.alloc(300_000, 7);
+  const id = sha(data);
+  let r = await appendUpload(store, 'SN1', id, 0, data.length, Readable.from([data.subarray(0, 100_000)]));
+  assert.deepEqual(r, { offset: 100_000, complete: false });
+  assert.deepEqual(uploadOffset(store, 'SN1', id), { offset: 100_000, complete: false });
+  await assert.rejects(
+    appendUpload(store, 'SN1', id, 5, data.length, Readable.from([data.subarray(5)])),
+    /at offset 100000/,
+  );
+  r = await appendUpload(store, 'SN1', id, 100_000, data.length, Readable.from([data.subarray(100_000)]));
+  assert.deepEqual(r, { offset: data.length, complete: true });
+  assert.equal(existsSync(partPath(store, 'SN1', id)), false, 'the part became the blob');
+  assert.ok(readFileSync(blobFile(store, id)).equals(data));
+  assert.deepEqual(uploadOffset(store, 'SN1', id), { offset: data.length, complete: true });
+
+  const bad = Buffer.alloc(1000, 1);
+  await assert.rejects(
+    appendUpload(store, 'SN1', sha('something else'), 0, bad.length, Readable.from([bad])),
+    /do not match/,
+  );
+  assert.equal(existsSync(partPath(store, 'SN1', sha('something else'))), false);
+  assert.equal(store.pool.blobSize(sha('something else')), -1);
+  store.close();
+  cleanup(root);
+});
+
+test('tree stash: checked trees wait unpublished; a wrong one is refused; drop and expiry remove their temp files', async () => {
+  const root = tmp('stash');
+  const store = new Store(root);
+  const live = new Set(['L1', 'L2']);
+  const stash = new TreeStash(store.pool, (l) => live.has(l));
+  const t1 = serializeTree([['a', 'f', 0o644, 1, 1, sha('x')]]);
+  const t2 = serializeTree([]);
+  assert.equal(await stash.add('L1', { [sha(t1)]: t1 }), 1);
+  assert.equal(await stash.add('L1', { [sha(t1)]: t1, [sha(t2)]: t2 }), 2);
+  assert.equal(store.pool.hasTree(sha(t1)), false, 'stashed, not published');
+  const tmps = [...stash.get('L1').values()].map((t) => t.tmp);
+  assert.ok(tmps.every((p) => existsSync(p)));
+  await assert.rejects(stash.add('L1', { [sha('nope')]: t2 }), /does not match/);
+  await assert.rejects(stash.add('L1', { [sha('{bad')]: '{bad' }));
+  stash.drop('L1');
+  assert.ok(tmps.every((p) => !existsSync(p)));
+  assert.equal(stash.get('L1').size, 0);
+
+  await stash.add('L2', { [sha(t2)]: t2 });
+  const t2tmp = stash.get('L2').get(sha(t2))!.tmp;
+  live.delete('L2');
+  stash.sweep();
+  assert.equal(existsSync(t2tmp), false, 'an expired lease loses its stash');
+  assert.deepEqual(
+    readdirSync(join(root, 'incoming')).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
+  store.close();
+  cleanup(root);
+});
+
+test('store-format.json: a new store writes it; a store without it (today’s) opens and gets version 1', () => {
+  const root = tmp('fmt');
+  new Store(root).close();
+  const f = JSON.parse(readFileSync(join(root, FORMAT_FILE), 'utf8'));
+  assert.equal(f.format, 'ds-backup-store');
+  assert.equal(f.version, STORE_FORMAT_VERSION);
+  assert.ok(Date.parse(f.createdAt) > 0);
+  assert.deepEqual(f.pool, { hash: 'sha256', blobs: 'pool/ab/<id>', trees: 'trees/ab/<id>', depth: 1 });
+  rmSync(join(root, FORMAT_FILE));
+  new Store(root).close();
+  const g = JSON.parse(readFileSync(join(root, FORMAT_FILE), 'utf8'));
+  assert.equal(g.version, 1);
+  assert.match(g.createdAt, /before store-format/);
+  cleanup(root);
+});
+
+test('store-format.json: a newer version is refused (in process, and by serve, reindex and cleanup)', async () => {
+  const root = tmp('fmt');
+  new Store(root).close();
+  const path = join(root, FORMAT_FILE);
+  const f = JSON.parse(readFileSync(path, 'utf8'));
+  writeFileSync(path, JSON.stringify({ ...f, version: STORE_FORMAT_VERSION + 1, writtenBy: 'ds-backup 9.0.0' }));
+  assert.throws(
+    () => new Store(root),
+    /format version 2 \(written by ds-backup 9\.0\.0\).*run ds-backup 9\.0\.0 or newer/,
+  );
+  for (const args of [
+    ['serve', '--root', root, '--port', '0', '--host', '127.0.0.1'],
+    ['reindex', '--root', root],
+    ['cleanup', '--root', root, '--force'],
+  ]) {
+    const r = await serverCli(args);
+    assert.equal(r.code, 1, `${args[0]} exits 1`);
+    assert.match(r.stderr, /format version 2 \(written by ds-backup 9\.0\.0\)/, `${args[0]}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, 2, 'left as it was');
+  cleanup(root);
+});
+
+test('walkTrees: each tree once, iteratively (a chain 100,000 deep does not overflow the stack)', () => {
+  const trees = new Map<string, Tree>();
+  const depth = 100_000;
+  for (let i = 0; i < depth; i++)
+    trees.set(`t${i}`, { v: 1, e: i + 1 < depth ? [['d', 'd', 0o755, 0, 0, `t${i + 1}`]] : [] } as Tree);
+  // a diamond: two parents share a child
+  trees.set('top', {
+    v: 1,
+    e: [
+      ['a', 'd', 0o755, 0, 0, 't0'],
+      ['b', 'd', 0o755, 0, 0, 't0'],
+    ],
+  } as Tree);
+  const opened: string[] = [];
+  walkTrees(['top'], (id) => {
+    opened.push(id);
+    return trees.get(id) ?? null;
+  });
+  assert.equal(opened.length, depth + 1);
+  assert.equal(new Set(opened).size, opened.length, 'no tree opened twice');
+  const pruned: string[] = [];
+  walkTrees(['t0'], (id) => (pruned.push(id), id === 't2' ? null : trees.get(id)!));
+  assert.deepEqual(pruned, ['t0', 't1', 't2'], 'null stops the descent');
+});
