@@ -4,12 +4,14 @@
  * own token as Bearer (re-registration rotates it). The token is in the
  * answer once and never again. `replaces` + `pin` (the old laptop's restore
  * PIN, or an admin approval instead) puts a new laptop into the old one's
- * account (web/replacement.ts).
+ * account (web/replacement.ts). With config `enrollmentKey` set, a new
+ * laptop needs the key in X-Enrollment-Key (accounts/enrollment.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { isSerial } from '../../../protocol/names.js';
 import { bearer } from '../../accounts/auth.js';
+import { checkEnrollment } from '../../accounts/enrollment.js';
 import type { ServerContext } from '../context.js';
 import { replacementAccount } from '../web/replacement.js';
 
@@ -38,6 +40,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
           'bad_request',
           `serial ${JSON.stringify(serial)} is not a laptop serial number (3–32 letters and digits)`,
         );
+      checkEnrollment(ctx.config.enrollmentKey, ctx.store.registry, req, serial);
       const account = req.body.replaces
         ? replacementAccount(ctx, serial, req.body.replaces, req.body.pin ?? '', req.ip)
         : undefined;
