@@ -76,6 +76,20 @@ describe('self-upgrade from the school server', () => {
     assert.match(readFileSync(join(l.home, 'crontab.txt'), 'utf8'), new RegExp(`/bin/sh ${l.launcher} run`));
   });
 
+  test('running the install line again upgrades in place and keeps the registration', async () => {
+    const l = await installedWith(oldBundle, 'up0', 'SHF0001800');
+    const cfg = readFileSync(join(l.profile, 'ds-backup', 'config.json'), 'utf8');
+    const oldName = current(l);
+    srv.ctx.config.agentBundle = '';
+    const r = await installLine(srv.url, l, { DSB_SERIAL: 'SHF0001800' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`agent ${VERSION.replace(/\./g, '\\.')}: installed`));
+    assert.match(r.stderr, /already registered SHF0001800/);
+    assert.equal(readFileSync(join(l.profile, 'ds-backup', 'config.json'), 'utf8'), cfg, 'same token');
+    assert.deepEqual(bundles(l).sort(), [oldName, current(l)].sort());
+    assert.equal((await launcher(l, ['--version'])).stdout.trim(), VERSION);
+  });
+
   test('a new agent that does not start leaves the old one current and working', async () => {
     const l = await installedWith('', 'up2', 'SHF0001802');
     const before = current(l);
