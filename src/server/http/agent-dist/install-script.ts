@@ -67,7 +67,7 @@ need() { say "$*"; MISSING=1; }
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
 get() { # URL FILE
-  if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 300 -o "$2" "$1"
+  if command -v curl >/dev/null 2>&1; then curl -fsS --connect-timeout 15 --max-time 300 -o "$2" "$1"
   else wget -q -T 300 -O "$2" "$1"; fi
 }
 
