@@ -271,7 +271,9 @@ export async function runCleanup(
   });
   const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
   const pins = new Pins(store);
+  // A damaged pins.json throws here (state_damaged): nothing is thinned or collected while pins are unknown.
   if (!dryRun) pins.reload();
+  else pins.check();
   const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
   step('repair and pins');
   await yieldNow();
