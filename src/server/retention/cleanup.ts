@@ -15,7 +15,8 @@
  *     stored object (uploads never committed, leftovers of old crashes);
  *  5. if the filesystem is still above the soft quota (or an account above
  *     its cap), plan quota rounds (quota.ts), remove, recount, collect again;
- *  6. re-hash a sample of the pool (verify.ts); write the report.
+ *  6. remove abandoned resumable uploads no live lease holds (parts.ts);
+ *  7. re-hash a sample of the pool (verify.ts); write the report.
  * `dryRun` decides and measures everything but deletes and writes nothing.
  */
 import { readdirSync, renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
@@ -31,12 +32,16 @@ import { syncMissing, unindexedSnapshots } from '../catalog/reindex.js';
 import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
 import { StoreUsage } from './usage.js';
 import { verifyStore, type VerifyResult } from './verify.js';
+import { sweepParts, type PartsReport } from './parts.js';
+import { foreignServer } from './gc.js';
 import type { Store } from '../store/store.js';
 import { statfsSync } from 'node:fs';
 
 export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
   autoPinStarred: boolean;
   verifySamplePct: number;
+  /** Resumable uploads (incoming/*.part) untouched this many days, held by no live lease, are removed (0 = never). */
+  partExpiryDays: number;
 }
 
 export const DEFAULT_CLEANUP: CleanupPolicy = {
@@ -44,6 +49,7 @@ export const DEFAULT_CLEANUP: CleanupPolicy = {
   ...DEFAULT_QUOTA,
   autoPinStarred: true,
   verifySamplePct: 1,
+  partExpiryDays: 7,
 };
 
 export interface CleanupOptions {
@@ -52,6 +58,8 @@ export interface CleanupOptions {
   /** Disk figures (tests); default: statfs of the store. */
   disk?: () => DiskFigures;
   leaseGrants?: () => number[];
+  /** Serials of laptops holding live leases in this process (their upload parts stay). */
+  leaseSerials?: () => string[];
   /** List the whole store for garbage (default: when the last full sweep is a week old). */
   fullGc?: boolean;
   slackMs?: number;
@@ -78,6 +86,8 @@ export interface CleanupReport {
   pins: { total: number; added: number; dropped: number };
   quota: Pick<QuotaPlan, 'overQuota' | 'share' | 'rounds' | 'notes'> | null;
   gc: GcResult[];
+  /** Abandoned resumable uploads removed (parts.ts); not counted in bytesFreed. */
+  uploads: PartsReport;
   bytesFreed: number;
   objectsFreed: number;
   accounts: Array<{ serial: string; bytes: number }>;
@@ -269,6 +279,7 @@ export async function runCleanup(
     yieldEvery,
     candidates: full ? undefined : candidates,
   });
+  foreignServer(store.root); // a damaged run/leases.json stops the run here, before anything is removed
   const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
   const pins = new Pins(store);
   // A damaged pins.json throws here (state_damaged): nothing is thinned or collected while pins are unknown.
@@ -362,6 +373,12 @@ export async function runCleanup(
   }
   setPending(false);
   step('quota');
+  // Abandoned resumable uploads, judged by the wall clock (part mtimes are real times even under --now).
+  const foreign = foreignServer(store.root);
+  const held =
+    foreign && !foreign.serials ? 'all' : new Set([...(opts.leaseSerials?.() ?? []), ...(foreign?.serials ?? [])]);
+  const uploads = sweepParts(store.pool.incomingDir, policy.partExpiryDays, Date.now(), held, dryRun);
+  step('uploads');
   const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
   step('verify');
   const kept: Record<string, number> = {};
@@ -379,6 +396,7 @@ export async function runCleanup(
     pins: { total: pins.all().length, ...starred },
     quota,
     gc,
+    uploads,
     bytesFreed: gc.reduce((a, g) => a + g.bytes, 0),
     objectsFreed: gc.reduce((a, g) => a + g.trees + g.blobs, 0),
     accounts: [...usage]

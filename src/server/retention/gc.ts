@@ -31,6 +31,7 @@ import { listObjects, POOL_DEPTH } from '../store/pool.js';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
 import { readTrustedTree } from '../../protocol/tree.js';
+import { AppError } from '../../platform/errors.js';
 import { closure, IdSet } from './refs.js';
 import type { Store } from '../store/store.js';
 
@@ -68,20 +69,36 @@ export interface LeaseFile {
   pid: number;
   updatedAt: number;
   grants: number[];
+  /** Serials of the laptops holding those leases (their resumable uploads stay; parts.ts). */
+  serials?: string[];
 }
 
 export function leaseFilePath(root: string): string {
   return join(root, 'run', 'leases.json');
 }
 
-/** A running `serve` on this root in another process: its live leases' grant times. */
-export function foreignServer(root: string): { grants: number[] } | null {
+/**
+ * A running `serve` on this root in another process: its live leases' grant
+ * times and serials (undefined: a file that does not list them). No file:
+ * none. A file that cannot be read or parsed fails closed (state_damaged):
+ * guessing "no server" could delete what an in-flight backup was promised.
+ */
+export function foreignServer(root: string): { grants: number[]; serials?: string[] } | null {
+  const path = leaseFilePath(root);
+  let f: LeaseFile;
   try {
-    const f = JSON.parse(readFileSync(leaseFilePath(root), 'utf8')) as LeaseFile;
-    return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants } : null;
-  } catch {
-    return null;
+    f = JSON.parse(readFileSync(path, 'utf8')) as LeaseFile;
+    if (!Number.isInteger(f.pid) || !Array.isArray(f.grants) || !f.grants.every(Number.isFinite))
+      throw new Error('not {pid, grants: [...]}');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new AppError(
+      'state_damaged',
+      `lease file ${path} cannot be read (${(e as Error).message}); nothing was collected. A running ` +
+        "'ds-backup-server serve' rewrites it at its next lease; if none runs on this store, delete the file.",
+    );
   }
+  return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants, serials: f.serials } : null;
 }
 
 export class Sweeper {
