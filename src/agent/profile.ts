@@ -17,6 +17,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../platform/durable.js';
 import { ExitError, EXIT } from '../platform/cli-util.js';
+import { readJsonState, unlessMissing } from '../platform/fs-errors.js';
 
 export interface AgentConfig {
   server: string;
@@ -61,12 +62,9 @@ export class Profile {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
   }
 
+  /** Null when not registered; a damaged config.json stops (read as absent, registering again would overwrite it). */
   readConfig(): AgentConfig | null {
-    try {
-      return JSON.parse(readFileSync(join(this.stateDir, 'config.json'), 'utf8')) as AgentConfig;
-    } catch {
-      return null;
-    }
+    return readJsonState(join(this.stateDir, 'config.json'), 'agent config') as AgentConfig | null;
   }
 
   requireConfig(): AgentConfig {
@@ -99,8 +97,8 @@ export function xdgDocuments(): string {
     const text = readFileSync(join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'user-dirs.dirs'), 'utf8');
     const m = /^XDG_DOCUMENTS_DIR="(.*)"$/m.exec(text);
     if (m) return m[1].replace(/^\$HOME/, home);
-  } catch {
-    /* no user-dirs file */
+  } catch (e) {
+    unlessMissing(e); // no user-dirs file
   }
   return join(home, 'Documents');
 }
@@ -112,7 +110,7 @@ export function detectSerial(profile: Profile): string | null {
       const sn = readFileSync(p, 'latin1').replace(/\0/g, '').trim();
       if (sn) return sn;
     } catch {
-      /* not here */
+      /* absent or unreadable here (firmware nodes vary): try the next source */
     }
   }
   return null;

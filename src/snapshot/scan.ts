@@ -35,6 +35,7 @@ import {
 import { createHash } from 'node:crypto';
 import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../protocol/tree.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
+import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
 
@@ -211,7 +212,7 @@ class Scanner {
       const e = (JSON.parse(old[1]) as { e?: unknown }).e;
       return Array.isArray(e) && Array.isArray(old[2]) && e.length === old[2].length ? (e as TreeEntry[]) : undefined;
     } catch {
-      return undefined;
+      return undefined; // a damaged cache entry: the folder is read again
     }
   }
 
@@ -229,7 +230,8 @@ class Scanner {
       let st: Stats;
       try {
         st = lstatSync(childAbs);
-      } catch {
+      } catch (e) {
+        unlessMissing(e);
         continue; // vanished while scanning
       }
       const k = Scanner.match(was, at, name);
@@ -253,8 +255,9 @@ class Scanner {
         try {
           e = [name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs)];
           this.r.files++;
-        } catch {
-          continue; // vanished while scanning
+        } catch (err) {
+          unlessCode(err, 'ENOENT', 'ENOTDIR', 'EINVAL');
+          continue; // vanished (or replaced by a non-link) while scanning
         }
       }
       if (!e) continue;

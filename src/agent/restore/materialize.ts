@@ -38,6 +38,7 @@ import type { ApiClient } from '../client.js';
 import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
 import { hashFile } from '../../snapshot/scan.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface MaterializeStats {
   files: number;
@@ -69,7 +70,8 @@ function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan)
 function lstatOrNull(p: string): Stats | null {
   try {
     return lstatSync(p);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return null;
   }
 }
@@ -230,7 +232,7 @@ export async function materialize(
 export function removeIfPresent(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
-    /* absent */
+  } catch (e) {
+    unlessMissing(e);
   }
 }

@@ -39,6 +39,7 @@ import { dirname, basename, join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import type { FrameSink } from '../../protocol/frame-parser.js';
 import type { TreeEntry } from '../../protocol/tree.js';
+import { unlessCode, unlessMissing } from '../../platform/fs-errors.js';
 
 /**
  * A file to restore: its folder and its tree entry, nothing copied (a
@@ -104,7 +105,8 @@ function tmpFor(path: string): string {
 function lstatOrNull(p: string) {
   try {
     return lstatSync(p);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return null;
   }
 }
@@ -142,13 +144,13 @@ class Target {
   abort(): void {
     try {
       closeSync(this.fd);
-    } catch {
-      /* already closed */
+    } catch (e) {
+      unlessCode(e, 'EBADF'); // already closed
     }
     try {
       unlinkSync(this.tmp ?? this.path);
-    } catch {
-      /* gone */
+    } catch (e) {
+      unlessMissing(e);
     }
   }
 }

@@ -8,12 +8,12 @@
  * Bearer admin token, compared in constant time.
  */
 import { randomBytes, scryptSync, timingSafeEqual, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import { bearer } from './auth.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 interface AdminFile {
   password?: { salt: string; hash: string };
@@ -29,12 +29,10 @@ export class AdminAuth {
     this.file = join(root, 'admin.json');
   }
 
+  /** Absent: no password, no tokens. Damaged: state_damaged (never "no password", which would let anyone set one). */
   private read(): AdminFile {
-    try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as AdminFile;
-    } catch {
-      return { tokens: [] };
-    }
+    const a = readJsonState(this.file, 'admin credentials file') as AdminFile | null;
+    return a ?? { tokens: [] };
   }
 
   private write(a: AdminFile): void {

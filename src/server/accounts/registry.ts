@@ -11,11 +11,12 @@
  * second registration must present that device's current token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Catalog, DeviceRow } from '../catalog/catalog.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 export interface DeviceRecord {
   serial: string;
@@ -73,11 +74,8 @@ export class Registry {
   }
 
   readRecord(serial: string): DeviceRecord | null {
-    try {
-      return JSON.parse(readFileSync(join(this.deviceDir(serial), 'device.json'), 'utf8')) as DeviceRecord;
-    } catch {
-      return null;
-    }
+    // Absent: null. Damaged: state_damaged — read as absent it would be overwritten by the next registration.
+    return readJsonState(join(this.deviceDir(serial), 'device.json'), 'device record') as DeviceRecord | null;
   }
 
   /** Puts a device record into the catalog (creating its account row). */

@@ -104,7 +104,7 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
         try {
           setPriority(19);
         } catch {
-          /* not allowed: run at normal priority */
+          /* any refusal (EACCES, a container's limits): run at normal priority */
         }
         const store = new Store(cfg.root);
         try {

@@ -43,6 +43,7 @@ import type { DeviceRow } from '../catalog/catalog.js';
 import { commit } from '../ingest/ingest.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface FolderSource {
   source: string;
@@ -68,7 +69,8 @@ export function legacySources(home: string): FolderSource[] {
       const dir = join(home, f.folder);
       if (!lstatSync(dir).isDirectory()) return false;
       return f.source === 'datastore' || readdirSync(dir).length > 0 || existsSync(join(home, `${f.source}-latest`));
-    } catch {
+    } catch (e) {
+      unlessMissing(e); // the laptop never sent this folder
       return false;
     }
   }).map((f) => ({ source: f.source, dir: join(home, f.folder), excludes: f.excludes }));

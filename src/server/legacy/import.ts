@@ -26,6 +26,7 @@ import { reindex } from '../catalog/reindex.js';
 import { listSnapshotNames, readSnapshot } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
 import { ingestFolders } from './folder-ingest.js';
+import { unlessCode } from '../../platform/fs-errors.js';
 
 const OLD_RE = /^datastore-(\d{4})-(\d{2})-(\d{2})_(\d{2}):(\d{2})(?::(\d{2}))?$/;
 
@@ -108,8 +109,8 @@ function fixLatest(store: Store, serial: string): void {
   let cur = '';
   try {
     cur = readlinkSync(join(dir, 'datastore-latest'));
-  } catch {
-    /* none */
+  } catch (e) {
+    unlessCode(e, 'ENOENT', 'EINVAL'); // none, or not a link: replaced below
   }
   if (cur !== best.name) replaceSymlink(best.name, join(dir, 'datastore-latest'));
 }

@@ -162,6 +162,7 @@ function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
         unlinkSync(join(d, 'snapshot.json'));
         rmdirSync(d);
       } catch {
+        // Not just a snapshot.json (an older layout, a half-removed folder): remove the folder whole.
         rmSync(d, { recursive: true, force: true });
       }
     }
@@ -197,13 +198,8 @@ async function recount(
   const marked = new IdSet();
   const usage = new Map<number, number>();
   const accounts = store.db.prepare('SELECT id FROM accounts ORDER BY id').pluck().all() as number[];
-  for (const root of orphanRoots(store)) {
-    try {
-      for (const id of closure(store, [root]).sizes.keys()) marked.add(id);
-    } catch {
-      marked.add(root);
-    }
-  }
+  // Unindexed snapshots keep everything reachable from them, as far as their trees can be read.
+  for (const root of orphanRoots(store)) for (const id of closure(store, [root], [], true).sizes.keys()) marked.add(id);
   let n = 0;
   const dropped: string[] = [];
   for (const a of accounts) {

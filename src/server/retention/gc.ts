@@ -118,7 +118,7 @@ export class Sweeper {
     try {
       return lstatSync(path).mtimeMs >= this.horizon;
     } catch {
-      return true;
+      return true; // any failure to stat counts as fresh: what cannot be judged is kept
     }
   }
 
@@ -128,7 +128,7 @@ export class Sweeper {
     try {
       st = lstatSync(path);
     } catch {
-      return -1;
+      return -1; // gone or cannot be judged: not deleted (the safe side)
     }
     if (st.mtimeMs >= this.horizon) return -1;
     if (this.dryRun) return st.size;
@@ -141,7 +141,7 @@ export class Sweeper {
     try {
       renameSync(path, t);
     } catch {
-      return -1;
+      return -1; // gone, or cannot be moved aside: not deleted (the safe side)
     }
     if (lstatSync(t).mtimeMs >= this.horizon) {
       renameSync(t, path);
@@ -178,7 +178,7 @@ function parentsFirst(store: Store, candidates: string[]): string[] {
         .e.filter((e) => e[1] === 'd' && set.has(e[5]))
         .map((e) => e[5]);
     } catch {
-      /* unreadable: delete it whenever */
+      /* an unreachable candidate that cannot be parsed has no known children: it goes in any order */
     }
     kids.set(id, ks);
     for (const k of ks) indeg.set(k, indeg.get(k)! + 1);
@@ -236,12 +236,9 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
     else candidates.push(f.id);
   }
   for (const id of freshRoots) {
-    try {
-      for (const x of closure(store, [id]).sizes.keys()) marked.add(x);
-      result.protectedTrees++;
-    } catch {
-      marked.add(id);
-    }
+    // A claimed tree keeps its whole closure; a child that cannot be read does not stop the walk.
+    for (const x of closure(store, [id], [], true).sizes.keys()) marked.add(x);
+    result.protectedTrees++;
   }
   for (const id of parentsFirst(
     store,

@@ -81,8 +81,17 @@ function readTreeText(path: string): { text: string; size: number } {
   }
 }
 
-/** Every tree and blob reachable from `trees` plus `blobs`. A missing tree throws. */
-export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[string, number]> = []): Closure {
+/**
+ * Every tree and blob reachable from `trees` plus `blobs`. A missing or
+ * unparsable tree throws — unless `keepGoing` (what GC must keep): then it
+ * counts with size 0 and the walk goes on with every tree that can be read.
+ */
+export function closure(
+  store: Store,
+  trees: Iterable<string>,
+  blobs: Iterable<[string, number]> = [],
+  keepGoing = false,
+): Closure {
   const sizes = new Map<string, number>();
   let treeCount = 0;
   const stack = [...trees];
@@ -90,10 +99,18 @@ export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[
   while (stack.length) {
     const id = stack.pop()!;
     if (sizes.has(id)) continue;
-    const { text, size } = readTreeText(store.pool.treePath(id));
-    sizes.set(id, size);
+    let tree: Tree;
+    try {
+      const { text, size } = readTreeText(store.pool.treePath(id));
+      tree = JSON.parse(text) as Tree;
+      sizes.set(id, size);
+    } catch (e) {
+      if (!keepGoing) throw e;
+      sizes.set(id, 0);
+      continue;
+    }
     treeCount++;
-    for (const e of (JSON.parse(text) as Tree).e) {
+    for (const e of tree.e) {
       if (e[1] === 'd') stack.push(e[5]);
       else if (e[1] === 'f' && !sizes.has(e[5])) sizes.set(e[5], e[4]);
     }

@@ -60,7 +60,7 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
       }
     }
   } catch {
-    found = false;
+    found = false; // a missing or damaged tree leads nowhere (verify reports it on its own)
   }
   memo.set(root, found);
   return found;

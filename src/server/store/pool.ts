@@ -30,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { syncFilesystem } from '../../platform/durable.js';
 import type { TreeEntry } from '../../protocol/tree.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 /**
  * Folder levels under pool/ (and trees/): one, like git's loose objects.
@@ -58,7 +59,8 @@ export function* listObjects(
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return;
   }
   for (const n of names) {
@@ -131,7 +133,8 @@ export class Pool {
   blobSize(id: string): number {
     try {
       return statSync(this.blobPath(id)).size;
-    } catch {
+    } catch (e) {
+      unlessMissing(e);
       return -1;
     }
   }
@@ -158,7 +161,7 @@ export class Pool {
       utimesSync(path, now, now);
       return st.size;
     } catch {
-      return -1;
+      return -1; // gone, or cannot be claimed: answer "missing" (the safe side: the client sends it again)
     }
   }
 
@@ -297,8 +300,8 @@ export class Pool {
     for (const s of staged) {
       try {
         unlinkSync(s.tmp);
-      } catch {
-        /* already gone */
+      } catch (e) {
+        unlessMissing(e);
       }
     }
   }

@@ -14,7 +14,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -26,6 +25,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir, replaceSymlink } from '../../platform/durable.js';
 import { isSnapshotName } from '../../protocol/names.js';
+import { readJsonState, unlessMissing } from '../../platform/fs-errors.js';
 
 export interface SnapshotInfo {
   version: 1;
@@ -76,20 +76,18 @@ export function writeSnapshot(userDir: string, info: SnapshotInfo, moveLatest = 
   if (moveLatest) replaceSymlink(info.name, join(userDir, `${info.source}-latest`));
 }
 
+/** A snapshot's record; null when the folder has none (or one of another version); damaged: state_damaged. */
 export function readSnapshot(userDir: string, name: string): SnapshotInfo | null {
-  try {
-    const info = JSON.parse(readFileSync(join(userDir, name, 'snapshot.json'), 'utf8')) as SnapshotInfo;
-    return info && info.version === 1 && info.name === name ? info : null;
-  } catch {
-    return null;
-  }
+  const info = readJsonState(join(userDir, name, 'snapshot.json'), 'snapshot record') as SnapshotInfo | null;
+  return info && info.version === 1 && info.name === name ? info : null;
 }
 
 /** Snapshot folder names under a user folder (valid names only, any order). */
 export function listSnapshotNames(userDir: string): string[] {
   try {
     return readdirSync(userDir).filter((n) => isSnapshotName(n));
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return [];
   }
 }

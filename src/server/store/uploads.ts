@@ -33,6 +33,7 @@ import { readFrameParts, type FrameParts } from '../../protocol/frame-parser.js'
 import { FLAG_DEFLATE } from '../../protocol/frames.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export const MAX_BATCH_BLOB = 4 * 1024 * 1024;
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -59,6 +60,7 @@ function inflate(payload: Buffer): Buffer {
   try {
     return inflateRawSync(payload, { maxOutputLength: MAX_BATCH_BLOB });
   } catch {
+    // Any zlib failure (corrupt data, past maxOutputLength) is the client's: 400.
     throw new AppError('bad_request', 'a compressed blob could not be inflated (or inflates past the limit)');
   }
 }
@@ -153,7 +155,8 @@ export function uploadOffset(store: Store, serial: string, id: string): { offset
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return { offset: 0, complete: false };
   }
 }
