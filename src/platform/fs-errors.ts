@@ -11,13 +11,13 @@ import { readFileSync } from 'node:fs';
 import { AppError } from './errors.js';
 
 /** The errno code of a thrown error (undefined when it has none). */
-export function errnoOf(e: unknown): string | undefined {
+function errnoOf(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
 /** "Nothing there": ENOENT, or ENOTDIR for a path through something that is not a folder. */
-export function isMissing(e: unknown): boolean {
+function isMissing(e: unknown): boolean {
   const c = errnoOf(e);
   return c === 'ENOENT' || c === 'ENOTDIR';
 }

@@ -32,10 +32,10 @@ import {
   readSync,
   type Stats,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { compareNames, INLINE_MAX, serializeTree, treeId, type TreeEntry } from '../protocol/tree.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
 import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
+import { hashFd } from '../platform/file-hash.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
 
@@ -111,15 +111,7 @@ function openRegular(path: string): number {
 export function hashFile(path: string): { hash: string; size: number } {
   const fd = openRegular(path);
   try {
-    const h = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, READ_BUF, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(READ_BUF.subarray(0, n));
-      size += n;
-    }
-    return { hash: h.digest('hex'), size };
+    return hashFd(fd);
   } finally {
     closeSync(fd);
   }

@@ -19,7 +19,7 @@
  *  7. re-hash a sample of the pool (verify.ts); write the report.
  * `dryRun` decides and measures everything but deletes and writes nothing.
  */
-import { readdirSync, renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
+import { renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir } from '../../platform/durable.js';
@@ -35,7 +35,7 @@ import { verifyStore, type VerifyResult } from './verify.js';
 import { sweepParts, type PartsReport } from './parts.js';
 import { foreignServer } from './gc.js';
 import type { Store } from '../store/store.js';
-import { statfsSync } from 'node:fs';
+import { diskFigures } from '../../platform/system.js';
 
 export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
   autoPinStarred: boolean;
@@ -102,16 +102,6 @@ export interface CleanupReport {
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
-
-export function measureDisk(root: string): DiskFigures {
-  const s = statfsSync(root);
-  return {
-    totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize,
-    usedBytes: (s.blocks - s.bfree) * s.bsize,
-    totalInodes: s.files,
-    usedInodes: s.files - s.ffree,
-  };
-}
 
 /** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
 function dropVanished(store: Store): number {
@@ -319,7 +309,7 @@ export async function runCleanup(
   step('gc');
 
   // Soft quota and per-account cap.
-  const measured = opts.disk ? opts.disk() : measureDisk(store.root);
+  const measured = opts.disk ? opts.disk() : diskFigures(store.root);
   const disk = dryRun
     ? {
         ...measured,
@@ -413,11 +403,4 @@ export async function runCleanup(
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     problems,
   };
-}
-
-/** Folders a cleanup leaves in users/<SN>/ while deleting (cleaned by Store.repair as .tmp-*). */
-export function pendingDeletes(store: Store): number {
-  let n = 0;
-  for (const sn of store.serials()) n += readdirSync(store.userDir(sn)).filter((x) => x.startsWith('.tmp-del-')).length;
-  return n;
 }

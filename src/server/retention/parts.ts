@@ -56,7 +56,7 @@ export function expireParts(
 }
 
 /** The parts in incoming/ (names that are not parts are not ours to judge). */
-export function listParts(incoming: string): PartFacts[] {
+function listParts(incoming: string): PartFacts[] {
   const out: PartFacts[] = [];
   for (const name of readdirSync(incoming)) {
     const m = PART.exec(name);

@@ -306,7 +306,7 @@ const PIN_HELP =
  * wrong and what to do — it is never read as "no pins" (that would let the
  * cleanup delete pinned data) and never overwritten.
  */
-export function readPinsFile(path: string): Pin[] {
+function readPinsFile(path: string): Pin[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

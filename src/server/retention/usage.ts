@@ -11,7 +11,6 @@
  * when accounts share blobs: the plan then stops early (errs toward keeping)
  * and the next daily run continues.
  */
-import type { Catalog } from '../catalog/catalog.js';
 import type { Pin } from './pins.js';
 import { closure } from './refs.js';
 import type { UsageModel } from './quota.js';
@@ -22,14 +21,6 @@ interface AccountDetail {
   counts: Map<string, number>;
   sizes: Map<string, number>;
   snaps: Map<number, Set<string>>;
-}
-
-export function accountUsage(db: Catalog): Map<number, number> {
-  const rows = db.prepare('SELECT account_id, sum(size) AS b FROM account_blobs GROUP BY account_id').all() as Array<{
-    account_id: number;
-    b: number;
-  }>;
-  return new Map(rows.map((r) => [r.account_id, r.b]));
 }
 
 export class StoreUsage implements UsageModel {

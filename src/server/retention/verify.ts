@@ -8,12 +8,11 @@
  * reach it, so an administrator knows what a restore would miss. Nothing is
  * changed on disk.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { listObjects, POOL_DEPTH } from '../store/pool.js';
 import { readTrustedTree } from '../../protocol/tree.js';
 import type { EntryRow, SnapshotRow } from '../catalog/catalog.js';
 import type { Store } from '../store/store.js';
+import { hashPath } from '../../platform/file-hash.js';
 
 export interface Damage {
   id: string;
@@ -32,19 +31,7 @@ export interface VerifyResult {
   seconds: number;
 }
 
-function hashFile(path: string): Promise<{ hex: string; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    createReadStream(path)
-      .on('data', (c) => {
-        bytes += c.length;
-        h.update(c);
-      })
-      .on('end', () => resolve({ hex: h.digest('hex'), bytes }))
-      .on('error', reject);
-  });
-}
+const hashFile = (path: string) => hashPath(path).then((r) => ({ hex: r.hash, bytes: r.size }));
 
 /** Does tree `root` reach object `target`? (memoized per tree) */
 function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): boolean {

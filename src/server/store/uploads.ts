@@ -12,7 +12,6 @@
  * keeps every byte received, so a retry sends only the rest.
  */
 import {
-  createReadStream,
   createWriteStream,
   existsSync,
   fsyncSync,
@@ -34,6 +33,7 @@ import { FLAG_DEFLATE } from '../../protocol/frames.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
 import { unlessMissing } from '../../platform/fs-errors.js';
+import { hashPath } from '../../platform/file-hash.js';
 
 export const MAX_BATCH_BLOB = 4 * 1024 * 1024;
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -161,11 +161,7 @@ export function uploadOffset(store: Store, serial: string, id: string): { offset
   }
 }
 
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
+const hashFile = async (path: string) => (await hashPath(path)).hash;
 
 function limitStream(max: number): Transform {
   let n = 0;

@@ -1,0 +1,43 @@
+/**
+ * file-hash — the one SHA-256 of a file on disk (a blob's id, protocol/hash.ts).
+ *
+ * hashFd: synchronous, from an already opened descriptor (the caller opened
+ * it safely: O_NOFOLLOW, a regular file, confined), in 1 MiB reads through
+ * one reused buffer; `also` sees every chunk (a copy made while hashing).
+ * Used by the agent's scanner and the server's legacy ingest.
+ * hashPath: asynchronous, streamed, for the server's long reads that must
+ * not hold the event loop (verify, resumable-upload completion).
+ */
+import { createReadStream, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+
+const CHUNK = 1024 * 1024;
+const READ_BUF = Buffer.allocUnsafe(CHUNK);
+
+export function hashFd(fd: number, also?: (chunk: Buffer) => void): { hash: string; size: number } {
+  const h = createHash('sha256');
+  let size = 0;
+  for (;;) {
+    const n = readSync(fd, READ_BUF, 0, CHUNK, null);
+    if (n === 0) break;
+    const part = READ_BUF.subarray(0, n);
+    h.update(part);
+    also?.(part);
+    size += n;
+  }
+  return { hash: h.digest('hex'), size };
+}
+
+export function hashPath(path: string): Promise<{ hash: string; size: number }> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let size = 0;
+    createReadStream(path)
+      .on('data', (c) => {
+        size += c.length;
+        h.update(c);
+      })
+      .on('end', () => resolve({ hash: h.digest('hex'), size }))
+      .on('error', reject);
+  });
+}
