@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { agent, cleanup, fsState, JOURNAL_EXCLUDES, laptop, REPO, tmp } from './helpers/harness.js';
+import { agent, cleanup, fsState, JOURNAL_EXCLUDES, laptop, NODE_FLAGS, REPO, tmp } from './helpers/harness.js';
 import type { Tree } from '../src/protocol/tree.js';
 
 function startChild(root: string, port = 0): Promise<{ proc: ChildProcess; url: string }> {
@@ -117,9 +117,13 @@ test('kill -9 of the agent mid-backup: the rerun completes', async () => {
     (await agent(['register', '--server', srv.url, '--serial', 'SHF7000998', '--profile', l.profile])).code,
     0,
   );
-  const proc = spawn(process.execPath, [join(REPO, 'bin', 'ds-backup.js'), 'backup', '--profile', l.profile], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    process.execPath,
+    [...NODE_FLAGS, join(REPO, 'bin', 'ds-backup.js'), 'backup', '--profile', l.profile],
+    {
+      stdio: 'ignore',
+    },
+  );
   await new Promise((r) => setTimeout(r, 300));
   await killHard(proc);
   const again = await agent(['backup', '--profile', l.profile, '--json']);

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agent, cleanup, REPO, registered, startServer, type TestServer } from './helpers/harness.js';
+import { agent, cleanup, NODE_FLAGS, REPO, registered, startServer, type TestServer } from './helpers/harness.js';
 import { blobFile } from './helpers/store-files.js';
 
 const SIZE = 32 * 1024 * 1024;
@@ -46,7 +46,7 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
 
   const first = spawn(
     process.execPath,
-    [join(REPO, 'bin', 'ds-backup.js'), 'run', '--no-sleep', '--profile', profile, '--json'],
+    [...NODE_FLAGS, join(REPO, 'bin', 'ds-backup.js'), 'run', '--no-sleep', '--profile', profile, '--json'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const firstClosed = new Promise<number | null>((res) => first.on('close', (code, sig) => res(sig ? null : code)));

@@ -98,6 +98,7 @@ export class DsBackupTool implements Tool {
     rmSync(join(l.profile, 'ds-backup'), { recursive: true, force: true });
     const serial = `BENCH${l.label.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 32);
     await run(process.execPath, [
+      '--expose-gc',
       AGENT,
       'register',
       '--server',

@@ -177,7 +177,7 @@ export class ApiClient {
       if (j.message) message = j.message;
       details = j.details;
     } catch {
-      /* not JSON */
+      /* not a JSON error body (a proxy's page): the status alone decides */
     }
     const ra = Number(res.headers['retry-after']);
     return new AppError(code, message, { details, retryAfter: Number.isFinite(ra) ? ra : undefined });

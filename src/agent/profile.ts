@@ -17,6 +17,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../platform/durable.js';
 import { ExitError, EXIT } from '../platform/cli-util.js';
+import { readJsonState, unlessMissing } from '../platform/fs-errors.js';
 
 export interface AgentConfig {
   server: string;
@@ -61,15 +62,14 @@ export class Profile {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
   }
 
+  /** Null when not registered; a damaged config.json stops (read as absent, registering again would overwrite it). */
   readConfig(): AgentConfig | null {
-    try {
-      const c = JSON.parse(readFileSync(join(this.stateDir, 'config.json'), 'utf8')) as AgentConfig & { pin?: string };
-      // `pin`: the restore code's field in configs written before the rename.
-      const { pin, ...rest } = c;
-      return rest.restoreCode === undefined && pin !== undefined ? { ...rest, restoreCode: pin } : rest;
-    } catch {
-      return null;
-    }
+    const c = readJsonState(join(this.stateDir, 'config.json'), 'agent config') as
+      (AgentConfig & { pin?: string }) | null;
+    if (!c) return null;
+    // `pin`: the restore code's field in configs written before the rename.
+    const { pin, ...rest } = c;
+    return rest.restoreCode === undefined && pin !== undefined ? { ...rest, restoreCode: pin } : rest;
   }
 
   requireConfig(): AgentConfig {
@@ -102,8 +102,8 @@ export function xdgDocuments(): string {
     const text = readFileSync(join(process.env.XDG_CONFIG_HOME ?? join(home, '.config'), 'user-dirs.dirs'), 'utf8');
     const m = /^XDG_DOCUMENTS_DIR="(.*)"$/m.exec(text);
     if (m) return m[1].replace(/^\$HOME/, home);
-  } catch {
-    /* no user-dirs file */
+  } catch (e) {
+    unlessMissing(e); // no user-dirs file
   }
   return join(home, 'Documents');
 }
@@ -115,7 +115,7 @@ export function detectSerial(profile: Profile): string | null {
       const sn = readFileSync(p, 'latin1').replace(/\0/g, '').trim();
       if (sn) return sn;
     } catch {
-      /* not here */
+      /* absent or unreadable here (firmware nodes vary): try the next source */
     }
   }
   return null;

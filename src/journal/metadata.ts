@@ -99,6 +99,7 @@ export function layout0Props(json: Buffer): { props: Record<string, string>; pro
     }
     return { props, problems: [] };
   } catch {
+    // JSON.parse throws only SyntaxError: reported as the entry's problem, the entry is still backed up.
     return { props: {}, problems: ['metadata is not valid JSON'] };
   }
 }

@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs';
 import { type EntryInfo, UID_RE, entryInfo, isEntryFolder, layout0Props } from './metadata.js';
+import { unlessMissing } from '../platform/fs-errors.js';
 
 export interface JournalEntryOnDisk {
   uid: string;
@@ -33,7 +34,8 @@ export const MAX_PROPERTY_BYTES = 500 * 1024;
 function list(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return [];
   }
 }
@@ -41,7 +43,8 @@ function list(dir: string): string[] {
 function isDir(path: string): boolean {
   try {
     return fs.lstatSync(path).isDirectory();
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return false;
   }
 }
@@ -51,7 +54,8 @@ function dataFile(path: string, problems: string[]): string | null {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(path);
-  } catch {
+  } catch (e) {
+    unlessMissing(e); // no data file: a metadata-only entry
     return null;
   }
   if (st.isFile()) return path;
@@ -128,8 +132,8 @@ function readLayout0Entry(store: string, uid: string, hasMeta: boolean): Journal
   delete metadata.preview;
   try {
     if (fs.lstatSync(`${store}/preview/${uid}`).isFile()) metadata.preview = fs.readFileSync(`${store}/preview/${uid}`);
-  } catch {
-    // no preview
+  } catch (e) {
+    unlessMissing(e); // no preview
   }
   return entry(uid, 0, dataFile(`${store}/${uid}`, problems), metadata, problems);
 }
@@ -158,7 +162,8 @@ export function datastoreVersion(datastoreDir: string): number {
   try {
     const s = fs.readFileSync(`${datastoreDir}/version`, 'latin1').trim();
     return /^\d+$/.test(s) ? Number(s) : 0;
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return 0;
   }
 }

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   already_registered: 409,
+  /** A state file that guards data (pins.json…) cannot be read: the operation refuses until it is repaired. */
+  state_damaged: 409,
   lease_expired: 410,
   too_large: 413,
   hash_mismatch: 422,

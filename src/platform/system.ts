@@ -1,6 +1,7 @@
 /**
  * system — what the machine says about itself: 1-minute load average and
- * how full the store's filesystem is (the larger of blocks and inodes used).
+ * how full the store's filesystem is (the larger of blocks and inodes used;
+ * the cleanup's figures) — the one place that calls statfs.
  */
 import { statfsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -23,6 +24,22 @@ export function diskUsage(path: string): DiskUsage {
     inodesPct,
     totalBytes: s.blocks * s.bsize,
     freeBytes: s.bavail * s.bsize,
+  };
+}
+
+/** Blocks (as bytes a user may fill) and inodes of the filesystem holding `path`: the cleanup's soft quota. */
+export function diskFigures(path: string): {
+  totalBytes: number;
+  usedBytes: number;
+  totalInodes: number;
+  usedInodes: number;
+} {
+  const s = statfsSync(path);
+  return {
+    totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize,
+    usedBytes: (s.blocks - s.bfree) * s.bsize,
+    totalInodes: s.files,
+    usedInodes: s.files - s.ffree,
   };
 }
 

@@ -13,6 +13,3 @@ export function isBlobId(s: unknown): s is string {
 export function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
-
-/** The hash of the empty blob (zero-byte files). */
-export const EMPTY_BLOB = sha256Hex(Buffer.alloc(0));

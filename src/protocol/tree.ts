@@ -123,7 +123,7 @@ export function parseTree(text: string): Tree {
   try {
     obj = JSON.parse(text);
   } catch {
-    bad('tree is not JSON');
+    bad('tree is not JSON'); // JSON.parse throws only SyntaxError
   }
   const t = obj as { v?: unknown; e?: unknown };
   if (!t || typeof t !== 'object' || t.v !== 1 || !Array.isArray(t.e)) bad('tree is not {"v":1,"e":[...]}');

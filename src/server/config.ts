@@ -41,6 +41,8 @@ export interface ServerConfig {
   autoPinStarred: boolean;
   /** Cleanup: % of the pool re-hashed by the daily run. */
   verifySamplePct: number;
+  /** Cleanup: resumable uploads (incoming/*.part) untouched this many days and held by no live lease are removed. */
+  partExpiryDays: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
   /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
@@ -73,6 +75,7 @@ export const DEFAULTS: ServerConfig = {
   accountCapBytes: 0,
   autoPinStarred: true,
   verifySamplePct: 1,
+  partExpiryDays: 7,
   dailyCleanup: true,
   enrollmentKey: '',
   agentBundle: '',

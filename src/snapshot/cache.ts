@@ -39,7 +39,7 @@ export function loadCache(path: string): HashCache {
     const c = JSON.parse(readFileSync(path, 'utf8')) as HashCache;
     if (c && c.v === 3 && c.dirs && typeof c.dirs === 'object' && c.committed) return c;
   } catch {
-    /* no cache yet */
+    /* absent, unreadable or damaged: an empty cache only means every file is hashed again */
   }
   return emptyCache();
 }

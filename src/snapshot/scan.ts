@@ -32,7 +32,6 @@ import {
   readSync,
   type Stats,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
 import {
   compareNames,
   entryKind,
@@ -51,6 +50,8 @@ import {
   type TreeEntry,
 } from '../protocol/tree.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
+import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
+import { hashFd } from '../platform/file-hash.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
 
@@ -126,15 +127,7 @@ function openRegular(path: string): number {
 export function hashFile(path: string): { hash: string; size: number } {
   const fd = openRegular(path);
   try {
-    const h = createHash('sha256');
-    let size = 0;
-    for (;;) {
-      const n = readSync(fd, READ_BUF, 0, CHUNK, null);
-      if (n === 0) break;
-      h.update(READ_BUF.subarray(0, n));
-      size += n;
-    }
-    return { hash: h.digest('hex'), size };
+    return hashFd(fd);
   } finally {
     closeSync(fd);
   }
@@ -220,7 +213,7 @@ class Scanner {
       const e = (JSON.parse(old[1]) as { e?: unknown }).e;
       return Array.isArray(e) && Array.isArray(old[2]) && e.length === old[2].length ? (e as TreeEntry[]) : undefined;
     } catch {
-      return undefined;
+      return undefined; // a damaged cache entry: the folder is read again
     }
   }
 
@@ -238,7 +231,8 @@ class Scanner {
       let st: Stats;
       try {
         st = lstatSync(childAbs);
-      } catch {
+      } catch (e) {
+        unlessMissing(e);
         continue; // vanished while scanning
       }
       const k = Scanner.match(was, at, name);
@@ -262,8 +256,9 @@ class Scanner {
         try {
           e = makeEntry(name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs));
           this.r.files++;
-        } catch {
-          continue; // vanished while scanning
+        } catch (err) {
+          unlessCode(err, 'ENOENT', 'ENOTDIR', 'EINVAL');
+          continue; // vanished (or replaced by a non-link) while scanning
         }
       }
       if (!e) continue;

@@ -58,11 +58,14 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Flags of the bin/ shebangs that matter when a test runs node itself (the agent's restore uses `gc`). */
+export const NODE_FLAGS = ['--expose-gc'];
+
 function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((res) => {
     execFile(
       process.execPath,
-      [join(REPO, 'bin', bin), ...args],
+      [...NODE_FLAGS, join(REPO, 'bin', bin), ...args],
       { env: { ...process.env, ...env }, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

@@ -49,6 +49,7 @@ import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
 import { BLOB_FETCH_COUNT, FRAMED_BLOB_MAX } from '../../protocol/limits.js';
 import { hashFile } from '../../snapshot/scan.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface MaterializeStats {
   files: number;
@@ -80,7 +81,8 @@ function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan)
 function lstatOrNull(p: string): Stats | null {
   try {
     return lstatSync(p);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return null;
   }
 }
@@ -236,7 +238,7 @@ export async function materialize(
 export function removeIfPresent(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
-    /* absent */
+  } catch (e) {
+    unlessMissing(e);
   }
 }

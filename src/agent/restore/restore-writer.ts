@@ -47,6 +47,7 @@ import {
   entrySize,
   type TreeEntry,
 } from '../../protocol/tree.js';
+import { unlessCode, unlessMissing } from '../../platform/fs-errors.js';
 
 /**
  * A file to restore: its folder and its tree entry, nothing copied (a
@@ -112,7 +113,8 @@ function tmpFor(path: string): string {
 function lstatOrNull(p: string) {
   try {
     return lstatSync(p);
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return null;
   }
 }
@@ -150,13 +152,13 @@ class Target {
   abort(): void {
     try {
       closeSync(this.fd);
-    } catch {
-      /* already closed */
+    } catch (e) {
+      unlessCode(e, 'EBADF'); // already closed
     }
     try {
       unlinkSync(this.tmp ?? this.path);
-    } catch {
-      /* gone */
+    } catch (e) {
+      unlessMissing(e);
     }
   }
 }

@@ -32,7 +32,7 @@ function tryOpen(cmd: string, args: string[]): Promise<boolean> {
         res(true);
       });
     } catch {
-      res(false);
+      res(false); // could not start the browser: the caller prints the link instead
     }
   });
 }

@@ -9,27 +9,16 @@
  * RSS). A minor (young-generation) collection every 1 MB received lets V8 free
  * them for well under a millisecond each.
  *
- * The collector is V8's own `gc`, exposed for this process on first use
- * (v8.setFlagsFromString + a fresh context, the documented way to reach it
- * without a command-line flag). If that ever fails, nothing is collected
- * early: memory use grows as before, nothing breaks.
+ * The collector is V8's own `gc`, which node exposes when it starts with
+ * `--expose-gc` (the bin/ds-backup.js shebang; tests and bench pass it when
+ * they run node themselves). Without the flag (e.g. `node dist/…`) nothing
+ * is collected early: memory use grows as before, nothing breaks.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 type GcFn = (opts?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
-let gcFn: GcFn | null | undefined;
-
 function collector(): GcFn | null {
-  if (gcFn !== undefined) return gcFn;
-  try {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as GcFn;
-  } catch {
-    gcFn = null;
-  }
-  return gcFn;
+  const g = (globalThis as { gc?: unknown }).gc;
+  return typeof g === 'function' ? (g as GcFn) : null;
 }
 
 /** Counts received bytes and runs a minor collection every `every` bytes. */

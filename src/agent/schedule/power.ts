@@ -14,6 +14,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface PowerInfo {
   onBattery: boolean;
@@ -27,7 +28,7 @@ function read(dir: string, key: string): string | null {
   try {
     return readFileSync(join(dir, key), 'utf8').trim();
   } catch {
-    return null;
+    return null; // an attribute this driver lacks or fails to read (ENODEV/EIO on some batteries): unknown
   }
 }
 
@@ -36,8 +37,8 @@ export function readPower(sysfsRoot = '/'): PowerInfo {
   let names: string[] = [];
   try {
     names = readdirSync(base).sort();
-  } catch {
-    /* no power_supply class: mains */
+  } catch (e) {
+    unlessMissing(e); // no power_supply class: mains
   }
   const info: PowerInfo = { onBattery: false, capacity: null, batteries: [], external: [] };
   for (const name of names) {

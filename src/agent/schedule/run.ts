@@ -24,7 +24,6 @@
  * Clock, sleep, random, power, ping, lock and the backup itself come in as
  * RunDeps so tests drive every rule with fakes; realDeps() wires the real ones.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EXIT } from '../../platform/cli-util.js';
@@ -47,6 +46,7 @@ import {
   type BusyState,
 } from './schedule.js';
 import { lastDone, writeState, type RunState } from './state.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 export interface RunSettings {
   noSleep: boolean;
@@ -92,7 +92,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
         offer = ((await r.json().catch(() => null)) as PingAnswer | null)?.agent;
         return r.ok;
       } catch {
-        return false;
+        return false; // any network failure or timeout: the server is not reachable now
       }
     },
     lock: tryLock,
@@ -108,11 +108,8 @@ export function runSettings(
   o: { noSleep?: boolean; maxSleep?: number; minBattery?: number; sysfsRoot?: string; documents?: string },
 ): RunSettings {
   let file: { minBattery?: number; maxSleepMinutes?: number } = {};
-  try {
-    file = JSON.parse(readFileSync(join(profile.stateDir, 'schedule.json'), 'utf8')) as typeof file;
-  } catch {
-    /* no schedule.json: defaults */
-  }
+  // No schedule.json: defaults; a damaged one stops with its name rather than silently using defaults.
+  file = (readJsonState(join(profile.stateDir, 'schedule.json'), 'schedule settings') as typeof file | null) ?? file;
   const minutes = o.maxSleep ?? file.maxSleepMinutes;
   return {
     noSleep: Boolean(o.noSleep),

@@ -9,6 +9,7 @@ import { readFileSync, utimesSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Profile } from '../profile.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface RunState {
   lastAttempt?: number;
@@ -23,7 +24,7 @@ export function readState(p: Profile): RunState {
   try {
     return JSON.parse(readFileSync(join(p.stateDir, 'state.json'), 'utf8')) as RunState;
   } catch {
-    return {};
+    return {}; // absent or damaged: start afresh (only the timing of the next attempt depends on it)
   }
 }
 
@@ -44,7 +45,8 @@ export function markDone(p: Profile, when: Date): void {
 export function lastDone(p: Profile): Date | null {
   try {
     return statSync(p.doneFile).mtime;
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return null;
   }
 }

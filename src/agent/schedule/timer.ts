@@ -107,7 +107,7 @@ export function hasSystemd(): boolean {
     execFileSync('systemctl', ['--user', 'show-environment'], { stdio: 'ignore', timeout: 5000 });
     return true;
   } catch {
-    return false;
+    return false; // any failure (no user bus, timeout): no user manager to talk to
   }
 }
 

@@ -8,13 +8,13 @@
  * Bearer admin token, compared in constant time.
  */
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import { bearer } from './auth.js';
 import { hashToken, newSecret, safeEqual } from './tokens.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 interface AdminFile {
   password?: { salt: string; hash: string };
@@ -30,12 +30,10 @@ export class AdminAuth {
     this.file = join(root, 'admin.json');
   }
 
+  /** Absent: no password, no tokens. Damaged: state_damaged (never "no password", which would let anyone set one). */
   private read(): AdminFile {
-    try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as AdminFile;
-    } catch {
-      return { tokens: [] };
-    }
+    const a = readJsonState(this.file, 'admin credentials file') as AdminFile | null;
+    return a ?? { tokens: [] };
   }
 
   private write(a: AdminFile): void {

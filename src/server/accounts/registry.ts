@@ -10,13 +10,14 @@
  * and compares in constant time (tokens.ts). A registered serial is never taken over: a
  * second registration must present that device's current token.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Catalog, DeviceRow } from '../catalog/catalog.js';
 import { deviceBySerial, upsertDevice, type DeviceRecord } from '../catalog/devices.js';
 import { hashToken, newSecret, safeEqual } from './tokens.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 /** What users/<SN>/device.json holds (defined beside the catalog rows it indexes into). */
 export type { DeviceRecord };
@@ -56,11 +57,8 @@ export class Registry {
   }
 
   readRecord(serial: string): DeviceRecord | null {
-    try {
-      return JSON.parse(readFileSync(join(this.deviceDir(serial), 'device.json'), 'utf8')) as DeviceRecord;
-    } catch {
-      return null;
-    }
+    // Absent: null. Damaged: state_damaged — read as absent it would be overwritten by the next registration.
+    return readJsonState(join(this.deviceDir(serial), 'device.json'), 'device record') as DeviceRecord | null;
   }
 
   /** Puts a device record into the catalog (creating its account row). */

@@ -2,7 +2,7 @@
  * lease-file — tells a separate `ds-backup-server cleanup` process which
  * backups are in flight, so its garbage collection keeps what those clients
  * were told exists (gc.ts). `serve` rewrites <root>/run/leases.json
- * ({pid, updatedAt, grants: grant times of live leases}) before it answers a
+ * ({pid, updatedAt, grants: grant times of live leases, serials: their laptops}) before it answers a
  * lease grant, and after releases and commits. A stale entry only makes GC
  * keep more; a file whose pid is gone is ignored.
  */
@@ -20,6 +20,7 @@ export function writeLeaseFile(ctx: ServerContext): void {
     pid: process.pid,
     updatedAt: Date.now(),
     grants: ctx.admission.active().map((l) => l.grantedAt),
+    serials: [...new Set(ctx.admission.active().map((l) => l.serial))],
   };
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(body));

@@ -6,6 +6,7 @@
  * `syncMissing` indexes only snapshot folders the catalog lacks (after a
  * crash between writing a snapshot and recording it).
  */
+import { isAppError } from '../../platform/errors.js';
 import { clearIndex } from './catalog.js';
 import { Pins } from '../retention/pins.js';
 import { listSnapshotNames, readSnapshot, type SnapshotInfo } from '../store/snapshots.js';
@@ -64,7 +65,13 @@ function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
     store.registry.index(rec);
     result.devices++;
     for (const name of listSnapshotNames(store.objects, serial)) {
-      const info = readSnapshot(store.objects, serial, name);
+      let info;
+      try {
+        info = readSnapshot(store.objects, serial, name);
+      } catch (e) {
+        if (!isAppError(e) || e.code !== 'state_damaged') throw e;
+        info = null; // reindex reports it and goes on; the cleanup stops on it (unindexedSnapshots)
+      }
       if (info) infos.push(info);
       else result.skipped.push(`${serial}/${name}: unreadable snapshot.json`);
     }

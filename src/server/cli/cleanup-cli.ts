@@ -23,6 +23,7 @@ export function policyOf(cfg: ServerConfig): CleanupPolicy {
     accountCapBytes: cfg.accountCapBytes,
     autoPinStarred: cfg.autoPinStarred,
     verifySamplePct: cfg.verifySamplePct,
+    partExpiryDays: cfg.partExpiryDays,
   };
 }
 
@@ -35,6 +36,10 @@ export function summary(r: CleanupReport): string {
         .join(', ') || 'none'
     }; pins: ${r.pins.total} (${r.pins.added} starred entries pinned, ${r.pins.dropped} auto pins dropped)`,
   ];
+  if (r.uploads.expired || r.uploads.kept)
+    lines.push(
+      `abandoned uploads: ${r.dryRun ? 'would remove' : 'removed'} ${r.uploads.expired} (${fmt(r.uploads.bytes)}), ${r.uploads.kept} kept`,
+    );
   if (r.quota?.overQuota || r.quota?.rounds)
     lines.push(`soft quota: share ${fmt(r.quota.share)}, ${r.quota.rounds} rounds`);
   for (const n of r.quota?.notes ?? []) lines.push(`note: ${n}`);
@@ -99,7 +104,7 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
         try {
           setPriority(19);
         } catch {
-          /* not allowed: run at normal priority */
+          /* any refusal (EACCES, a container's limits): run at normal priority */
         }
         const store = new Store(cfg.root);
         try {
@@ -156,6 +161,7 @@ export function startDailyCleanup(ctx: ServerContext, log: FastifyBaseLogger): (
       const out = await attemptCleanup(ctx.store, policyOf(ctx.config), {
         loadLimit: ctx.config.loadLimit,
         leaseGrants: () => ctx.admission.active().map((l) => l.grantedAt),
+        leaseSerials: () => ctx.admission.active().map((l) => l.serial),
       });
       if (out.ran) log.info({ cleanup: { ...out.report, accounts: out.report.accounts.length } }, 'daily cleanup done');
       else log.debug({ reason: out.reason }, 'daily cleanup skipped');

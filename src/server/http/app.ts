@@ -54,6 +54,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     try {
       done(null, body.length ? JSON.parse(body.toString('utf8')) : undefined);
     } catch {
+      // JSON.parse throws only SyntaxError: the client's body is bad (400).
       const err = Object.assign(new Error('body is not valid JSON'), { statusCode: 400 });
       done(err, undefined);
     }

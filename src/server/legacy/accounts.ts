@@ -7,9 +7,9 @@
  * laptops. The file is written by setup (root, atomically) and read by the
  * completion watcher to check a flag's owner.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/durable.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 export interface LegacyAccount {
   user: string;
@@ -23,12 +23,9 @@ export function accountsFile(root: string): string {
 }
 
 export function readAccounts(root: string): Record<string, LegacyAccount> {
-  try {
-    const v = JSON.parse(readFileSync(accountsFile(root), 'utf8')) as Record<string, LegacyAccount>;
-    return v && typeof v === 'object' ? v : {};
-  } catch {
-    return {};
-  }
+  // Absent: none. Damaged: state_damaged, so it is never rewritten from an empty list.
+  const v = readJsonState(accountsFile(root), 'legacy accounts file') as Record<string, LegacyAccount> | null;
+  return v && typeof v === 'object' ? v : {};
 }
 
 export function writeAccounts(root: string, accounts: Record<string, LegacyAccount>): void {

@@ -23,6 +23,7 @@ import type { ServerContext } from '../http/context.js';
 import { ingestFolders, legacySources } from './folder-ingest.js';
 import { releaseLegacyLease } from './routes.js';
 import { readAccounts, type LegacyAccount } from './accounts.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export type FlagVerdict =
   { ok: true; serial: string; account: LegacyAccount } | { ok: false; reason: string; keep?: boolean };
@@ -132,8 +133,8 @@ export class CompletionWatcher {
       let st: Stats | null = null;
       try {
         st = lstatSync(path);
-      } catch {
-        /* gone */
+      } catch (e) {
+        unlessMissing(e); // gone
       }
       const v = judgeFlag(
         name,
@@ -156,8 +157,8 @@ export class CompletionWatcher {
   private remove(path: string): void {
     try {
       unlinkSync(path);
-    } catch {
-      /* already gone */
+    } catch (e) {
+      unlessMissing(e);
     }
   }
 

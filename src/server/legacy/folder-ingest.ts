@@ -28,12 +28,11 @@ import {
   mkdirSync,
   openSync,
   readlinkSync,
-  readSync,
   realpathSync,
   writeSync,
   constants,
 } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256Hex } from '../../protocol/hash.js';
 import { AppError } from '../../platform/errors.js';
@@ -45,6 +44,8 @@ import { commit } from '../ingest/ingest.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
 import { blobKey, type StagedObject } from '../store/object-store.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
+import { hashFd } from '../../platform/file-hash.js';
 
 export interface FolderSource {
   source: string;
@@ -70,13 +71,12 @@ export function legacySources(home: string): FolderSource[] {
       const dir = join(home, f.folder);
       if (!lstatSync(dir).isDirectory()) return false;
       return f.source === 'datastore' || readdirSync(dir).length > 0 || existsSync(join(home, `${f.source}-latest`));
-    } catch {
+    } catch (e) {
+      unlessMissing(e); // the laptop never sent this folder
       return false;
     }
   }).map((f) => ({ source: f.source, dir: join(home, f.folder), excludes: f.excludes }));
 }
-
-const CHUNK = 1 << 20;
 
 /**
  * Reads one file through a confined descriptor: O_NOFOLLOW, a regular file,
@@ -107,17 +107,11 @@ export function confinedRead(
     const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (!real.startsWith(confine + '/')) throw new AppError('conflict', `${path} resolves outside ${confine}`);
     if (tmp) out = openSync(tmp, 'w', 0o444);
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) break;
-      const part = buf.subarray(0, n);
-      h.update(part);
+    const { hash } = hashFd(fd, (part) => {
       let off = 0;
-      while (out >= 0 && off < n) off += writeSync(out, part, off);
-    }
-    if (h.digest('hex') !== expect) throw new AppError('conflict', `${path} changed while it was being ingested`);
+      while (out >= 0 && off < part.length) off += writeSync(out, part, off);
+    });
+    if (hash !== expect) throw new AppError('conflict', `${path} changed while it was being ingested`);
     return tmp;
   } catch (e) {
     if (out >= 0) {

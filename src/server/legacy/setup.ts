@@ -29,6 +29,7 @@ import { writeFileAtomic } from '../../platform/durable.js';
 import type { Store } from '../store/store.js';
 import { readAccounts, writeAccounts, type LegacyAccount } from './accounts.js';
 import { HOME_FOLDERS } from './command-policy.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface SetupResult {
   completionDir: string;
@@ -50,7 +51,8 @@ function getent(user: string): PasswdEntry | null {
   try {
     const f = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim().split(':');
     return { uid: Number(f[2]), gid: Number(f[3]), home: f[5], shell: f[6] };
-  } catch {
+  } catch (e) {
+    if ((e as { status?: number }).status !== 2) throw e; // getent exits 2: no such user
     return null;
   }
 }
@@ -70,8 +72,8 @@ function writeIfChanged(path: string, text: string, mode: number): void {
   let old: string | null = null;
   try {
     old = readFileSync(path, 'utf8');
-  } catch {
-    /* new */
+  } catch (e) {
+    unlessMissing(e); // new
   }
   if (old !== text) writeFileAtomic(path, text, mode);
   ensureMode(path, mode);
@@ -116,6 +118,7 @@ function ensureUser(serial: string, home: string, shell: string): { entry: Passw
   try {
     execFileSync('useradd', args, { stdio: 'pipe' });
   } catch {
+    // Newer useradd refuses upper-case names without --badname; the second attempt reports any other failure.
     try {
       execFileSync('useradd', ['--badname', ...args], { stdio: 'pipe' });
     } catch (e) {

@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../../platform/durable.js';
 import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport } from './cleanup.js';
 import type { Store } from '../store/store.js';
 import { latestReportJson, saveReportRow } from '../catalog/cleanup-reports.js';
+import { readJsonState, unlessMissing } from '../../platform/fs-errors.js';
 
 export interface JobOptions extends CleanupOptions {
   force?: boolean;
@@ -34,12 +35,10 @@ function dir(store: Store): string {
   return d;
 }
 
+/** The day of the last finished run; null when none. A damaged file stops the job (--force runs anyway). */
 export function lastRunDay(store: Store): string | null {
-  try {
-    return (JSON.parse(readFileSync(join(dir(store), 'last-run.json'), 'utf8')) as { day: string }).day;
-  } catch {
-    return null;
-  }
+  const f = readJsonState(join(dir(store), 'last-run.json'), 'cleanup record') as { day?: unknown } | null;
+  return typeof f?.day === 'string' ? f.day : null;
 }
 
 const dayOf = (t: number) => new Date(t).toISOString().slice(0, 10);
@@ -58,14 +57,14 @@ export function takeLock(store: Store): (() => void) | null {
       let pid = 0;
       try {
         pid = Number(readFileSync(path, 'utf8'));
-      } catch {
-        /* vanished */
+      } catch (e) {
+        unlessMissing(e); // vanished: its holder just released it
       }
       if (pid && processAlive(pid)) return null;
       try {
         unlinkSync(path);
-      } catch {
-        /* someone else took it over */
+      } catch (e) {
+        unlessMissing(e); // someone else took it over
       }
     }
   }

@@ -15,10 +15,11 @@
  *     stored object (uploads never committed, leftovers of old crashes);
  *  5. if the filesystem is still above the soft quota (or an account above
  *     its cap), plan quota rounds (quota.ts), remove, recount, collect again;
- *  6. re-hash a sample of the pool (verify.ts); write the report.
+ *  6. remove abandoned resumable uploads no live lease holds (parts.ts);
+ *  7. re-hash a sample of the pool (verify.ts); write the report.
  * `dryRun` decides and measures everything but deletes and writes nothing.
  */
-import { readdirSync, renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
+import { renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir } from '../../platform/durable.js';
@@ -35,12 +36,16 @@ import { syncMissing, unindexedSnapshots } from '../catalog/reindex.js';
 import { thin, DEFAULT_RETENTION, type RetentionPolicy, type SnapshotFacts } from './retention.js';
 import { StoreUsage } from './usage.js';
 import { verifyStore, type VerifyResult } from './verify.js';
+import { sweepParts, type PartsReport } from './parts.js';
+import { foreignServer } from './gc.js';
 import type { Store } from '../store/store.js';
-import { statfsSync } from 'node:fs';
+import { diskFigures } from '../../platform/system.js';
 
 export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
   autoPinStarred: boolean;
   verifySamplePct: number;
+  /** Resumable uploads (incoming/*.part) untouched this many days, held by no live lease, are removed (0 = never). */
+  partExpiryDays: number;
 }
 
 export const DEFAULT_CLEANUP: CleanupPolicy = {
@@ -48,6 +53,7 @@ export const DEFAULT_CLEANUP: CleanupPolicy = {
   ...DEFAULT_QUOTA,
   autoPinStarred: true,
   verifySamplePct: 1,
+  partExpiryDays: 7,
 };
 
 export interface CleanupOptions {
@@ -56,6 +62,8 @@ export interface CleanupOptions {
   /** Disk figures (tests); default: statfs of the store. */
   disk?: () => DiskFigures;
   leaseGrants?: () => number[];
+  /** Serials of laptops holding live leases in this process (their upload parts stay). */
+  leaseSerials?: () => string[];
   /** List the whole store for garbage (default: when the last full sweep is a week old). */
   fullGc?: boolean;
   slackMs?: number;
@@ -82,6 +90,8 @@ export interface CleanupReport {
   pins: { total: number; added: number; dropped: number };
   quota: Pick<QuotaPlan, 'overQuota' | 'share' | 'rounds' | 'notes'> | null;
   gc: GcResult[];
+  /** Abandoned resumable uploads removed (parts.ts); not counted in bytesFreed. */
+  uploads: PartsReport;
   bytesFreed: number;
   objectsFreed: number;
   accounts: Array<{ serial: string; bytes: number }>;
@@ -96,16 +106,6 @@ export interface CleanupReport {
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
-
-export function measureDisk(root: string): DiskFigures {
-  const s = statfsSync(root);
-  return {
-    totalBytes: (s.blocks - s.bfree + s.bavail) * s.bsize,
-    usedBytes: (s.blocks - s.bfree) * s.bsize,
-    totalInodes: s.files,
-    usedInodes: s.files - s.ffree,
-  };
-}
 
 /** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
 function dropVanished(store: Store): number {
@@ -141,6 +141,7 @@ function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
         unlinkSync(join(d, 'snapshot.json'));
         rmdirSync(d);
       } catch {
+        // Not just a snapshot.json (an older layout, a half-removed folder): remove the folder whole.
         rmSync(d, { recursive: true, force: true });
       }
     }
@@ -176,13 +177,8 @@ async function recount(
   const marked = new IdSet();
   const usage = new Map<number, number>();
   const accounts = accountIds(store.db);
-  for (const root of orphanRoots(store)) {
-    try {
-      for (const id of closure(store, [root]).sizes.keys()) marked.add(id);
-    } catch {
-      marked.add(root);
-    }
-  }
+  // Unindexed snapshots keep everything reachable from them, as far as their trees can be read.
+  for (const root of orphanRoots(store)) for (const id of closure(store, [root], [], true).sizes.keys()) marked.add(id);
   let n = 0;
   const dropped: string[] = [];
   for (const a of accounts) {
@@ -256,9 +252,12 @@ export async function runCleanup(
     yieldEvery,
     candidates: full ? undefined : candidates,
   });
+  foreignServer(store.root); // a damaged run/leases.json stops the run here, before anything is removed
   const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
   const pins = new Pins(store);
+  // A damaged pins.json throws here (state_damaged): nothing is thinned or collected while pins are unknown.
   if (!dryRun) pins.reload();
+  else pins.check();
   const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
   step('repair and pins');
   await yieldNow();
@@ -296,7 +295,7 @@ export async function runCleanup(
   step('gc');
 
   // Soft quota and per-account cap.
-  const measured = opts.disk ? opts.disk() : measureDisk(store.root);
+  const measured = opts.disk ? opts.disk() : diskFigures(store.root);
   const disk = dryRun
     ? {
         ...measured,
@@ -343,6 +342,13 @@ export async function runCleanup(
   }
   setPending(false);
   step('quota');
+  // Abandoned resumable uploads (in the store's scratch folder, where uploads.ts grows them),
+  // judged by the wall clock (part mtimes are real times even under --now).
+  const foreign = foreignServer(store.root);
+  const held =
+    foreign && !foreign.serials ? 'all' : new Set([...(opts.leaseSerials?.() ?? []), ...(foreign?.serials ?? [])]);
+  const uploads = sweepParts(store.objects.scratchDir, policy.partExpiryDays, Date.now(), held, dryRun);
+  step('uploads');
   const verify = policy.verifySamplePct > 0 ? await verifyStore(store, { samplePct: policy.verifySamplePct }) : null;
   step('verify');
   const kept: Record<string, number> = {};
@@ -360,6 +366,7 @@ export async function runCleanup(
     pins: { total: pins.all().length, ...starred },
     quota,
     gc,
+    uploads,
     bytesFreed: gc.reduce((a, g) => a + g.bytes, 0),
     objectsFreed: gc.reduce((a, g) => a + g.trees + g.blobs, 0),
     accounts: [...usage]
@@ -380,11 +387,4 @@ export async function runCleanup(
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     problems,
   };
-}
-
-/** Folders a cleanup leaves in users/<SN>/ while deleting (cleaned by Store.repair as .tmp-*). */
-export function pendingDeletes(store: Store): number {
-  let n = 0;
-  for (const sn of store.serials()) n += readdirSync(store.userDir(sn)).filter((x) => x.startsWith('.tmp-del-')).length;
-  return n;
 }

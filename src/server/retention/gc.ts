@@ -33,6 +33,7 @@ import { blobKey, idOfKey, needSync, treeKey } from '../store/object-store.js';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
+import { AppError } from '../../platform/errors.js';
 import { closure, IdSet } from './refs.js';
 import type { Store } from '../store/store.js';
 
@@ -78,20 +79,36 @@ export interface LeaseFile {
   pid: number;
   updatedAt: number;
   grants: number[];
+  /** Serials of the laptops holding those leases (their resumable uploads stay; parts.ts). */
+  serials?: string[];
 }
 
 export function leaseFilePath(root: string): string {
   return join(root, 'run', 'leases.json');
 }
 
-/** A running `serve` on this root in another process: its live leases' grant times. */
-export function foreignServer(root: string): { grants: number[] } | null {
+/**
+ * A running `serve` on this root in another process: its live leases' grant
+ * times and serials (undefined: a file that does not list them). No file:
+ * none. A file that cannot be read or parsed fails closed (state_damaged):
+ * guessing "no server" could delete what an in-flight backup was promised.
+ */
+export function foreignServer(root: string): { grants: number[]; serials?: string[] } | null {
+  const path = leaseFilePath(root);
+  let f: LeaseFile;
   try {
-    const f = JSON.parse(readFileSync(leaseFilePath(root), 'utf8')) as LeaseFile;
-    return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants } : null;
-  } catch {
-    return null;
+    f = JSON.parse(readFileSync(path, 'utf8')) as LeaseFile;
+    if (!Number.isInteger(f.pid) || !Array.isArray(f.grants) || !f.grants.every(Number.isFinite))
+      throw new Error('not {pid, grants: [...]}');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new AppError(
+      'state_damaged',
+      `lease file ${path} cannot be read (${(e as Error).message}); nothing was collected. A running ` +
+        "'ds-backup-server serve' rewrites it at its next lease; if none runs on this store, delete the file.",
+    );
   }
+  return f.pid !== process.pid && processAlive(f.pid) ? { grants: f.grants, serials: f.serials } : null;
 }
 
 /** Deletes unclaimed objects through the object store (which hides, re-checks and unlinks when guarded). */
@@ -133,7 +150,7 @@ function parentsFirst(store: Store, candidates: string[]): string[] {
         .e.filter((e) => isDirEntry(e) && set.has(entryRef(e)))
         .map((e) => entryRef(e));
     } catch {
-      /* unreadable: delete it whenever */
+      /* an unreachable candidate that cannot be parsed has no known children: it goes in any order */
     }
     kids.set(id, ks);
     for (const k of ks) indeg.set(k, indeg.get(k)! + 1);
@@ -190,12 +207,9 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
     else candidates.push(f.id);
   }
   for (const id of freshRoots) {
-    try {
-      for (const x of closure(store, [id]).sizes.keys()) marked.add(x);
-      result.protectedTrees++;
-    } catch {
-      marked.add(id);
-    }
+    // A claimed tree keeps its whole closure; a child that cannot be read does not stop the walk.
+    for (const x of closure(store, [id], [], true).sizes.keys()) marked.add(x);
+    result.protectedTrees++;
   }
   for (const id of parentsFirst(
     store,

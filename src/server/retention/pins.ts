@@ -76,19 +76,23 @@ export class Pins {
     return join(this.store.userDir(serial), 'pins.json');
   }
 
+  /** The pins of one laptop folder; a file that is absent means none, any other failure throws (fail closed). */
   readFile(serial: string): Pin[] {
-    try {
-      return (JSON.parse(readFileSync(this.file(serial), 'utf8')) as { pins: Pin[] }).pins;
-    } catch {
-      return [];
-    }
+    return readPinsFile(this.file(serial));
+  }
+
+  /** Reads every pins file without writing anything (a dry run's check): throws on the first damaged one. */
+  check(): number {
+    let n = 0;
+    for (const serial of this.store.serials()) n += this.readFile(serial).length;
+    return n;
   }
 
   private writeFile(serial: string, pins: Pin[]): void {
     writeFileAtomic(this.file(serial), JSON.stringify({ version: 1, pins }, null, 1) + '\n');
   }
 
-  /** Rebuilds the pins table from every users/<SN>/pins.json. */
+  /** Rebuilds the pins table from every users/<SN>/pins.json; a damaged file throws before the table is touched. */
   reload(): number {
     const rows: PinIndexRow[] = [];
     for (const serial of this.store.serials()) {
@@ -219,8 +223,10 @@ export class Pins {
       let pin: Pin;
       try {
         pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...this.locate(r.account_id, r) };
-      } catch {
-        continue; // no snapshot holds it any more: nothing to pin
+      } catch (e) {
+        // No snapshot holds it any more (not_found) or the catalog is behind the disk (internal): nothing to pin.
+        if (e instanceof AppError && (e.code === 'not_found' || e.code === 'internal')) continue;
+        throw e;
       }
       fresh.set(pin.serial, [...(fresh.get(pin.serial) ?? []), { accountId: r.account_id, pin }]);
       added++;
@@ -257,6 +263,53 @@ function pinRow(accountId: number, p: Pin): PinIndexRow {
     createdAt: p.createdAt,
     json: JSON.stringify(p),
   };
+}
+
+const PIN_HELP =
+  'Nothing was changed: pins, cleanup and pin changes stay stopped until it is repaired. Restore it from a backup ' +
+  'of the server, or fix the JSON by hand ({"version":1,"pins":[…]}); only if the pins are truly lost, move the file ' +
+  'away (the laptop then has no pins) and run the cleanup again.';
+
+/**
+ * Parses one pins.json. ENOENT means "no pins yet"; a file that cannot be
+ * read, is not JSON, or does not have the shape {pins: [{id, kind, serial,
+ * trees, blobs}…]} throws AppError('state_damaged') naming the file, what is
+ * wrong and what to do — it is never read as "no pins" (that would let the
+ * cleanup delete pinned data) and never overwritten.
+ */
+function readPinsFile(path: string): Pin[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new AppError('state_damaged', `pins file ${path} cannot be read (${(e as Error).message}). ${PIN_HELP}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new AppError('state_damaged', `pins file ${path} is not valid JSON (${(e as Error).message}). ${PIN_HELP}`);
+  }
+  const pins = (doc as { pins?: unknown } | null)?.pins;
+  if (!Array.isArray(pins)) throw new AppError('state_damaged', `pins file ${path} has no "pins" list. ${PIN_HELP}`);
+  pins.forEach((p: unknown, i) => {
+    const why = pinShapeError(p);
+    if (why) throw new AppError('state_damaged', `pins file ${path}: pin ${i} ${why}. ${PIN_HELP}`);
+  });
+  return pins as Pin[];
+}
+
+function pinShapeError(p: unknown): string | null {
+  if (typeof p !== 'object' || p === null) return 'is not an object';
+  const x = p as Record<string, unknown>;
+  if (typeof x.id !== 'string' || !x.id) return 'has no id';
+  if (x.kind !== 'snapshot' && x.kind !== 'entry') return `has kind ${JSON.stringify(x.kind)}`;
+  if (typeof x.serial !== 'string') return 'has no serial';
+  if (!Array.isArray(x.trees) || !x.trees.every((t) => typeof t === 'string')) return 'has no list of trees';
+  if (!Array.isArray(x.blobs) || !x.blobs.every((b) => Array.isArray(b) && typeof b[0] === 'string'))
+    return 'has no list of blobs';
+  return null;
 }
 
 function newId(): string {

@@ -66,8 +66,17 @@ export interface Closure {
   trees: number;
 }
 
-/** Every tree and blob reachable from `trees` plus `blobs`. A missing tree throws. */
-export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[string, number]> = []): Closure {
+/**
+ * Every tree and blob reachable from `trees` plus `blobs`. A missing or
+ * unparsable tree throws — unless `keepGoing` (what GC must keep): then it
+ * counts with size 0 and the walk goes on with every tree that can be read.
+ */
+export function closure(
+  store: Store,
+  trees: Iterable<string>,
+  blobs: Iterable<[string, number]> = [],
+  keepGoing = false,
+): Closure {
   const sizes = new Map<string, number>();
   let treeCount = 0;
   for (const [id, size] of blobs) sizes.set(id, size);
@@ -76,10 +85,18 @@ export function closure(store: Store, trees: Iterable<string>, blobs: Iterable<[
   walkTrees(
     trees,
     (id) => {
-      const text = store.pool.readTree(id);
+      let text: string;
+      let tree: Tree;
+      try {
+        text = store.pool.readTree(id);
+        tree = JSON.parse(text) as Tree;
+      } catch (e) {
+        if (!keepGoing) throw e;
+        sizes.set(id, 0); // kept (marked), its children unknown
+        return null;
+      }
       sizes.set(id, Buffer.byteLength(text));
       treeCount++;
-      const tree = JSON.parse(text) as Tree;
       for (const e of tree.e) if (isBlobEntry(e) && !sizes.has(entryRef(e))) sizes.set(entryRef(e), entrySize(e));
       return tree;
     },

@@ -11,23 +11,17 @@
  * when accounts share blobs: the plan then stops early (errs toward keeping)
  * and the next daily run continues.
  */
-import type { Catalog } from '../catalog/catalog.js';
 import type { Pin } from './pins.js';
 import { closure } from './refs.js';
 import type { UsageModel } from './quota.js';
 import type { Store } from '../store/store.js';
 import { snapshotOwners, snapshotRoots } from '../catalog/snapshots.js';
-import { storageByAccount } from '../catalog/refs.js';
 
 interface AccountDetail {
   base: number;
   counts: Map<string, number>;
   sizes: Map<string, number>;
   snaps: Map<number, Set<string>>;
-}
-
-export function accountUsage(db: Catalog): Map<number, number> {
-  return storageByAccount(db);
 }
 
 export class StoreUsage implements UsageModel {

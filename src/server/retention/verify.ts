@@ -8,13 +8,13 @@
  * reach it, so an administrator knows what a restore would miss. Nothing is
  * changed on disk.
  */
-import { createHash } from 'node:crypto';
 import { idOfKey } from '../store/object-store.js';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
 import { accountSnapshots, latestSerial } from '../catalog/snapshots.js';
 import { accountEntries } from '../catalog/entries.js';
 import { referencingAccounts } from '../catalog/refs.js';
 import type { Store } from '../store/store.js';
+import { hashStream } from '../../platform/file-hash.js';
 
 export interface Damage {
   id: string;
@@ -33,20 +33,8 @@ export interface VerifyResult {
   seconds: number;
 }
 
-function hashObject(store: Store, key: string): Promise<{ hex: string; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    store.objects
-      .get(key)
-      .on('data', (c) => {
-        bytes += c.length;
-        h.update(c);
-      })
-      .on('end', () => resolve({ hex: h.digest('hex'), bytes }))
-      .on('error', reject);
-  });
-}
+const hashObject = (store: Store, key: string) =>
+  hashStream(store.objects.get(key)).then((r) => ({ hex: r.hash, bytes: r.size }));
 
 /** Does tree `root` reach object `target`? (memoized per tree) */
 function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): boolean {
@@ -62,7 +50,7 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
       }
     }
   } catch {
-    found = false;
+    found = false; // a missing or damaged tree leads nowhere (verify reports it on its own)
   }
   memo.set(root, found);
   return found;

@@ -358,6 +358,10 @@ export class LocalObjectStore implements ObjectStore {
     return n;
   }
 
+  get scratchDir(): string {
+    return this.incomingDir;
+  }
+
   scratchPath(name: string): string {
     if (name.includes('/') || BAD_SEGMENT.test(name)) throw new Error(`bad scratch name ${name}`);
     return join(this.incomingDir, name);

@@ -100,6 +100,8 @@ export interface ObjectStore {
 
   /** A local file path for bytes on their way in (resumable parts, copies); not an object. */
   scratchPath(name: string): string;
+  /** The local folder scratchPath() names its files in (the cleanup expires abandoned parts there). */
+  readonly scratchDir: string;
   /** Removes temp files a crash left (keeps resumable parts). */
   cleanScratch(): void;
 

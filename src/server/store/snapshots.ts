@@ -20,6 +20,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSnapshotName } from '../../protocol/names.js';
 import { needSync, snapshotKey, type ObjectStore } from './object-store.js';
+import { readJsonState } from '../../platform/fs-errors.js';
 
 export interface SnapshotInfo {
   version: 1;
@@ -62,13 +63,17 @@ export async function writeSnapshot(objects: ObjectStore, info: SnapshotInfo, mo
   if (moveLatest) objects.sync?.setAlias(`users/${info.serial}`, `${info.source}-latest`, info.name);
 }
 
+/**
+ * A snapshot's record; null when there is none (or one of another version).
+ * Unreadable or unparsable: state_damaged naming it — reindex reports it and
+ * goes on, the cleanup stops on it (unindexedSnapshots).
+ */
 export function readSnapshot(objects: ObjectStore, serial: string, name: string): SnapshotInfo | null {
-  let info: SnapshotInfo;
-  try {
-    info = JSON.parse(needSync(objects, 'reading snapshots').read(snapshotKey(serial, name)).toString('utf8'));
-  } catch {
-    return null; // gone, unreadable or damaged: callers report it (reindex: "unreadable snapshot.json")
-  }
+  const sync = needSync(objects, 'reading snapshots');
+  const key = snapshotKey(serial, name);
+  const info = readJsonState(join(objects.location, key), 'snapshot record', () =>
+    sync.read(key).toString('utf8'),
+  ) as SnapshotInfo | null;
   return info && info.version === 1 && info.name === name ? info : null;
 }
 

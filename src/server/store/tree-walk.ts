@@ -9,7 +9,7 @@
  * caller's own set (e.g. a map of sizes already counted); an id it has is
  * never opened.
  */
-import type { Tree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, type Tree } from '../../protocol/tree.js';
 
 export interface SeenSet {
   has(id: string): boolean;
@@ -28,6 +28,6 @@ export function walkTrees(
     seen.add(id);
     const tree = open(id);
     if (!tree) continue;
-    for (const e of tree.e) if (e[1] === 'd' && !seen.has(e[5])) stack.push(e[5]);
+    for (const e of tree.e) if (isDirEntry(e) && !seen.has(entryRef(e))) stack.push(entryRef(e));
   }
 }

@@ -12,16 +12,7 @@
  * (putFile: a rename locally, an upload elsewhere). A broken connection
  * keeps every byte received, so a retry sends only the rest.
  */
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  fsyncSync,
-  openSync,
-  closeSync,
-  statSync,
-  unlinkSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, fsyncSync, openSync, closeSync, statSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -33,6 +24,8 @@ import { BATCH_BLOB_MAX, BATCH_BODY_MAX } from '../../protocol/limits.js';
 import { TINY_BLOB } from './pool.js';
 import type { Store } from './store.js';
 import type { StagedObject } from './object-store.js';
+import { unlessMissing } from '../../platform/fs-errors.js';
+import { hashPath } from '../../platform/file-hash.js';
 
 export interface BatchResult {
   stored: number;
@@ -56,6 +49,7 @@ function inflate(payload: Buffer): Buffer {
   try {
     return inflateRawSync(payload, { maxOutputLength: BATCH_BLOB_MAX });
   } catch {
+    // Any zlib failure (corrupt data, past maxOutputLength) is the client's: 400.
     throw new AppError('bad_request', 'a compressed blob could not be inflated (or inflates past the limit)');
   }
 }
@@ -151,16 +145,13 @@ export function uploadOffset(store: Store, serial: string, id: string): { offset
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };
-  } catch {
+  } catch (e) {
+    unlessMissing(e);
     return { offset: 0, complete: false };
   }
 }
 
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(path), h);
-  return h.digest('hex');
-}
+const hashFile = async (path: string) => (await hashPath(path)).hash;
 
 function limitStream(max: number): Transform {
   let n = 0;
