@@ -43,6 +43,10 @@ export interface ServerConfig {
   verifySamplePct: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** WebDAV (/dav/): accept Basic sign-in over plain HTTP (a LAN without TLS). */
+  davAllowHttp: boolean;
+  /** GET /metrics: a Bearer token accepted besides admin tokens ('' = admin tokens only). */
+  metricsToken: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -70,6 +74,8 @@ export const DEFAULTS: ServerConfig = {
   autoPinStarred: true,
   verifySamplePct: 1,
   dailyCleanup: true,
+  davAllowHttp: false,
+  metricsToken: '',
 };
 
 export function configPath(explicit?: string): string | null {
