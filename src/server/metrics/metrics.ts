@@ -47,7 +47,12 @@ export class ServerMetrics {
   constructor(ctx: ServerContext, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     const { admission, store, config } = ctx;
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters: `promtool check metrics` rejects them.
+      for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+        this.registry.removeSingleMetric(n);
+    }
 
     this.started = new Counter({
       name: 'ds_backup_backups_started_total',
@@ -80,7 +85,7 @@ export class ServerMetrics {
     });
     this.received = new Counter({
       name: 'ds_backup_received_bytes_total',
-      help: 'Bytes read from laptops on the backup protocol routes (requests with their headers).',
+      help: 'Request body bytes received on the backup protocol routes (blobs, uploads, trees, commits).',
       registers,
     });
 

@@ -11,8 +11,9 @@
  * its error code (missing_blobs is a normal step, not a failure), DELETE of
  * a lease = failed "aborted"; lease ends come from the Admission's hook
  * (expired leases = failed "lease_expired"). Bytes received = what the
- * connection read while a backup route's request was served.
+ * request bodies of the backup routes, counted as they stream in.
  */
+import { pipeline, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { bearer } from '../accounts/auth.js';
@@ -25,19 +26,24 @@ const BACKUPS = '/api/v1/backups';
 export function metricsRoutes(app: FastifyInstance, ctx: ServerContext, opts: { defaultMetrics?: boolean } = {}) {
   const m = new ServerMetrics(ctx, opts);
   ctx.admission.onLeaseEnd = (lease, end, now) => m.leaseEnded(Math.max(0, (now - lease.grantedAt) / 1000), end);
-  const readAtStart = new WeakMap<FastifyRequest, number>();
   const failure = new WeakMap<FastifyRequest, string>();
 
-  app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith(BACKUPS)) readAtStart.set(req, req.socket.bytesRead);
+  // Fastify's way to see a body as it streams: hand the parser a counting pass-through.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    if (!req.url.startsWith(BACKUPS)) return payload;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        m.receivedBytes(chunk.length);
+        done(null, chunk);
+      },
+    });
+    pipeline(payload, counted, () => {});
+    return counted;
   });
   app.addHook('onError', async (req, _reply, err) => {
     failure.set(req, err instanceof AppError ? err.code : 'internal');
   });
   app.addHook('onResponse', async (req, reply) => {
-    const start = readAtStart.get(req);
-    if (start === undefined) return;
-    m.receivedBytes(req.socket.bytesRead - start);
     const route = req.routeOptions.url;
     const status = reply.statusCode;
     if (req.method === 'POST' && route === BACKUPS) {
