@@ -10,11 +10,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { installed, runClient } from './helpers/clients.js';
 import { agent, backupJson, cleanup, registered, startServer, tmp, type TestServer } from './helpers/harness.js';
 import { davEntriesAt, davSnapshots } from '../src/server/catalog/dav.js';
 import { dateFolder, portableName } from '../src/server/http/dav/names.js';
@@ -30,7 +30,8 @@ let pinB: string;
 let dateA: string;
 const scratch = tmp('dav');
 
-const has = (bin: string) => spawnSync('which', [bin]).status === 0;
+const has = installed;
+const run = runClient;
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -56,27 +57,6 @@ function filesUnder(dir: string): Map<string, string> {
 }
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
-
-/** Runs a client without blocking this process (the server under test lives here). */
-function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    p.stdin.end(opts.input ?? '');
-  });
-}
 
 before(async () => {
   srv = await startServer({ davAllowHttp: true });
