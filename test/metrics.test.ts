@@ -112,12 +112,15 @@ test(
 );
 
 test(
-  'promtool check rules passes on deploy/prometheus/ds-backup-alerts.yml',
+  'promtool check rules and test rules pass on deploy/prometheus/ds-backup-alerts.yml',
   { skip: !installed('promtool') && 'promtool is not installed (apt-get install prometheus)' },
   async () => {
     const r = await runClient('promtool', ['check', 'rules', RULES]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /SUCCESS: 5 rules found/);
+    // And the alerts fire when they should (unit tests with made-up series).
+    const u = await runClient('promtool', ['test', 'rules', RULES.replace(/\.yml$/, '.test.yml')]);
+    assert.equal(u.status, 0, u.stdout + u.stderr);
   },
 );
 
