@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { diskUsage } from '../../platform/system.js';
-import { cleanupRuns, cleanupTotals, laptopActivity, referencedObjects } from '../catalog/dav.js';
+import { cleanupRuns, cleanupTotals, laptopActivity, referencedObjects } from '../catalog/metrics.js';
 import type { ServerContext } from '../http/context.js';
 import { laptopStatus, type LaptopStatus } from '../http/web/admin-data.js';
 
