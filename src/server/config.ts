@@ -49,6 +49,10 @@ export interface ServerConfig {
   enrollmentKey: string;
   /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
   agentBundle: string;
+  /** WebDAV (/dav/): accept Basic sign-in over plain HTTP (a LAN without TLS). */
+  davAllowHttp: boolean;
+  /** GET /metrics: a Bearer token accepted besides admin tokens ('' = admin tokens only). */
+  metricsToken: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -79,6 +83,8 @@ export const DEFAULTS: ServerConfig = {
   dailyCleanup: true,
   enrollmentKey: '',
   agentBundle: '',
+  davAllowHttp: false,
+  metricsToken: '',
 };
 
 export function configPath(explicit?: string): string | null {

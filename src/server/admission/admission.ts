@@ -104,6 +104,8 @@ export class Admission {
   /** EWMA of completed lease lengths (s); 0 until one completed. */
   avgLeaseSec = 0;
   private leaseSamples = 0;
+  /** Told when a lease ends (metrics: lease durations, expired backups). */
+  onLeaseEnd?: (lease: Lease, end: 'released' | 'expired' | 'replaced', now: number) => void;
 
   constructor(
     readonly policy: AdmissionPolicy,
@@ -120,6 +122,7 @@ export class Admission {
       if (l.expiresAt <= t) {
         this.leases.delete(id);
         this.counters.expired++;
+        this.onLeaseEnd?.(l, 'expired', t);
       }
     }
   }
@@ -143,6 +146,7 @@ export class Admission {
       if (l.deviceId === deviceId) {
         this.leases.delete(id);
         this.counters.replaced++;
+        this.onLeaseEnd?.(l, 'replaced', this.now());
       }
     }
     const me = this.queue.candidate(deviceId, lastSuccess);
@@ -198,6 +202,7 @@ export class Admission {
     if (!l) return;
     this.leases.delete(id);
     this.counters.released++;
+    this.onLeaseEnd?.(l, 'released', this.now());
     const sec = Math.max(0.1, (this.now() - l.grantedAt) / 1000);
     this.leaseSamples++;
     this.avgLeaseSec = this.leaseSamples === 1 ? sec : this.avgLeaseSec * 0.9 + sec * 0.1;

@@ -84,10 +84,14 @@ program
     'how long a slot granted by /backup/1/available is held for an old laptop (default 1800)',
     intOption(60, 86400),
   )
+  .option('--dav-allow-http', 'WebDAV (/dav/): accept sign-in over plain HTTP, for a LAN without TLS')
+  .option('--metrics-token <token>', 'GET /metrics: also accept this Bearer token (besides admin tokens)')
   .action(
     action(
       async (
         opts: CommonOpts & {
+          davAllowHttp?: boolean;
+          metricsToken?: string;
           port?: number;
           host?: string;
           maxConcurrent?: number;
@@ -120,6 +124,8 @@ program
           publicHost: opts.publicHost,
           legacyLeaseSec: opts.legacyLease,
           legacyAutoSetup: opts.legacyAutoSetup,
+          davAllowHttp: opts.davAllowHttp,
+          metricsToken: opts.metricsToken,
         });
         const { app, ctx } = buildServer(cfg);
         const recovered = syncMissing(ctx.store);

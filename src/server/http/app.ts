@@ -23,6 +23,8 @@ import { Store } from '../store/store.js';
 import { diskUsage, load1 } from '../../platform/system.js';
 import { webRoutes } from './web/index.js';
 import { agentDistRoutes } from './agent-dist/routes.js';
+import { davRoutes } from './dav/routes.js';
+import { metricsRoutes } from '../metrics/routes.js';
 
 export interface BuiltServer {
   app: FastifyInstance;
@@ -76,6 +78,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   statusRoutes(app, ctx);
   pinRoutes(app, ctx);
   installLeaseFile(app, ctx);
+  davRoutes(app, ctx);
+  metricsRoutes(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

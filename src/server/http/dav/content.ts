@@ -1,0 +1,35 @@
+/**
+ * dav/content — the one place WebDAV reads stored bytes: trees by id and
+ * file contents by catalog reference, through the pool's own functions
+ * (store/pool.ts). After the object-store interface lands, only this module
+ * needs re-pointing.
+ *
+ * A reference names a pool blob (streamed from its file, never read whole)
+ * or carries a small file inline (`inline:<base64>`).
+ */
+import { Readable } from 'node:stream';
+import { readTrustedTree, type Tree } from '../../../protocol/tree.js';
+import type { Pool } from '../../store/pool.js';
+
+export interface DavContent {
+  tree(id: string): Tree;
+  /** Bytes of the referenced file, -1 when the pool lacks it. */
+  size(ref: string): number;
+  /** A stream of bytes start…end (inclusive) of the referenced file. */
+  open(ref: string, start: number, end: number): Readable;
+}
+
+export function poolContent(pool: Pool): DavContent {
+  return {
+    tree: (id) => readTrustedTree(pool.readTree(id)),
+    size: (ref) => {
+      const s = pool.refSource(ref);
+      return Buffer.isBuffer(s) ? s.length : pool.blobSize(s.blob);
+    },
+    open: (ref, start, end) => {
+      const s = pool.refSource(ref);
+      if (Buffer.isBuffer(s)) return Readable.from([s.subarray(start, end + 1)]);
+      return pool.blobStream(s.blob, { start, end: end + 1 }); // ByteRange.end is exclusive
+    },
+  };
+}
