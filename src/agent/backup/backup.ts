@@ -70,6 +70,7 @@ async function scanAndSend(
 ): Promise<ScanResult[]> {
   const scans: ScanResult[] = [];
   const hooks = {
+    chunkBig: true, // big files travel and are stored as content-defined chunks (issue #13)
     onCandidate: (b: UploadItem) => pipe.offer(b),
     onTree: (id: string, text: string) => pipe.offerTree(id, text),
     pause: () => pipe.pause(),
