@@ -170,7 +170,7 @@ test('store-format.json: a newer version is refused (in process, and by serve, r
     );
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
   }
-  assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, 2, 'left as it was');
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, STORE_FORMAT_VERSION + 1, 'left as it was');
   cleanup(root);
 });
 
