@@ -11,11 +11,11 @@
  *                  the destination grew over the ten, in copies of the file
  *                  (1.0 = a whole extra copy; goal ≤ 1.2 for ten versions)
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Sample } from './measure.js';
-import type { Laptop, Tool } from './peers.js';
+import { dirBytes, type Laptop, type Tool } from './peers.js';
 
 export const LARGE_BYTES = 50 * 1000 * 1000;
 
@@ -48,17 +48,6 @@ export function overwrite(path: string, at: number, seed: string): void {
 export function insert(path: string, at: number, seed: string): void {
   const b = readFileSync(path);
   writeFileSync(path, Buffer.concat([b.subarray(0, at), randomish(4096, seed), b.subarray(at)]));
-}
-
-export function dirBytes(dir: string): number {
-  let n = 0;
-  if (!existsSync(dir)) return 0;
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name);
-    if (d.isDirectory()) n += dirBytes(p);
-    else if (d.isFile()) n += statSync(p).size;
-  }
-  return n;
 }
 
 /** Ten small edits, each backed up: one aggregate sample with extra.growth (copies of the file). */

@@ -274,6 +274,11 @@ class Scanner {
     const entries: TreeEntry[] = [];
     const inos: number[] = [];
     const blobs: BlobRef[] = [];
+    // Chunks of this folder's big files as last committed to this server: present
+    // there, so not offered again (a 100-byte edit of a 50 MB file then asks
+    // `missing` about one or two chunks, not ~700). The commit still checks.
+    const known = new Set<string>();
+    const committedHere = was !== undefined && this.committed[rel] === old![0];
     const at = { i: 0 };
     for (const name of readdirSync(abs).sort(compareNames)) {
       if (rel === '' && this.excludes.has(name)) continue;
@@ -287,6 +292,7 @@ class Scanner {
       }
       const k = Scanner.match(was, at, name);
       const prev = k >= 0 ? was![k] : undefined;
+      if (committedHere && prev && isChunkedEntry(prev)) for (const [id] of blobsOf(prev)) known.add(id);
       let e: TreeEntry | null = null;
       let ino = 0;
       if (st.isDirectory()) {
@@ -328,7 +334,7 @@ class Scanner {
     if (this.committed[rel] !== id) {
       this.r.changedDirs.add(rel);
       for (const b of blobs) {
-        if (this.r.candidates.has(b.id)) continue;
+        if (this.r.candidates.has(b.id) || known.has(b.id)) continue;
         this.r.candidates.add(b.id);
         this.hooks.onCandidate?.(this.r.blobs.get(b.id)!);
       }
