@@ -43,6 +43,10 @@ export interface ServerConfig {
   verifySamplePct: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
+  enrollmentKey: string;
+  /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
+  agentBundle: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -70,6 +74,8 @@ export const DEFAULTS: ServerConfig = {
   autoPinStarred: true,
   verifySamplePct: 1,
   dailyCleanup: true,
+  enrollmentKey: '',
+  agentBundle: '',
 };
 
 export function configPath(explicit?: string): string | null {
