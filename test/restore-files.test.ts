@@ -37,6 +37,7 @@ import {
 import { FrameParser } from '../src/protocol/frame-parser.js';
 import { frameHeader } from '../src/protocol/frames.js';
 import { sha256Hex } from '../src/protocol/hash.js';
+import { cutAll } from '../src/protocol/fastcdc.js';
 import { blobFile } from './helpers/store-files.js';
 
 let srv: TestServer;
@@ -117,8 +118,12 @@ describe('full restore, awkward files', () => {
     );
     assertSameTree(ds, rd, JOURNAL_EXCLUDES);
 
-    // A pool blob damaged on the server (same size): the restore fails, and leaves no file that would look restored.
-    const blob = blobFile(srv.ctx.store, sha256Hex(big));
+    // A pool blob damaged on the server (same size; here a chunk of the big
+    // file, which is stored as content-defined chunks): the restore fails,
+    // and leaves no file that would look restored.
+    const first = cutAll(big)[0];
+    const chunk = big.subarray(first.offset, first.size);
+    const blob = blobFile(srv.ctx.store, sha256Hex(chunk));
     chmodSync(blob, 0o644);
     const bad = Buffer.from(readFileSync(blob));
     bad[1000] ^= 0xff;
@@ -131,7 +136,7 @@ describe('full restore, awkward files', () => {
       const p = join(out2, 'datastore', 'big', f);
       assert.ok(!existsSync(p) || readFileSync(p).equals(big), `${f}: absent or right, never wrong bytes`);
     }
-    writeFileSync(blob, big);
+    writeFileSync(blob, chunk);
     cleanup(profile, out, out2);
   });
 });

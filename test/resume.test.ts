@@ -17,6 +17,8 @@ import { agent, cleanup, NODE_FLAGS, REPO, registered, startServer, type TestSer
 import { blobFile } from './helpers/store-files.js';
 
 const SIZE = 32 * 1024 * 1024;
+/** The big file is kept whole (one resumable upload), not cut into chunks: this test is about that path. */
+const WHOLE = { DSB_WHOLE_FILES: '1' };
 const RATE = 2 * 1024 * 1024; // 16 s for the big file: room for a loaded machine between the 40 % mark and the kill
 
 let srv: TestServer;
@@ -47,13 +49,13 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
   const first = spawn(
     process.execPath,
     [...NODE_FLAGS, join(REPO, 'bin', 'ds-backup.js'), 'run', '--no-sleep', '--profile', profile, '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...WHOLE } },
   );
   const firstClosed = new Promise<number | null>((res) => first.on('close', (code, sig) => res(sig ? null : code)));
   // The lock check runs as soon as the upload has begun, not after the 40 % mark: a second agent's start-up
   // on a loaded machine must not eat the time left before the first one finishes.
   for (let i = 0; i < 1200 && size(part) <= 0; i++) await sleep(50);
-  const second = await agent(['run', '--no-sleep', '--profile', profile]);
+  const second = await agent(['run', '--no-sleep', '--profile', profile], WHOLE);
   assert.equal(second.code, 5, 'a second run exits at once while the first holds the lock');
   assert.match(second.stderr, /another ds-backup run holds/);
 
@@ -73,7 +75,7 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
   assert.ok(kept >= atKill && kept < SIZE, `the server kept ${kept} bytes`);
   assert.equal(srv.ctx.store.pool.blobSize(id), -1, 'not complete yet');
 
-  const rerun = await agent(['run', '--no-sleep', '--profile', profile, '--json']);
+  const rerun = await agent(['run', '--no-sleep', '--profile', profile, '--json'], WHOLE);
   assert.equal(rerun.code, 0, `the lock died with the killed agent; ${rerun.stderr}`);
   const out = JSON.parse(rerun.stdout) as {
     outcome: string;

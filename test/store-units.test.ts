@@ -121,7 +121,7 @@ test('tree stash: checked trees wait unpublished; a wrong one is refused; drop a
   cleanup(root);
 });
 
-test('store-format.json: a new store writes it; a store without it (today’s) opens and gets version 1', () => {
+test('store-format.json: a new store writes it; a store without it (version 1) or at version 1 is upgraded in place', () => {
   const root = tmp('fmt');
   new Store(root).close();
   const f = JSON.parse(readFileSync(join(root, FORMAT_FILE), 'utf8'));
@@ -132,8 +132,15 @@ test('store-format.json: a new store writes it; a store without it (today’s) o
   rmSync(join(root, FORMAT_FILE));
   new Store(root).close();
   const g = JSON.parse(readFileSync(join(root, FORMAT_FILE), 'utf8'));
-  assert.equal(g.version, 1);
+  assert.equal(g.version, STORE_FORMAT_VERSION);
   assert.match(g.createdAt, /before store-format/);
+  // A version 1 file (before chunked files): 1 → 2 changes nothing else.
+  writeFileSync(join(root, FORMAT_FILE), JSON.stringify({ ...g, version: 1, writtenBy: 'ds-backup 0.0.9' }));
+  new Store(root).close();
+  const h = JSON.parse(readFileSync(join(root, FORMAT_FILE), 'utf8'));
+  assert.equal(h.version, 2);
+  assert.match(h.writtenBy, /^ds-backup /);
+  assert.notEqual(h.writtenBy, 'ds-backup 0.0.9');
   cleanup(root);
 });
 
@@ -145,7 +152,9 @@ test('store-format.json: a newer version is refused (in process, and by serve, r
   writeFileSync(path, JSON.stringify({ ...f, version: STORE_FORMAT_VERSION + 1, writtenBy: 'ds-backup 9.0.0' }));
   assert.throws(
     () => new Store(root),
-    /format version 2 \(written by ds-backup 9\.0\.0\).*run ds-backup 9\.0\.0 or newer/,
+    new RegExp(
+      `format version ${STORE_FORMAT_VERSION + 1} \\(written by ds-backup 9\\.0\\.0\\).*run ds-backup 9\\.0\\.0 or newer`,
+    ),
   );
   for (const args of [
     ['serve', '--root', root, '--port', '0', '--host', '127.0.0.1'],
@@ -154,10 +163,14 @@ test('store-format.json: a newer version is refused (in process, and by serve, r
   ]) {
     const r = await serverCli(args);
     assert.equal(r.code, 1, `${args[0]} exits 1`);
-    assert.match(r.stderr, /format version 2 \(written by ds-backup 9\.0\.0\)/, `${args[0]}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`format version ${STORE_FORMAT_VERSION + 1} \\(written by ds-backup 9`),
+      `${args[0]}: ${r.stderr}`,
+    );
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
   }
-  assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, 2, 'left as it was');
+  assert.equal(JSON.parse(readFileSync(path, 'utf8')).version, STORE_FORMAT_VERSION + 1, 'left as it was');
   cleanup(root);
 });
 

@@ -57,7 +57,8 @@ export function missingPeer(name: ToolName): string | null {
   return absent.length ? `${name} skipped: ${absent.join(', ')} not found (install: ${need.hint})` : null;
 }
 
-function dirBytes(dir: string): number {
+/** Bytes of the regular files under `dir` (a destination's size). */
+export function dirBytes(dir: string): number {
   let n = 0;
   if (!existsSync(dir)) return 0;
   for (const name of readdirSync(dir, { withFileTypes: true })) {

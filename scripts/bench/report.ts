@@ -62,6 +62,9 @@ const LABEL: Record<ScenarioName, string> = {
   restore: 'restore all',
   classroom: 'classroom',
   scaling: 'scaling',
+  'edit-large': '100 B edit of 50 MB',
+  'insert-large': '4 KB insert in 50 MB',
+  'versions-large': '10 versions of 50 MB',
 };
 
 function find(s: Summary[], scenario: ScenarioName, size: string, tool: ToolName): Summary | undefined {
@@ -95,6 +98,17 @@ export function goals(s: Summary[]): Goal[] {
   if (room) rel('classroom', room.size, 'rsync', 'wire', 0.65);
   else out.push({ what: 'classroom: bytes ≤ 0.65 × rsync', ok: null, value: 'not measured' });
   rel('restore', '1×', 'rsync', 'wall', 1.0);
+  rel('edit-large', '50 MB', 'rsync', 'wire', 3.0);
+  rel('insert-large', '50 MB', 'rsync', 'wire', 3.0);
+  const growth = find(s, 'versions-large', '50 MB', 'ds-backup')?.extra.growth;
+  out.push({
+    what: '10 versions of 50 MB: stored ≤ 1.2 × one copy',
+    ok: growth === undefined || Number.isNaN(growth) ? null : 1 + growth <= 1.2,
+    value:
+      growth === undefined
+        ? 'not measured'
+        : `${(1 + growth).toFixed(3)} × (ten versions grew ${growth.toFixed(3)} copies)`,
+  });
   const ds1 = s.filter((x) => x.tool === 'ds-backup' && x.size === '1×');
   const maxOf = (f: (x: Summary) => number | null) => (ds1.length ? Math.max(...ds1.map((x) => f(x) ?? 0)) : null);
   const agent = maxOf((x) => x.rss);
@@ -123,6 +137,14 @@ const sec = (x: number | null) => (x === null || !Number.isFinite(x) ? '—' : x
 
 /** ds-backup's time (and bytes, when both have them) relative to this peer. */
 function vsCell(s: Summary[], x: Summary): string {
+  const g = x.extra.growth;
+  const growth = g !== undefined && Number.isFinite(g) ? `grew ${g.toFixed(3)} copies` : '';
+  if (growth && x.tool === 'ds-backup') return growth;
+  if (growth) return [growth, vsCellPeer(s, x)].filter(Boolean).join(', ');
+  return vsCellPeer(s, x);
+}
+
+function vsCellPeer(s: Summary[], x: Summary): string {
   if (x.tool === 'ds-backup') {
     const c = x.extra.commitMs;
     return c !== undefined && Number.isFinite(c) ? `commit ${Math.round(c)} ms` : '';

@@ -11,17 +11,39 @@
  *  classroom N laptops sharing 40 % of their data (generator sharedPool),
  *            each backed up once; totals are compared
  *  scaling   nochange and change1 again at k× the corpus (untimed first)
+ *  edit-large, insert-large, versions-large   a 50 MB file edited (large.ts)
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeProfile } from '../../src/journal/gen/generator.js';
 import { mutateJournal } from '../../src/journal/gen/mutate.js';
 import { run, type Sample } from './measure.js';
 import { DsBackupTool } from './dsbackup.js';
+import { bigFilePath, insert, LARGE_BYTES, overwrite, randomish, tenVersions } from './large.js';
 import { CpTool, missingPeer, ResticTool, RsyncTool, type Laptop, type Tool, type ToolName } from './peers.js';
 
-export type ScenarioName = 'first' | 'nochange' | 'change1' | 'restore' | 'classroom' | 'scaling';
-export const ALL_SCENARIOS: ScenarioName[] = ['first', 'nochange', 'change1', 'restore', 'classroom', 'scaling'];
+export type ScenarioName =
+  | 'first'
+  | 'nochange'
+  | 'change1'
+  | 'restore'
+  | 'classroom'
+  | 'scaling'
+  | 'edit-large'
+  | 'insert-large'
+  | 'versions-large';
+export const ALL_SCENARIOS: ScenarioName[] = [
+  'first',
+  'nochange',
+  'change1',
+  'restore',
+  'classroom',
+  'scaling',
+  'edit-large',
+  'insert-large',
+  'versions-large',
+];
+const LARGE_SCENARIOS: ScenarioName[] = ['edit-large', 'insert-large', 'versions-large'];
 
 export interface BenchOptions {
   /** Scratch folder for corpora and destinations (wiped as it goes). */
@@ -240,6 +262,63 @@ async function classroom(opts: BenchOptions, tools: Tool[], rows: Row[]): Promis
   for (const k of kids) rmSync(k.laptop.profile, { recursive: true, force: true });
 }
 
+/** The big-file scenarios (large.ts) on a 20-entry Journal holding one 50 MB file. */
+async function large(opts: BenchOptions, tools: Tool[], want: Set<ScenarioName>, rows: Row[]): Promise<void> {
+  const { laptop, info } = corpus(opts, 'large', 20, { seed: 'large' });
+  const base0 = randomish(LARGE_BYTES, 'large file');
+  const incremental = tools.filter((t) => t.name !== 'cp');
+  const fresh = async () => {
+    writeFileSync(bigFilePath(laptop), base0);
+    for (const t of incremental) {
+      await t.reset();
+      await t.prepare(laptop);
+      await t.backup(laptop);
+    }
+  };
+  const base = (scenario: ScenarioName) => ({
+    scenario,
+    size: '50 MB',
+    corpus: { ...info, bytes: info.bytes + LARGE_BYTES },
+  });
+  const path = () => bigFilePath(laptop);
+  if (want.has('edit-large') || want.has('insert-large')) await fresh();
+  if (want.has('edit-large'))
+    await repeat(
+      opts,
+      incremental,
+      rows,
+      base('edit-large'),
+      async (rep) => overwrite(path(), LARGE_BYTES / 2 + rep * 7919, `edit-${rep}`),
+      (t) => t.backup(laptop),
+    );
+  if (want.has('insert-large'))
+    await repeat(
+      opts,
+      incremental,
+      rows,
+      base('insert-large'),
+      async (rep) => insert(path(), 1000 + rep * 4096, `insert-${rep}`),
+      (t) => t.backup(laptop),
+    );
+  if (want.has('versions-large'))
+    await repeat(
+      opts,
+      incremental,
+      rows,
+      base('versions-large'),
+      async () => {},
+      async (t) => {
+        writeFileSync(path(), base0);
+        await t.reset();
+        await t.prepare(laptop);
+        await t.backup(laptop);
+        return tenVersions(t, laptop, join(opts.work, 'dest', t.name), rows.length);
+      },
+    );
+  for (const t of tools) await t.reset();
+  rmSync(laptop.profile, { recursive: true, force: true });
+}
+
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const rows: Row[] = [];
   const notes: string[] = [];
@@ -260,6 +339,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
         tools.filter((t) => t.name === 'rsync' || t.name === 'ds-backup'),
         rows,
       );
+    }
+    if (LARGE_SCENARIOS.some((s) => want.has(s))) {
+      opts.log('== big file (50 MB)');
+      await large(opts, tools, want, rows);
     }
     if (want.has('scaling')) {
       const scaling = tools.filter((t) => opts.scalingTools.includes(t.name) && t.name !== 'cp');

@@ -8,7 +8,11 @@
  * "l" (symbolic link; ref = the link target text, never followed) or "i"
  * (a file of at most INLINE_MAX bytes kept inline: ref = base64 of its
  * bytes — Journal metadata values, ~3/4 of a Journal's files, then cost no
- * pool file, no upload round trip and no reference row).
+ * pool file, no upload round trip and no reference row) or "c" (a big file
+ * cut into content-defined chunks, protocol/fastcdc.ts: ref is its chunk
+ * list, chunked.ts — the whole file's sha256, then each chunk's blob id and
+ * size in order; the chunks are ordinary pool blobs). "c" exists from store
+ * format version 2 on.
  * A tree's id is the SHA-256 of its canonical bytes, so an unchanged
  * directory has the same id in every snapshot and costs nothing to send or
  * store again.
@@ -18,12 +22,13 @@
  */
 import { AppError } from '../platform/errors.js';
 import { isBlobId, sha256Hex } from './hash.js';
+import { chunkListProblem, parseChunkList } from './chunked.js';
 import { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES } from './limits.js';
 import { nameProblem, MAX_PATH_BYTES } from './names.js';
 
 export { INLINE_MAX, MAX_TREE_BYTES, MAX_TREE_ENTRIES };
 
-export type EntryKind = 'f' | 'd' | 'l' | 'i';
+export type EntryKind = 'f' | 'd' | 'l' | 'i' | 'c';
 /**
  * One entry as it is on disk and on the wire: [name, kind, mode, mtimeMs, size, ref].
  * Code reads it through the accessors below (never by position): the array
@@ -38,11 +43,25 @@ export const entryMode = (e: TreeEntry): number => e[2];
 export const entryMtime = (e: TreeEntry): number => e[3];
 /** Bytes of a file (0 for a folder). */
 export const entrySize = (e: TreeEntry): number => e[4];
-/** Blob id ('f'), tree id ('d'), link target ('l') or base64 bytes ('i'). */
+/** Blob id ('f'), tree id ('d'), link target ('l'), base64 bytes ('i') or chunk list ('c'). */
 export const entryRef = (e: TreeEntry): string => e[5];
 export const isDirEntry = (e: TreeEntry): boolean => e[1] === 'd';
-/** A file whose bytes are a pool blob (not inline)? */
+/** A file whose bytes are one pool blob (not inline, not chunked)? */
 export const isBlobEntry = (e: TreeEntry): boolean => e[1] === 'f';
+/** A big file stored as content-defined chunks? */
+export const isChunkedEntry = (e: TreeEntry): boolean => e[1] === 'c';
+
+/**
+ * Every pool blob an entry needs, as [id, size]: its blob ('f'), its chunks
+ * in order ('c'; a chunk repeated in the file is listed each time), none
+ * otherwise. Everything that references, counts, fetches or checks blobs
+ * goes through this, so no reader forgets chunks.
+ */
+export function blobsOf(e: TreeEntry): Array<[string, number]> {
+  if (e[1] === 'f') return [[e[5], e[4]]];
+  if (e[1] === 'c') return parseChunkList(e[5]).chunks;
+  return [];
+}
 
 export function makeEntry(
   name: string,
@@ -65,15 +84,17 @@ export interface Tree {
   e: TreeEntry[];
 }
 
-/** A regular file, stored in the pool ('f') or inline ('i')? */
+/** A regular file, stored in the pool ('f'), inline ('i') or chunked ('c')? */
 export function isFileEntry(e: TreeEntry): boolean {
   const k = entryKind(e);
-  return k === 'f' || k === 'i';
+  return k === 'f' || k === 'i' || k === 'c';
 }
 
-/** The bytes of a file entry: decoded inline, or read through `blob`. */
+/** The bytes of a (small) file entry: decoded inline, or read through `blob` (chunks joined). */
 export function fileBytes(e: TreeEntry, blob: (id: string) => Buffer): Buffer {
-  return entryKind(e) === 'i' ? Buffer.from(entryRef(e), 'base64') : blob(entryRef(e));
+  if (entryKind(e) === 'i') return Buffer.from(entryRef(e), 'base64');
+  if (entryKind(e) === 'c') return Buffer.concat(blobsOf(e).map(([id]) => blob(id)));
+  return blob(entryRef(e));
 }
 
 export function compareNames(a: string, b: string): number {
@@ -98,7 +119,8 @@ function checkEntry(x: unknown, i: number): TreeEntry {
   const [name, kind, mode, mtime, size, ref] = x as unknown[];
   const np = nameProblem(name);
   if (np) bad(`tree entry ${i}: ${np}`);
-  if (kind !== 'f' && kind !== 'd' && kind !== 'l' && kind !== 'i') bad(`tree entry ${i}: unknown kind`);
+  if (kind !== 'f' && kind !== 'd' && kind !== 'l' && kind !== 'i' && kind !== 'c')
+    bad(`tree entry ${i}: unknown kind`);
   if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o7777) bad(`tree entry ${i}: bad mode`);
   if (typeof mtime !== 'number' || !Number.isFinite(mtime) || mtime < 0 || mtime > 1e14)
     bad(`tree entry ${i}: bad mtime`);
@@ -111,6 +133,9 @@ function checkEntry(x: unknown, i: number): TreeEntry {
     const bytes = Buffer.from(ref, 'base64');
     if (size !== bytes.length || bytes.length > INLINE_MAX || bytes.toString('base64') !== ref)
       bad(`tree entry ${i}: bad inline content`);
+  } else if (kind === 'c') {
+    const problem = chunkListProblem(ref, size as number);
+    if (problem) bad(`tree entry ${i}: ${problem}`);
   } else if (!isBlobId(ref)) bad(`tree entry ${i}: reference is not a sha256 id`);
   if (kind === 'd' && size !== 0) bad(`tree entry ${i}: directory with a size`);
   return makeEntry(name as string, kind, mode as number, mtime, size as number, ref);

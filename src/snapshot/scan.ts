@@ -21,6 +21,7 @@
  * Excluded top-level names (the Journal's index, flags and checksums, which
  * Sugar rebuilds) are left out.
  */
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -41,7 +42,9 @@ import {
   entryRef,
   entrySize,
   INLINE_MAX,
+  blobsOf,
   isBlobEntry,
+  isChunkedEntry,
   isFileEntry,
   makeEntry,
   sameEntry,
@@ -49,18 +52,26 @@ import {
   treeId,
   type TreeEntry,
 } from '../protocol/tree.js';
+import { formatChunkList } from '../protocol/chunked.js';
+import { Chunker, CHUNK_THRESHOLD } from '../protocol/fastcdc.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
 import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
 import { hashFd } from '../platform/file-hash.js';
 
 export const DATASTORE_EXCLUDES = new Set(['index', 'index_updated', 'ds_clean', 'checksums']);
 
-/** A file blob and where to read it (size and mtime as scanned, to detect later changes). */
+/**
+ * A file blob and where to read it (size and mtime as scanned, to detect
+ * later changes). A chunk of a chunked file is `size` bytes at `offset` of
+ * a file of `fileSize` bytes.
+ */
 export interface BlobRef {
   id: string;
   path: string;
   size: number;
   mtime: number;
+  offset?: number;
+  fileSize?: number;
 }
 
 /** A file this scan read (not a cache hit). ref: sha256, or base64 content when inline. */
@@ -73,6 +84,8 @@ export interface HashedFile {
 }
 
 export interface ScanHooks {
+  /** Cut files of at least CHUNK_THRESHOLD bytes into content-defined chunks ("c" entries); else every file is one blob. */
+  chunkBig?: boolean;
   /** Keep the list of files read in this run (ScanResult.hashed; the server's legacy ingest re-reads them). */
   keepHashed?: boolean;
   /** A blob named by a changed folder (each id once per scan). */
@@ -124,6 +137,32 @@ function openRegular(path: string): number {
   return fd;
 }
 
+/**
+ * Reads a file once: its content-defined chunks (protocol/fastcdc.ts), each
+ * chunk's sha256 and the whole file's sha256.
+ */
+export function chunkFile(path: string): { hash: string; size: number; chunks: Array<[string, number]> } {
+  const fd = openRegular(path);
+  try {
+    const h = createHash('sha256');
+    const chunks: Array<[string, number]> = [];
+    const cdc = new Chunker((bytes) => chunks.push([createHash('sha256').update(bytes).digest('hex'), bytes.length]));
+    let size = 0;
+    for (;;) {
+      const n = readSync(fd, READ_BUF, 0, CHUNK, null);
+      if (n === 0) break;
+      const piece = READ_BUF.subarray(0, n);
+      h.update(piece);
+      cdc.push(piece);
+      size += n;
+    }
+    cdc.end();
+    return { hash: h.digest('hex'), size, chunks };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function hashFile(path: string): { hash: string; size: number } {
   const fd = openRegular(path);
   try {
@@ -164,7 +203,7 @@ class Scanner {
         ? prev
         : makeEntry(name, entryKind(prev), mode, mtime, entrySize(prev), entryRef(prev));
     }
-    let got: { ref: string; size: number; inline: boolean };
+    let got: { ref: string; size: number; inline: boolean; chunked?: boolean };
     try {
       got = this.read(abs, st.size);
     } catch (e) {
@@ -177,11 +216,11 @@ class Scanner {
     this.r.bytes += got.size;
     if (this.hooks.keepHashed)
       this.r.hashed.push({ rel, ino: st.ino, size: got.size, ref: got.ref, inline: got.inline });
-    return makeEntry(name, got.inline ? 'i' : 'f', mode, mtime, got.size, got.ref);
+    return makeEntry(name, got.inline ? 'i' : got.chunked ? 'c' : 'f', mode, mtime, got.size, got.ref);
   }
 
   /** Reads a file once: tiny ones become their base64 content, others their sha256. */
-  private read(abs: string, size: number): { ref: string; size: number; inline: boolean } {
+  private read(abs: string, size: number): { ref: string; size: number; inline: boolean; chunked?: boolean } {
     if (size <= INLINE_MAX) {
       const fd = openRegular(abs);
       let n: number;
@@ -191,6 +230,12 @@ class Scanner {
         closeSync(fd);
       }
       if (n <= INLINE_MAX) return { ref: READ_BUF.toString('base64', 0, n), size: n, inline: true };
+    }
+    if (this.hooks.chunkBig && size >= CHUNK_THRESHOLD) {
+      const c = chunkFile(abs);
+      // (a file that shrank below the threshold while we looked is one blob)
+      if (c.size >= CHUNK_THRESHOLD)
+        return { ref: formatChunkList(c.hash, c.chunks), size: c.size, inline: false, chunked: true };
     }
     const h = hashFile(abs); // (a tiny file that grew while we looked is an ordinary blob)
     return { ref: h.hash, size: h.size, inline: false };
@@ -223,6 +268,11 @@ class Scanner {
     const entries: TreeEntry[] = [];
     const inos: number[] = [];
     const blobs: BlobRef[] = [];
+    // Chunks of this folder's big files as last committed to this server: present
+    // there, so not offered again (a 100-byte edit of a 50 MB file then asks
+    // `missing` about one or two chunks, not ~700). The commit still checks.
+    const known = new Set<string>();
+    const committedHere = was !== undefined && this.committed[rel] === old![0];
     const at = { i: 0 };
     for (const name of readdirSync(abs).sort(compareNames)) {
       if (rel === '' && this.excludes.has(name)) continue;
@@ -237,6 +287,7 @@ class Scanner {
       }
       const k = Scanner.match(was, at, name);
       const prev = k >= 0 ? was![k] : undefined;
+      if (committedHere && prev && isChunkedEntry(prev)) for (const [id] of blobsOf(prev)) known.add(id);
       let e: TreeEntry | null = null;
       let ino = 0;
       if (st.isDirectory()) {
@@ -252,6 +303,13 @@ class Scanner {
         e = this.file(childAbs, childRel, name, st, prev, k >= 0 ? old![2][k] : 0);
         ino = st.ino;
         if (e && isBlobEntry(e)) blobs.push({ id: entryRef(e), path: childAbs, size: entrySize(e), mtime: st.mtimeMs });
+        else if (e && isChunkedEntry(e)) {
+          let offset = 0;
+          for (const [id, size] of blobsOf(e)) {
+            blobs.push({ id, path: childAbs, size, mtime: st.mtimeMs, offset, fileSize: entrySize(e) });
+            offset += size;
+          }
+        }
       } else if (st.isSymbolicLink()) {
         try {
           e = makeEntry(name, 'l', st.mode & 0o7777, st.mtimeMs, 0, readlinkSync(childAbs));
@@ -272,7 +330,7 @@ class Scanner {
     if (this.committed[rel] !== id) {
       this.r.changedDirs.add(rel);
       for (const b of blobs) {
-        if (this.r.candidates.has(b.id)) continue;
+        if (this.r.candidates.has(b.id) || known.has(b.id)) continue;
         this.r.candidates.add(b.id);
         this.hooks.onCandidate?.(this.r.blobs.get(b.id)!);
       }

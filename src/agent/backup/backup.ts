@@ -70,6 +70,9 @@ async function scanAndSend(
 ): Promise<ScanResult[]> {
   const scans: ScanResult[] = [];
   const hooks = {
+    // Big files travel and are stored as content-defined chunks (issue #13);
+    // DSB_WHOLE_FILES=1 keeps them whole (one resumable upload each: tests of that path).
+    chunkBig: process.env.DSB_WHOLE_FILES !== '1',
     onCandidate: (b: UploadItem) => pipe.offer(b),
     onTree: (id: string, text: string) => pipe.offerTree(id, text),
     pause: () => pipe.pause(),

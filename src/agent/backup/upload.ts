@@ -65,7 +65,7 @@ function maybeDeflate(data: Buffer): { flags: number; payload: Buffer } {
 /** Throws FileChangedError unless the open file still has the scanned size and mtime. */
 function checkUnchanged(fd: number, item: UploadItem): void {
   const st = fstatSync(fd);
-  if (st.size !== item.size || st.mtimeMs !== item.mtime) throw new FileChangedError(item.path);
+  if (st.size !== (item.fileSize ?? item.size) || st.mtimeMs !== item.mtime) throw new FileChangedError(item.path);
 }
 
 /** Fills `into` from the file at `position`; a file that ends early has changed. */
@@ -89,7 +89,7 @@ function readVerifiedInto(item: UploadItem, into: Buffer): Buffer {
   const fd = openSync(item.path, 'r');
   try {
     checkUnchanged(fd, item);
-    readFully(fd, into, 0, item);
+    readFully(fd, into, item.offset ?? 0, item);
     checkUnchanged(fd, item);
     return into;
   } finally {
@@ -193,10 +193,11 @@ async function putLarge(w: SlabWriter, it: UploadItem): Promise<number> {
   const fd = openSync(it.path, 'r');
   try {
     checkUnchanged(fd, it);
-    readFully(fd, sampleBuf, 0, it);
+    const at = it.offset ?? 0;
+    readFully(fd, sampleBuf, at, it);
     if (looksCompressible(sampleBuf)) {
       const whole = Buffer.allocUnsafe(it.size);
-      readFully(fd, whole, 0, it);
+      readFully(fd, whole, at, it);
       checkUnchanged(fd, it);
       const { flags, payload } = maybeDeflate(whole);
       await w.put(frameHeader(it.id, flags, payload.length));
@@ -204,7 +205,7 @@ async function putLarge(w: SlabWriter, it: UploadItem): Promise<number> {
       return FRAME_HEADER + payload.length;
     }
     await w.put(frameHeader(it.id, 0, it.size));
-    await w.putFile(fd, 0, it.size, it);
+    await w.putFile(fd, at, at + it.size, it);
     checkUnchanged(fd, it);
     return FRAME_HEADER + it.size;
   } finally {
@@ -242,7 +243,8 @@ function tailProducer(it: UploadItem, from: number, progress: (n: number) => voi
     try {
       checkUnchanged(fd, it);
       const w = new SlabWriter(out);
-      await w.putFile(fd, from, it.size, it, progress);
+      const at = it.offset ?? 0;
+      await w.putFile(fd, at + from, at + it.size, it, progress);
       await w.close();
       checkUnchanged(fd, it);
     } finally {

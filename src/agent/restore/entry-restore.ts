@@ -17,7 +17,8 @@ import {
   entryName,
   entryRef,
   fileBytes,
-  isBlobEntry,
+  blobsOf,
+  isChunkedEntry,
   isFileEntry,
   type Tree,
   type TreeEntry,
@@ -27,6 +28,8 @@ import { xojFileName, xojZip } from '../../journal/bundle.js';
 import type { ApiClient } from '../client.js';
 import { materialize } from './materialize.js';
 import { fetchBlobs } from './remote.js';
+import { parseChunkList } from '../../protocol/chunked.js';
+import { sha256Hex } from '../../protocol/hash.js';
 
 export type EntryLocation =
   | { layout: 6; uid: string; dir: TreeEntry }
@@ -64,9 +67,14 @@ async function blobs(client: ApiClient, ids: string[]): Promise<Map<string, Buff
 async function contents(client: ApiClient, files: TreeEntry[]): Promise<Buffer[]> {
   const got = await blobs(
     client,
-    files.filter((e) => isBlobEntry(e)).map((e) => entryRef(e)),
+    files.flatMap((e) => blobsOf(e).map(([id]) => id)),
   );
-  return files.map((e) => fileBytes(e, (id) => got.get(id)!));
+  return files.map((e) => {
+    const bytes = fileBytes(e, (id) => got.get(id)!);
+    if (isChunkedEntry(e) && sha256Hex(bytes) !== parseChunkList(entryRef(e)).whole)
+      throw new AppError('hash_mismatch', `the chunks of ${entryName(e)} do not make the file that was backed up`);
+    return bytes;
+  });
 }
 
 /** Metadata props and the data entry of an entry, in either layout. */

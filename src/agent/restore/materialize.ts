@@ -39,7 +39,8 @@ import {
   entryMtime,
   entryName,
   entryRef,
-  isBlobEntry,
+  isChunkedEntry,
+  isFileEntry,
   isDirEntry,
   type Tree,
   type TreeEntry,
@@ -50,6 +51,7 @@ import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
 import { BLOB_FETCH_COUNT, FRAMED_BLOB_MAX } from '../../protocol/limits.js';
 import { hashFile } from '../../snapshot/scan.js';
 import { unlessMissing } from '../../platform/fs-errors.js';
+import { restoreChunkedFile } from './chunked-restore.js';
 
 export interface MaterializeStats {
   files: number;
@@ -73,7 +75,7 @@ function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan)
       const path = join(dir, entryName(e));
       planTree(trees, entryRef(e), path, plan);
       plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
-    } else if (isBlobEntry(e) || entryKind(e) === 'i') plan.files.push(new PlannedFile(dir, e));
+    } else if (isFileEntry(e)) plan.files.push(new PlannedFile(dir, e));
     else plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
   }
 }
@@ -115,7 +117,7 @@ function triage(
       const inline = f.inline;
       if (
         Math.abs(st.mtimeMs - f.mtime) < 1 ||
-        (inline ? readFileSync(f.path).equals(inline) : hashFile(f.path).hash === f.id)
+        (inline ? readFileSync(f.path).equals(inline) : hashFile(f.path).hash === f.contentHash)
       ) {
         if ((st.mode & 0o7777) !== f.mode) chmodSync(f.path, f.mode);
         if (Math.abs(st.mtimeMs - f.mtime) >= 1) utimesSync(f.path, f.mtime / 1000, f.mtime / 1000);
@@ -148,8 +150,10 @@ async function fetchInto(
   const byId = new Map<string, PlannedFile[]>();
   const inline: PlannedFile[] = [];
   const large: string[] = [];
+  const chunked: PlannedFile[] = [];
   for (const f of need) {
     if (entryKind(f.e) === 'i') inline.push(f);
+    else if (isChunkedEntry(f.e)) chunked.push(f);
     else {
       const same = byId.get(f.id);
       if (same) same.push(f);
@@ -179,6 +183,12 @@ async function fetchInto(
       if (lost.length) throw new Error(`the server's answer lacked ${lost.length} blobs (e.g. ${lost[0]})`);
     }
     for (const id of large) await feedBlob(client, id, byId.get(id)![0].size, writer);
+    for (const f of chunked) {
+      const n = await restoreChunkedFile(client, f);
+      stats.written++;
+      stats.bytes += n;
+      progress(n);
+    }
   } catch (e) {
     writer.abort();
     throw e;

@@ -83,6 +83,12 @@ export class PlannedFile {
     return entryMtime(this.e);
   }
 
+  /** The sha256 of the whole file (its blob id, or a chunked file's whole-file hash). */
+  get contentHash(): string {
+    const ref = entryRef(this.e);
+    return entryKind(this.e) === 'c' ? ref.slice(0, ref.indexOf(',')) : ref;
+  }
+
   /** Bytes of a file kept inline in its tree (nothing to fetch). */
   get inline(): Buffer | undefined {
     return entryKind(this.e) === 'i' ? Buffer.from(entryRef(this.e), 'base64') : undefined;

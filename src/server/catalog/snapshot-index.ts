@@ -9,7 +9,7 @@
 import type { Catalog, SnapshotRow } from './catalog.js';
 import { describeEntry, diffEntries, type TreeSource } from './indexer.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
-import { entryRef, entrySize, isBlobEntry, isDirEntry, type Tree } from '../../protocol/tree.js';
+import { blobsOf, entryRef, entrySize, isDirEntry, type Tree } from '../../protocol/tree.js';
 import { sql } from './statements.js';
 import { addReference, cachedTreeStats, putTreeStats } from './refs.js';
 import { touchLastBackup } from './devices.js';
@@ -45,7 +45,7 @@ export function treeStats(db: Catalog, src: TreeSource, id: string): { files: nu
 export function referenceTrees(db: Catalog, accountId: number, trees: Map<string, { text: string; tree: Tree }>): void {
   for (const [id, { text, tree }] of trees) {
     addReference(db, accountId, id, Buffer.byteLength(text));
-    for (const e of tree.e) if (isBlobEntry(e)) addReference(db, accountId, entryRef(e), entrySize(e));
+    for (const e of tree.e) for (const [blob, size] of blobsOf(e)) addReference(db, accountId, blob, size);
   }
 }
 

@@ -15,8 +15,7 @@ import { SOURCE_RE } from '../../protocol/names.js';
 import {
   entryName,
   entryRef,
-  entrySize,
-  isBlobEntry,
+  blobsOf,
   isDirEntry,
   parseTree,
   readTrustedTree,
@@ -79,15 +78,18 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
       const ref = entryRef(e);
       if (isDirEntry(e)) {
         if (!trees.has(ref) && !oldTreeOk(ref)) missing.add(ref);
-      } else if (isBlobEntry(e)) {
-        let size = sizes.get(ref);
-        if (size === undefined) sizes.set(ref, (size = store.pool.claimBlob(ref)));
-        if (size < 0) missing.add(ref);
-        else if (size !== entrySize(e))
-          throw new AppError(
-            'invalid_manifest',
-            `file ${entryName(e)} says ${entrySize(e)} bytes but blob ${ref} has ${size}`,
-          );
+      } else {
+        // One blob ('f') or each chunk ('c'): present in the pool with the size the tree says.
+        for (const [id, want] of blobsOf(e)) {
+          let size = sizes.get(id);
+          if (size === undefined) sizes.set(id, (size = store.pool.claimBlob(id)));
+          if (size < 0) missing.add(id);
+          else if (size !== want)
+            throw new AppError(
+              'invalid_manifest',
+              `file ${entryName(e)} says ${want} bytes but blob ${id} has ${size}`,
+            );
+        }
       }
     }
   }

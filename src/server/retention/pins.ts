@@ -24,8 +24,7 @@ import {
   entryKind,
   entryName,
   entryRef,
-  entrySize,
-  isBlobEntry,
+  blobsOf,
   isFileEntry,
   readTrustedTree,
   type Tree,
@@ -195,8 +194,8 @@ export class Pins {
     };
     if (!files.meta) throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
     const blobs = [files.data, files.meta, files.preview]
-      .filter((e): e is TreeEntry => e !== undefined && isBlobEntry(e))
-      .map((e): [string, number] => [entryRef(e), entrySize(e)]);
+      .filter((e): e is TreeEntry => e !== undefined)
+      .flatMap((e) => blobsOf(e));
     return { ...base, layout: 0, trees: [], blobs, files };
   }
 

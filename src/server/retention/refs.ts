@@ -13,7 +13,7 @@
  * reachable one.
  */
 import { walkTrees } from '../store/tree-walk.js';
-import { entryRef, entrySize, isBlobEntry, type Tree } from '../../protocol/tree.js';
+import { blobsOf, type Tree } from '../../protocol/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from '../store/store.js';
 import { snapshotRoots } from '../catalog/snapshots.js';
@@ -97,7 +97,7 @@ export function closure(
       }
       sizes.set(id, Buffer.byteLength(text));
       treeCount++;
-      for (const e of tree.e) if (isBlobEntry(e) && !sizes.has(entryRef(e))) sizes.set(entryRef(e), entrySize(e));
+      for (const e of tree.e) for (const [blob, size] of blobsOf(e)) if (!sizes.has(blob)) sizes.set(blob, size);
       return tree;
     },
     seen,

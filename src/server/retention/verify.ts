@@ -9,7 +9,8 @@
  * changed on disk.
  */
 import { idOfKey } from '../store/object-store.js';
-import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
+import { blobsOf, entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
+import { CHUNKS_REF } from '../store/pool.js';
 import { accountSnapshots, latestSerial } from '../catalog/snapshots.js';
 import { accountEntries } from '../catalog/entries.js';
 import { referencingAccounts } from '../catalog/refs.js';
@@ -44,7 +45,11 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
   let found = false;
   try {
     for (const e of readTrustedTree(store.pool.readTree(root)).e) {
-      if (entryRef(e) === target || (isDirEntry(e) && reaches(store, entryRef(e), target, memo))) {
+      if (
+        entryRef(e) === target ||
+        blobsOf(e).some(([id]) => id === target) ||
+        (isDirEntry(e) && reaches(store, entryRef(e), target, memo))
+      ) {
         found = true;
         break;
       }
@@ -67,6 +72,7 @@ export function affected(store: Store, id: string, kind: 'blob' | 'tree', proble
     for (const e of accountEntries(store.db, a)) {
       const hit =
         e.data_blob === id ||
+        (e.data_blob?.startsWith(CHUNKS_REF) && e.data_blob.includes(id)) ||
         e.preview_blob === id ||
         e.meta_ref === id ||
         (e.layout === 6 && reaches(store, e.version, id, memo));

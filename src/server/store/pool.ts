@@ -12,8 +12,9 @@
  * local fast path (`sync`).
  */
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { entryKind, entryRef, type TreeEntry } from '../../protocol/tree.js';
+import { parseChunkList } from '../../protocol/chunked.js';
 import {
   blobKey,
   needSync,
@@ -32,13 +33,19 @@ const TINY_TOTAL = 8 * 1024 * 1024;
 /**
  * Catalog references (entries' data, preview and layout-0 metadata) name a
  * pool blob, or carry a file small enough to live inline in its tree as
- * `inline:<base64>` (common/tree.ts, kind "i").
+ * `inline:<base64>` (common/tree.ts, kind "i"), or a big file's chunk list
+ * as `chunks:<list>` (kind "c", protocol/chunked.ts).
  */
 export const INLINE_REF = 'inline:';
+export const CHUNKS_REF = 'chunks:';
 
 export function refOf(e: TreeEntry): string {
-  return entryKind(e) === 'i' ? INLINE_REF + entryRef(e) : entryRef(e);
+  const k = entryKind(e);
+  return k === 'i' ? INLINE_REF + entryRef(e) : k === 'c' ? CHUNKS_REF + entryRef(e) : entryRef(e);
 }
+
+/** What a catalog reference streams from: bytes in hand, one blob, or chunks in order. */
+export type RefSource = Buffer | { blob: string } | { chunks: Array<[string, number]> };
 
 export class Pool {
   /**
@@ -83,14 +90,56 @@ export class Pool {
     return this.local.read(treeKey(id)).toString('utf8');
   }
 
-  /** The bytes a catalog reference names (inline or in the pool). */
+  /** The bytes a (small) catalog reference names (inline, in the pool, or chunks joined). */
   refBytes(ref: string): Buffer {
-    return ref.startsWith(INLINE_REF) ? Buffer.from(ref.slice(INLINE_REF.length), 'base64') : this.readBlob(ref);
+    if (ref.startsWith(INLINE_REF)) return Buffer.from(ref.slice(INLINE_REF.length), 'base64');
+    if (ref.startsWith(CHUNKS_REF))
+      return Buffer.concat(parseChunkList(ref.slice(CHUNKS_REF.length)).chunks.map(([id]) => this.readBlob(id)));
+    return this.readBlob(ref);
   }
 
-  /** What to stream for a catalog reference: inline bytes, or the blob's id (blobStream/blobSize). */
-  refSource(ref: string): Buffer | { blob: string } {
-    return ref.startsWith(INLINE_REF) ? this.refBytes(ref) : { blob: ref };
+  /** What to stream for a catalog reference (sourceStream/sourceSize). */
+  refSource(ref: string): RefSource {
+    if (ref.startsWith(INLINE_REF)) return this.refBytes(ref);
+    if (ref.startsWith(CHUNKS_REF)) return { chunks: parseChunkList(ref.slice(CHUNKS_REF.length)).chunks };
+    return { blob: ref };
+  }
+
+  /** Bytes of a source, or -1 when (a part of) it is missing from the pool. */
+  sourceSize(src: RefSource): number {
+    if (Buffer.isBuffer(src)) return src.length;
+    if ('blob' in src) return this.blobSize(src.blob);
+    let sum = 0;
+    for (const [id, size] of src.chunks) {
+      if (this.blobSize(id) !== size) return -1;
+      sum += size;
+    }
+    return sum;
+  }
+
+  /** A source's bytes as a stream: a chunked file one chunk open at a time (never whole in memory). */
+  sourceStream(src: RefSource): Readable {
+    if (Buffer.isBuffer(src)) return Readable.from([src]);
+    if ('blob' in src) return this.blobStream(src.blob);
+    return this.chunksStream(src.chunks);
+  }
+
+  /** The chunks of a chunked file, in order, as one stream. */
+  chunksStream(chunks: ReadonlyArray<readonly [string, number]>): Readable {
+    const objects = this.objects;
+    return Readable.from(
+      (async function* () {
+        for (const [id, size] of chunks) {
+          let got = 0;
+          for await (const c of objects.get(blobKey(id))) {
+            got += (c as Buffer).length;
+            yield c as Buffer;
+          }
+          if (got !== size) throw new Error(`chunk ${id} has ${got} bytes, the file's list says ${size}`);
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** The bytes of a file entry of a tree. */

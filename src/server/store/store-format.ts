@@ -20,7 +20,7 @@ import { AppError } from '../../platform/errors.js';
 import { POOL_DEPTH } from './local-store.js';
 
 export const STORE_FORMAT = 'ds-backup-store';
-export const STORE_FORMAT_VERSION = 1;
+export const STORE_FORMAT_VERSION = 2;
 /** The ds-backup release this code is (package.json "version"). */
 export const DS_BACKUP_VERSION = '0.1.0';
 export const FORMAT_FILE = 'store-format.json';
@@ -33,8 +33,14 @@ export interface StoreFormat {
   pool: { hash: string; blobs: string; trees: string; depth: number };
 }
 
-/** Steps from version N to N+1, run in place at open (none yet: version 1 is the first). */
-const UPGRADES: Record<number, (root: string) => void> = {};
+/**
+ * Steps from version N to N+1, run in place at open.
+ * 1 → 2: trees may hold chunked files ("c" entries, protocol/chunked.ts).
+ * Nothing on disk changes (a version 1 store has none); the bump makes an
+ * older ds-backup, which would not see the chunks a tree names (and so let
+ * cleanup delete them), refuse the store instead.
+ */
+const UPGRADES: Record<number, (root: string) => void> = { 1: () => {} };
 
 function current(createdAt: string): StoreFormat {
   return {
@@ -69,11 +75,13 @@ function read(root: string): StoreFormat {
  */
 export function openStoreFormat(root: string, isNew: boolean): StoreFormat {
   if (!existsSync(join(root, FORMAT_FILE))) {
-    // A fresh store, or one made before the file existed (version 1: same layout).
-    const f = current(new Date().toISOString());
-    if (!isNew) f.createdAt = 'before store-format.json (version 1 layout)';
-    write(root, f);
-    return f;
+    if (isNew) {
+      const f = current(new Date().toISOString());
+      write(root, f);
+      return f;
+    }
+    // Made before the file existed: version 1, upgraded below like any other.
+    write(root, { ...current('before store-format.json (version 1 layout)'), version: 1 });
   }
   let f = read(root);
   if (f.version > STORE_FORMAT_VERSION)

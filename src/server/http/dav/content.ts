@@ -23,13 +23,25 @@ export function poolContent(pool: Pool): DavContent {
   return {
     tree: (id) => readTrustedTree(pool.readTree(id)),
     size: (ref) => {
-      const s = pool.refSource(ref);
-      return Buffer.isBuffer(s) ? s.length : pool.blobSize(s.blob);
+      return pool.sourceSize(pool.refSource(ref));
     },
     open: (ref, start, end) => {
       const s = pool.refSource(ref);
       if (Buffer.isBuffer(s)) return Readable.from([s.subarray(start, end + 1)]);
-      return pool.blobStream(s.blob, { start, end: end + 1 }); // ByteRange.end is exclusive
+      if ('blob' in s) return pool.blobStream(s.blob, { start, end: end + 1 }); // ByteRange.end is exclusive
+      return Readable.from(chunkRange(pool, s.chunks, start, end + 1));
     },
   };
+}
+
+/** Bytes [start, end) of a chunked file: only the chunks that overlap, each read from its own offset. */
+async function* chunkRange(pool: Pool, chunks: ReadonlyArray<readonly [string, number]>, start: number, end: number) {
+  let off = 0;
+  for (const [id, size] of chunks) {
+    const from = Math.max(start, off);
+    const to = Math.min(end, off + size);
+    if (from < to) yield* pool.blobStream(id, { start: from - off, end: to - off });
+    off += size;
+    if (off >= end) return;
+  }
 }

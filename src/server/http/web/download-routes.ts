@@ -53,7 +53,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       const e = version(w, req.params.serial, req.params.id);
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
       const src = pool.refSource(e.data_blob);
-      const data = Buffer.isBuffer(src) ? src : pool.blobStream(src.blob);
+      const data = Buffer.isBuffer(src) ? src : pool.sourceStream(src);
       const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data });
       req.log.info({ uid: e.uid, account: e.account_id }, 'web restore: xoj');
       return reply
@@ -72,7 +72,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       const e = version(w, req.params.serial, req.params.id);
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
       const source = pool.refSource(e.data_blob);
-      const size = Buffer.isBuffer(source) ? source.length : pool.blobSize(source.blob);
+      const size = pool.sourceSize(source);
       if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
       const mime = SAFE_MIME.test(e.mime_type.split(';')[0].trim())
         ? e.mime_type.split(';')[0].trim()
@@ -84,7 +84,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
         .header('Content-Security-Policy', "default-src 'none'; sandbox")
         .header('Content-Disposition', contentDisposition(dataFileName(e.title, e.mime_type, e.uid)))
         .header('Cache-Control', 'private, no-store')
-        .send(Buffer.isBuffer(source) ? source : pool.blobStream(source.blob));
+        .send(Buffer.isBuffer(source) ? source : pool.sourceStream(source));
     },
   );
 

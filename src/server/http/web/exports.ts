@@ -15,6 +15,7 @@ import { pipeline, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import yazl from 'yazl';
 import { isDirEntry, readTrustedTree, type Tree } from '../../../protocol/tree.js';
+import { parseChunkList } from '../../../protocol/chunked.js';
 import { dataFileName } from '../../../journal/bundle.js';
 import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
 import type { Pool } from '../../store/pool.js';
@@ -47,8 +48,8 @@ export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
     if (Buffer.isBuffer(source)) zip.addBuffer(source, name, options);
     else
       // Opened when yazl reaches it (one blob open at a time); mode as a pool file's (0444).
-      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.blobSize(source.blob) }, (cb) =>
-        cb(null, pool.blobStream(source.blob)),
+      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.sourceSize(source) }, (cb) =>
+        cb(null, pool.sourceStream(source)),
       );
   }
   zip.end();
@@ -71,7 +72,8 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
         continue;
       }
       let sent = 0;
-      for await (const chunk of pool.blobStream(ref)) {
+      const bytes = kind === 'c' ? pool.chunksStream(parseChunkList(ref).chunks) : pool.blobStream(ref);
+      for await (const chunk of bytes) {
         sent += (chunk as Buffer).length;
         yield chunk as Buffer;
       }
