@@ -43,6 +43,12 @@ export interface ServerConfig {
   verifySamplePct: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** Off-site copy: s3://bucket/prefix ('' = none); see src/server/replica/. */
+  replica: string;
+  /** Off-site copy: the 64-hex-digit key ('' = $DSB_REPLICA_KEY or <root>/replica-key). */
+  replicaKey: string;
+  /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
+  s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -70,6 +76,9 @@ export const DEFAULTS: ServerConfig = {
   autoPinStarred: true,
   verifySamplePct: 1,
   dailyCleanup: true,
+  replica: '',
+  replicaKey: '',
+  s3: {},
 };
 
 export function configPath(explicit?: string): string | null {
