@@ -78,14 +78,19 @@ export async function startS3(): Promise<S3Lab & { stop(): Promise<void> }> {
   return { env, endpoint, lab, skip: '', stop };
 }
 
-/** One S3 endpoint for the current test file; the handle is filled in before the tests run. */
-export function s3ForSuite(): S3Lab {
+/**
+ * One S3 endpoint for the current test file; the handle is filled in before
+ * the tests run, then `ready` runs (top-level before hooks do not wait for
+ * each other, so set-up that needs the endpoint goes there).
+ */
+export function s3ForSuite(ready?: (s: S3Lab) => Promise<void> | void): S3Lab {
   const handle: S3Lab = { env: {}, endpoint: '', lab: '', skip: '' };
   let stop: () => Promise<void> = async () => {};
   before(async () => {
     const s = await startS3();
     Object.assign(handle, { env: s.env, endpoint: s.endpoint, lab: s.lab, skip: s.skip });
     stop = s.stop;
+    if (!s.skip) await ready?.(handle);
   });
   after(async () => stop());
   return handle;

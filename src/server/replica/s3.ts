@@ -42,6 +42,8 @@ export function parseReplicaUrl(url: string): ReplicaUrl {
 
 export function makeS3Client(settings: S3Settings = {}): S3Client {
   const env = process.env;
+  // The pinned SDK runs on Node 20; its notice about later releases is not for the school's admin.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const endpoint = env.AWS_ENDPOINT_URL ?? settings.endpoint;
   const accessKeyId = env.AWS_ACCESS_KEY_ID ?? settings.accessKeyId;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY ?? settings.secretAccessKey;
