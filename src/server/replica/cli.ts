@@ -6,12 +6,13 @@
  * never from the command line.
  */
 import type { Command } from 'commander';
-import { action, intOption, printJson } from '../../platform/cli-util.js';
+import { action, EXIT, intOption, printJson } from '../../platform/cli-util.js';
 import { AppError } from '../../platform/errors.js';
 import type { ServerConfig } from '../config.js';
 import { keyOrNew, recoverySheet } from './key.js';
 import { rebuild } from './rebuild.js';
 import { replicate } from './replicate.js';
+import { verifyReplica } from './verify.js';
 
 interface Opts {
   root?: string;
@@ -105,4 +106,28 @@ export function addReplicaCommands(program: Command, config: ConfigOf): void {
         process.stdout.write(recoverySheet(k, o.replica ?? cfg.replica));
       }),
     );
+}
+
+/** `verify --replica`: prints the sample's result; exit 1 when anything is damaged. */
+export async function verifyReplicaCommand(
+  cfg: ServerConfig,
+  replica: string | true,
+  samplePct: number,
+  json: boolean,
+): Promise<void> {
+  const v = await verifyReplica({
+    root: cfg.root,
+    replica: replicaOf(cfg, { replica: replica === true ? undefined : replica }),
+    replicaKey: cfg.replicaKey || undefined,
+    s3: cfg.s3,
+    samplePct,
+  });
+  if (json) printJson(v);
+  else {
+    process.stdout.write(
+      `replica ${v.replica}: ${v.checked} objects checked (${v.samplePct}% sample, ${v.bytes} bytes), ${v.damaged.length} damaged\n`,
+    );
+    for (const d of v.damaged) process.stdout.write(`damaged: ${d.what}: ${d.problem}\n`);
+  }
+  if (v.damaged.length) process.exitCode = EXIT.error;
 }

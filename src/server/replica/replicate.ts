@@ -19,6 +19,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/durable.js';
+import { messageOf } from '../../platform/errors.js';
 import { ReplicaCipher, type ContentKind } from './crypto.js';
 import { Bucket, parallel } from './bucket.js';
 import { keyOrNew } from './key.js';
@@ -87,6 +88,23 @@ export const contentPath = (kind: ContentKind, id: string): string =>
   `${kind === 'blob' ? 'pool' : 'trees'}/${id.slice(0, 2)}/${id}`;
 
 export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult> {
+  const startedAt = new Date().toISOString();
+  const prev = readReplicaStatus(opts.root);
+  try {
+    const result = await replicateOnce(opts);
+    writeStatus(opts.root, { replica: opts.replica, startedAt, lastSuccessAt: new Date().toISOString(), last: result });
+    return result;
+  } catch (e) {
+    writeStatus(opts.root, {
+      ...(prev?.replica === opts.replica ? prev : { replica: opts.replica, startedAt: '', lastSuccessAt: '', last: null }),
+      lastErrorAt: new Date().toISOString(),
+      lastError: messageOf(e),
+    });
+    throw e;
+  }
+}
+
+async function replicateOnce(opts: ReplicateOptions): Promise<ReplicateResult> {
   const t0 = Date.now();
   const key = keyOrNew(opts.root, opts.replicaKey);
   const cipher = new ReplicaCipher(key.key);
@@ -136,7 +154,7 @@ export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult
   } finally {
     log.flush();
   }
-  const result: ReplicateResult = {
+  return {
     replica: opts.replica,
     keyCreated: key.created,
     listed,
@@ -147,8 +165,6 @@ export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult
     seconds: (Date.now() - t0) / 1000,
     snapshots: records.filter((r) => isSnapshotRecord(r.path)).length,
   };
-  writeStatus(opts.root, { replica: opts.replica, lastSuccessAt: new Date().toISOString(), last: result });
-  return result;
 }
 
 /** The sent log rebuilt from one listing of the bucket. */
@@ -170,8 +186,12 @@ async function fromListing(
 
 export interface ReplicaStatusFile {
   replica: string;
+  /** When the last successful run began: every snapshot committed before it is in the replica. */
+  startedAt: string;
   lastSuccessAt: string;
-  last: ReplicateResult;
+  last: ReplicateResult | null;
+  lastErrorAt?: string;
+  lastError?: string;
 }
 
 export const STATUS_FILE = join('replica', 'status.json');
