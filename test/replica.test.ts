@@ -12,11 +12,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mutateJournal } from '../src/journal/gen/generator.js';
 import { buildServer } from '../src/server/http/app.js';
 import { DEFAULTS } from '../src/server/config.js';
 import { makeS3Client } from '../src/server/replica/s3.js';
+import { contentIds } from '../src/server/replica/replicate.js';
 import {
   agent,
   backupJson,
@@ -93,15 +94,66 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
         .restoreCode,
   );
 
+  const admin = srv.ctx.store.admin.newToken(); // (admin.json changes: made before the first run)
   // First replication: everything, encrypted.
   const r1 = await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
   assert.equal(r1.code, 0, r1.stderr);
   const first = JSON.parse(r1.stdout) as { objects: number; records: number; bytes: number; keyCreated: boolean };
   assert.ok(first.keyCreated && first.objects > 50 && first.records >= 3 * 5, r1.stdout);
   assert.equal(statSync(join(srv.root, 'replica-key')).mode & 0o777, 0o600);
+  t.diagnostic(`first replication: ${r1.stdout.replace(/\s+/g, ' ')}`);
   const sheet = await serverCli(['replica', 'key', '--root', srv.root, '--replica', REPLICA]);
   const key = /key: +([0-9a-f]{64})/.exec(sheet.stdout)![1];
   assert.equal(key, readFileSync(join(srv.root, 'replica-key'), 'utf8').trim());
+
+  // Status: no lag right after a run; verify --replica reads it all back, and finds a damaged object.
+  const st = (await (
+    await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin}` } })
+  ).json()) as { replica: { lagSec: number; lastSuccessAt: string; pendingSnapshots: number } };
+  assert.equal(st.replica.pendingSnapshots, 0);
+  assert.equal(st.replica.lagSec, 0);
+  assert.ok(st.replica.lastSuccessAt);
+  const v = await serverCli(['verify', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal((JSON.parse(v.stdout) as { checked: number }).checked, first.objects + first.records);
+  const client = makeS3Client();
+  const victim = (await client.send(new ListObjectsV2Command({ Bucket: 'school-replica', Prefix: 'objects/' })))
+    .Contents![0].Key!;
+  const orig = Buffer.from(
+    await (
+      await client.send(new GetObjectCommand({ Bucket: 'school-replica', Key: victim }))
+    ).Body!.transformToByteArray(),
+  );
+  const flipped = Buffer.from(orig);
+  flipped[flipped.length - 1] ^= 1;
+  await client.send(new PutObjectCommand({ Bucket: 'school-replica', Key: victim, Body: flipped }));
+  const bad = await serverCli(['verify', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
+  assert.equal(bad.code, 1);
+  assert.equal((JSON.parse(bad.stdout) as { damaged: unknown[] }).damaged.length, 1);
+  await client.send(new PutObjectCommand({ Bucket: 'school-replica', Key: victim, Body: orig }));
+
+  // District dedupe: a second school with the same key and bucket, one laptop holding A01's first Journal.
+  const schoolB = await startServer();
+  try {
+    const lb = await registered(schoolB.url, 'SHR00000B01', { seed: serials[0], entries: 12, documents: false });
+    await backupJson(lb.profile);
+    const rB = await serverCli(
+      ['replicate', '--root', schoolB.root, '--replica', REPLICA.replace('school-a', 'school-b'), '--json'],
+      {
+        ...s3.env,
+        DSB_REPLICA_KEY: key,
+      },
+    );
+    assert.equal(rB.code, 0, rB.stderr);
+    const second = JSON.parse(rB.stdout) as { objects: number; listed: boolean; bytes: number };
+    const total = contentIds(schoolB.root).length;
+    t.diagnostic(`school B: ${second.objects} of ${total} content objects sent, ${second.bytes} bytes`);
+    assert.ok(second.listed && second.objects < total / 2, 'the district already held most of school B');
+    rmSync(lb.profile, { recursive: true, force: true });
+  } finally {
+    await schoolB.close();
+    rmSync(schoolB.root, { recursive: true, force: true });
+  }
 
   // Nothing readable by the provider: no serial, no Journal title, no pool id on its disk.
   const disk = providerFiles(join(s3.lab, 'srv'));

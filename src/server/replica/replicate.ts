@@ -96,7 +96,9 @@ export async function replicate(opts: ReplicateOptions): Promise<ReplicateResult
     return result;
   } catch (e) {
     writeStatus(opts.root, {
-      ...(prev?.replica === opts.replica ? prev : { replica: opts.replica, startedAt: '', lastSuccessAt: '', last: null }),
+      ...(prev?.replica === opts.replica
+        ? prev
+        : { replica: opts.replica, startedAt: '', lastSuccessAt: '', last: null }),
       lastErrorAt: new Date().toISOString(),
       lastError: messageOf(e),
     });
