@@ -232,6 +232,17 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     mutateJournal(join(laptops[0].profile, 'datastore'), { seed: 'after', fraction: 0.1 });
     const changed = await backupJson(laptops[0].profile);
     assert.ok(changed.uploadedBlobs > 0 && changed.uploadedBytes < changed.bytes / 2, 'only new data is sent');
+    // The rebuilt server replicates on: its first run lists, then a 1 % change sends only that.
+    const env = { ...s3.env, DSB_REPLICA_KEY: key };
+    const after1 = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    assert.equal(after1.code, 0, after1.stderr);
+    mutateJournal(join(laptops[2].profile, 'datastore'), { seed: 'one-percent', fraction: 0.01 });
+    const small = await backupJson(laptops[2].profile);
+    const inc = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    const daily = JSON.parse(inc.stdout) as { objects: number; listed: boolean; requests: number };
+    t.diagnostic(`1 % change (${small.uploadedBlobs} blobs backed up): ${inc.stdout.replace(/\s+/g, ' ')}`);
+    assert.equal(daily.listed, false);
+    assert.ok(daily.objects <= small.uploadedBlobs + 20, 'only the new blobs and their trees go up');
     for (const [i, sn] of serials.entries()) {
       const c = new WebClient(srv.url);
       const csrf = WebClient.csrf(await c.text('/ui/login'));
