@@ -49,6 +49,10 @@ export interface ServerConfig {
   replicaKey: string;
   /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
   s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
+  /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
+  enrollmentKey: string;
+  /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
+  agentBundle: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -79,6 +83,8 @@ export const DEFAULTS: ServerConfig = {
   replica: '',
   replicaKey: '',
   s3: {},
+  enrollmentKey: '',
+  agentBundle: '',
 };
 
 export function configPath(explicit?: string): string | null {
