@@ -45,6 +45,12 @@ export interface ServerConfig {
   partExpiryDays: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** Off-site copy: s3://bucket/prefix ('' = none); see src/server/replica/. */
+  replica: string;
+  /** Off-site copy: the 64-hex-digit key ('' = $DSB_REPLICA_KEY or <root>/replica-key). */
+  replicaKey: string;
+  /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
+  s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
   /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
   enrollmentKey: string;
   /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
@@ -81,6 +87,9 @@ export const DEFAULTS: ServerConfig = {
   verifySamplePct: 1,
   partExpiryDays: 7,
   dailyCleanup: true,
+  replica: '',
+  replicaKey: '',
+  s3: {},
   enrollmentKey: '',
   agentBundle: '',
   davAllowHttp: false,

@@ -13,6 +13,7 @@ import type { ServerContext } from '../http/context.js';
 import { fmt } from '../retention/quota.js';
 import { Store } from '../store/store.js';
 import { verifyStore, type VerifyResult } from '../retention/verify.js';
+import { verifyReplicaCommand } from '../replica/cli.js';
 
 export function policyOf(cfg: ServerConfig): CleanupPolicy {
   return {
@@ -137,10 +138,12 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
     .option('--root <dir>', 'store folder')
     .option('--config <file>', 'JSON config file')
     .option('--sample <pct>', 'check only this % of objects, chosen at random (default 100)', intOption(0, 100))
+    .option('--replica [s3url]', 'check the off-site replica instead (default: config replica)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit codes: 0 nothing damaged, 1 damage found or error, 2 usage.')
     .action(
-      action(async (o: Opts & { sample?: number }) => {
+      action(async (o: Opts & { sample?: number; replica?: string | true }) => {
+        if (o.replica) return verifyReplicaCommand(config(o), o.replica, o.sample ?? 100, !!o.json);
         const store = new Store(config(o).root);
         try {
           const v = await verifyStore(store, { samplePct: o.sample ?? 100 });

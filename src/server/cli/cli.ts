@@ -4,6 +4,7 @@
  *   serve      run the HTTP server (backups, restore)
  *   reindex    rebuild catalog.sqlite from the disk
  *   cleanup    the daily cleanup now (thinning, quota, GC); verify: re-hash the pool
+ *   replicate  the encrypted off-site copy (replica/); rebuild: a school back from it
  *
  * Every command takes --root DIR (default /library or the config file's).
  */
@@ -18,6 +19,7 @@ import { Store } from '../store/store.js';
 import { legacyCommands } from '../legacy/cli.js';
 import { startLegacy } from '../legacy/serve.js';
 import { addCleanupCommands, startDailyCleanup } from './cleanup-cli.js';
+import { addReplicaCommands } from '../replica/cli.js';
 
 interface CommonOpts {
   root?: string;
@@ -172,6 +174,7 @@ program
   );
 
 addCleanupCommands(program, config);
+addReplicaCommands(program, config);
 
 program
   .command('admin-password')

@@ -9,6 +9,7 @@
  *   bandwidth   the upload cap (bytes/s, 0 = none), bytes that went through
  *               it and the time uploads waited for it
  *   system      1-minute load average and disk use of the store
+ *   replica     the off-site copy: last success/failure, lag (replica/status.ts); null when none
  *
  * Also records, for every POST /api/v1/backups, how long the answer took.
  */
@@ -16,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { API, isEndpoint } from '../../../protocol/api.js';
 import type { ServerContext } from '../context.js';
 import { diskUsage, load1 } from '../../../platform/system.js';
+import { replicaStatus } from '../../replica/status.js';
 
 const startedAt = Date.now();
 
@@ -34,6 +36,7 @@ export function statusRoutes(app: FastifyInstance, ctx: ServerContext): void {
       admission: admission.snapshot(),
       bandwidth: { limit: bandwidth.rate, bytes: bandwidth.bytes, waitedMs: Math.round(bandwidth.waitedMs) },
       system: { load1: load1(), diskUsedPct: Math.round(disk.usedPct * 10) / 10, freeBytes: disk.freeBytes },
+      replica: replicaStatus(store.root, store.db, ctx.config.replica),
     };
   });
 }
