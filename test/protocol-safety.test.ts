@@ -302,7 +302,7 @@ describe('agent command line', () => {
     assert.equal(st.code, 0);
     const pin = (JSON.parse(st.stdout) as { restorePin: string | null }).restorePin;
     assert.match(pin ?? '', /^\d{4,}$/, 'status shows the restore PIN');
-    assert.match((await agent(['status', '--profile', bare])).stdout, new RegExp(`restore PIN: +${pin}`));
+    assert.match((await agent(['status', '--profile', bare])).stdout, new RegExp(`restore code: +${pin}`));
     const help = await agent(['backup', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--profile/);

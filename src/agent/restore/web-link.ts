@@ -5,10 +5,12 @@
  * one-time sign-in link: single use, valid a few minutes. openInBrowser()
  * hands it to the first browser that starts: $BROWSER, xdg-open, then
  * Sugar's Browse (sugar-launch org.laptop.WebActivity --uri URL). fetchPin()
- * reads the laptop's restore PIN (for signing in from another device).
+ * reads the laptop's restore PIN (for signing in from another device);
+ * currentRestoreCode() asks for it with a short timeout (`ds-backup status`).
  */
 import { spawn } from 'node:child_process';
-import type { ApiClient } from '../client.js';
+import { ApiClient } from '../client.js';
+import type { Profile } from '../profile.js';
 
 export async function requestWebLink(client: ApiClient): Promise<{ url: string; expiresAt: number }> {
   const r = await client.json<{ path: string; expiresAt: number }>('POST', '/api/v1/web-links');
@@ -18,6 +20,30 @@ export async function requestWebLink(client: ApiClient): Promise<{ url: string; 
 
 export async function fetchPin(client: ApiClient, token?: string): Promise<string> {
   return (await client.json<{ pin: string }>('GET', '/api/v1/pin', token ? { token } : {})).pin;
+}
+
+/**
+ * The restore code the server holds now (the admin may have reset it since
+ * registration), or null when the server does not answer within `ms`.
+ */
+export async function currentRestoreCode(profile: Profile, ms = 5000): Promise<string | null> {
+  const cfg = profile.readConfig();
+  if (!cfg) return null;
+  const client = new ApiClient(cfg.server, cfg.token, 1);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fetchPin(client),
+      new Promise<null>((ok) => {
+        timer = setTimeout(() => ok(null), ms);
+      }),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    await client.close();
+  }
 }
 
 function tryOpen(cmd: string, args: string[]): Promise<boolean> {

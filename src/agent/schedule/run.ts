@@ -13,6 +13,9 @@
  * with full jitter (at most MAX_TRIES tries) — schedule.ts busyStep — then
  * give up until the next tick (exit 4).
  *
+ * Failures, "busy" give-ups and battery skips are reported to the server
+ * (report.ts, deps.report) so the admin's dashboard shows them.
+ *
  * Settings: options, else <profile>/ds-backup/schedule.json
  * ({"minBattery": 30, "maxSleepMinutes": 20}), else the defaults. A separate
  * file because re-registering rewrites config.json.
@@ -27,6 +30,7 @@ import { EXIT } from '../../platform/cli-util.js';
 import { AppError } from '../../platform/errors.js';
 import { backup, type BackupResult } from '../backup/backup.js';
 import { tryLock, type RunLock } from './lock.js';
+import { reportToServer } from './report.js';
 import { powerVerdict, readPower, type PowerInfo } from './power.js';
 import type { Profile } from '../profile.js';
 import {
@@ -58,6 +62,8 @@ export interface RunDeps {
   lock(file: string): Promise<RunLock | null>;
   backup(profile: Profile, documents?: string): Promise<BackupResult>;
   log(line: string): void;
+  /** Tells the server about an outcome marked `report` (best effort; absent in tests that do not care). */
+  report?(profile: Profile, outcome: 'failed' | 'busy' | 'skipped', reason: string): Promise<unknown>;
 }
 
 export interface RunOutcome {
@@ -68,6 +74,8 @@ export interface RunOutcome {
   sleptMs: number;
   nextAttempt?: number;
   backup?: BackupResult;
+  /** True when the server is told about this outcome (failure, busy, battery skip). */
+  report?: boolean;
 }
 
 export function realDeps(log: (line: string) => void): RunDeps {
@@ -88,6 +96,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
     lock: tryLock,
     backup: (profile, documents) => backup({ profile, documents }),
     log,
+    report: reportToServer,
   };
 }
 
@@ -113,6 +122,14 @@ export function runSettings(
 }
 
 export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDeps): Promise<RunOutcome> {
+  const r = await runSteps(profile, s, deps);
+  const outcome = r.outcome;
+  if (r.report && deps.report && (outcome === 'failed' || outcome === 'busy' || outcome === 'skipped'))
+    await deps.report(profile, outcome, r.reason).catch(() => undefined);
+  return r;
+}
+
+async function runSteps(profile: Profile, s: RunSettings, deps: RunDeps): Promise<RunOutcome> {
   let sleptMs = 0;
   const end = (r: Omit<RunOutcome, 'sleptMs' | 'tries'> & { tries?: number }, state: RunState = {}): RunOutcome => {
     if (r.outcome !== 'locked') {
@@ -133,7 +150,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
 
   if (isDone()) return skip('already backed up today', nextMidnight(deps.now()));
   const power = powerVerdict(deps.power(s.sysfsRoot), s.minBattery);
-  if (!power.go) return skip(power.reason);
+  if (!power.go) return { ...skip(power.reason), report: true };
   const cfg = profile.readConfig();
   if (!cfg) return skip('this laptop is not registered (run: ds-backup register --server URL)');
   if (!(await deps.ping(cfg.server))) return skip(`the server ${cfg.server} does not answer`);
@@ -172,6 +189,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
             exitCode: EXIT.error,
             tries,
             nextAttempt: deps.now() + TICK_MS,
+            report: true,
           });
         }
         const step = busyStep(busy, e.retryAfter, deps.random());
@@ -183,6 +201,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
             exitCode: EXIT.busy,
             tries,
             nextAttempt: deps.now() + TICK_MS,
+            report: true,
           });
         }
         const wait = step.waitMs;

@@ -24,6 +24,8 @@ export interface AgentStatus {
   lastSnapshots: string[];
   /** The restore PIN for the web restore page (as of registration; the admin may reset it). */
   restorePin: string | null;
+  /** True when restorePin was just read from the server (else: as saved at registration). */
+  restorePinChecked?: boolean;
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -77,7 +79,7 @@ export function formatStatus(s: AgentStatus, now = Date.now()): string {
   ];
   if (s.restorePin)
     lines.push(
-      `restore PIN:  ${s.restorePin} (with the serial number, signs in to the restore page; or: ds-backup restore --web)`,
+      `restore code: ${s.restorePin} (${s.restorePinChecked ? 'current, from the server' : 'as of registration; the server did not answer'}; with the serial number it signs in to the restore page, or: ds-backup restore --web)`,
     );
   return lines.join('\n') + '\n';
 }

@@ -15,6 +15,7 @@ import { legacyRoutes } from '../legacy/routes.js';
 import { restoreRoutes } from './api/restore.js';
 import { statusRoutes } from './api/status.js';
 import { pinRoutes } from './api/pins.js';
+import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
 import { Store } from '../store/store.js';
 import { diskUsage, load1 } from '../../platform/system.js';
@@ -64,6 +65,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   legacyRoutes(app, ctx);
   statusRoutes(app, ctx);
   pinRoutes(app, ctx);
+  reportRoutes(app, ctx);
   installLeaseFile(app, ctx);
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
