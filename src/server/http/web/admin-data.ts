@@ -6,15 +6,21 @@
  *    staleDays), with the reason in words for the page;
  *  - laptops(): every laptop with its nickname, last backup, snapshot count
  *    and the storage its account references (distinct blobs, each counted
- *    once per account: what deleting the account could free at most);
+ *    once per account: what deleting the account could free at most), and
+ *    with the dashboard's extras (DashboardCatalog): archived, the agent's
+ *    last report, the last contact; a laptop whose agent reported a failure
+ *    or a "busy" give-up after its last good backup is 'failing';
+ *  - byNeed(): the order of the dashboard — stale (and never backed up),
+ *    late, failing, ok, disabled, archived; the oldest backup first within;
  *  - daily(): backups per day and the size of each account's latest Journal
  *    backup summed per day, over the last `days` days (chart data);
- *  - cleanupReports(): the last rows of the cleanup issue's `cleanup_reports`
- *    table when it exists, else nothing.
+ * The cleanup reports come from retention's latestReports() (admin-pages.ts).
  */
 import type { Catalog } from '../../catalog/catalog.js';
+import type { AgentReport, DashboardCatalog } from '../../catalog/web-dashboard.js';
 
-export type LaptopStatus = 'ok' | 'late' | 'stale' | 'never' | 'disabled';
+export type LaptopStatus = 'ok' | 'late' | 'stale' | 'never' | 'disabled' | 'failing' | 'archived';
+export const NEED_ORDER: LaptopStatus[] = ['stale', 'never', 'late', 'failing', 'ok', 'disabled', 'archived'];
 const DAY = 86_400_000;
 
 export function laptopStatus(
@@ -40,9 +46,36 @@ export interface LaptopRow {
   snapshots: number;
   storage: number;
   status: LaptopStatus;
+  archived: boolean;
+  /** The agent's newest report when it came after the last good backup. */
+  problem: AgentReport | null;
+  /** The newest of: last backup, last report. */
+  lastContact: number | null;
 }
 
-export function laptops(db: Catalog, now: number, p: { lateDays: number; staleDays: number }): LaptopRow[] {
+/** The dashboard's status: archived and failing on top of laptopStatus(). */
+export function fullStatus(base: LaptopStatus, archived: boolean, problem: AgentReport | null): LaptopStatus {
+  if (archived) return 'archived';
+  if (base === 'ok' && problem && problem.outcome !== 'skipped') return 'failing';
+  return base;
+}
+
+export function byNeed(a: LaptopRow, b: LaptopRow): number {
+  return (
+    NEED_ORDER.indexOf(a.status) - NEED_ORDER.indexOf(b.status) ||
+    (a.lastBackupAt ?? 0) - (b.lastBackupAt ?? 0) ||
+    a.serial.localeCompare(b.serial)
+  );
+}
+
+export function laptops(
+  db: Catalog,
+  now: number,
+  p: { lateDays: number; staleDays: number },
+  dash: DashboardCatalog,
+): LaptopRow[] {
+  const archived = dash.archived();
+  const reports = dash.lastReports();
   const storage = new Map(
     (
       db.prepare('SELECT account_id, sum(size) AS bytes FROM account_blobs GROUP BY account_id').all() as Array<{
@@ -68,16 +101,27 @@ export function laptops(db: Catalog, now: number, p: { lateDays: number; staleDa
     last_backup_at: number | null;
     disabled: number;
   }>;
-  return rows.map((d) => ({
-    serial: d.serial,
-    nickname: d.nickname,
-    accountId: d.account_id,
-    lastBackupAt: d.last_backup_at,
-    disabled: d.disabled === 1,
-    snapshots: snaps.get(d.serial) ?? 0,
-    storage: storage.get(d.account_id) ?? 0,
-    status: laptopStatus(d.last_backup_at, d.disabled === 1, now, p).status,
-  }));
+  return rows
+    .map((d) => {
+      const report = reports.get(d.serial) ?? null;
+      const problem = report && report.at > (d.last_backup_at ?? 0) ? report : null;
+      const base = laptopStatus(d.last_backup_at, d.disabled === 1, now, p).status;
+      const contact = Math.max(d.last_backup_at ?? 0, report?.at ?? 0);
+      return {
+        serial: d.serial,
+        nickname: d.nickname,
+        accountId: d.account_id,
+        lastBackupAt: d.last_backup_at,
+        disabled: d.disabled === 1,
+        snapshots: snaps.get(d.serial) ?? 0,
+        storage: storage.get(d.account_id) ?? 0,
+        status: fullStatus(base, archived.has(d.serial), problem),
+        archived: archived.has(d.serial),
+        problem,
+        lastContact: contact || null,
+      };
+    })
+    .sort(byNeed);
 }
 
 export interface DayPoint {
@@ -106,12 +150,4 @@ export function daily(db: Catalog, now: number, days = 30): DayPoint[] {
     out.push({ day: start, backups, bytes });
   }
   return out;
-}
-
-export function cleanupReports(db: Catalog, limit = 5): Array<Record<string, unknown>> {
-  const t = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'cleanup_reports'").get();
-  if (!t) return [];
-  return db.prepare(`SELECT * FROM cleanup_reports ORDER BY rowid DESC LIMIT ${Math.floor(limit)}`).all() as Array<
-    Record<string, unknown>
-  >;
 }

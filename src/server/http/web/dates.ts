@@ -5,6 +5,7 @@
  *   when(ms)  "Today 12:40", "Yesterday 09:10", "3 days ago", then
  *             "Tuesday 24 November" (with the year when it is not this year)
  *   ago(ms)   "5 minutes ago", "9 days ago" (the dashboard's ages)
+ *   short(ms) "24 Nov", for chart axes
  *   full(ms)  the whole date and time, for a title="" tooltip
  *
  * "Today" and "yesterday" are calendar days in the time zone, not 24-hour
@@ -89,6 +90,11 @@ export class DateFmt {
     if (mins < 60) return rel.format(-mins, 'minute');
     if (mins < 36 * 60) return rel.format(-Math.round(mins / 60), 'hour');
     return rel.format(-Math.round(mins / 1440), 'day');
+  }
+
+  /** Day and month only ("24 Nov"), for chart axes. */
+  short(ms: number): string {
+    return new Intl.DateTimeFormat(this.lang, { timeZone: this.timeZone, day: 'numeric', month: 'short' }).format(ms);
   }
 
   full(ms: number | null | undefined): string {

@@ -4,7 +4,8 @@
  *
  *  - latest: the newest version of every document the account ever backed up
  *    (still on the laptop: last_seq IS NULL; deleted since: its last version),
- *    newest first, searchable by title, one page at a time;
+ *    newest first, searchable by title, filtered by activity and date, one
+ *    page at a time;
  *  - atSnapshot: the documents as they were in one backup
  *    (first_seq <= seq AND (last_seq IS NULL OR last_seq >= seq));
  *  - versions: every version of one document, newest first, with the dates
@@ -26,6 +27,35 @@ export interface Page<T> {
 export interface ListQuery {
   q?: string;
   page?: number;
+  /** Only these activities (bundle ids), or with `notActivities` every other one. */
+  activities?: readonly string[];
+  notActivities?: boolean;
+  /** Entry timestamp range, seconds: from <= timestamp < to. */
+  from?: number;
+  to?: number;
+}
+
+/** The extra WHERE terms and arguments of a list's filters (search, kind, date). */
+function filters(q: ListQuery): { sql: string; args: unknown[] } {
+  let sql = '';
+  const args: unknown[] = [];
+  if (q.q?.trim()) {
+    sql += " AND e.title LIKE ? ESCAPE '\\'";
+    args.push(likeTerm(q.q.trim()));
+  }
+  if (q.activities) {
+    sql += ` AND e.activity ${q.notActivities ? 'NOT IN' : 'IN'} (${q.activities.map(() => '?').join(',') || "''"})`;
+    args.push(...q.activities);
+  }
+  if (q.from !== undefined) {
+    sql += ' AND e.timestamp >= ?';
+    args.push(q.from);
+  }
+  if (q.to !== undefined) {
+    sql += ' AND e.timestamp < ?';
+    args.push(q.to);
+  }
+  return { sql, args };
 }
 
 const LIST_COLS =
@@ -51,8 +81,8 @@ export class JournalQuery {
   }
 
   private page(where: string, args: unknown[], q: ListQuery): Page<EntryRow> {
-    const search = q.q?.trim() ? " AND e.title LIKE ? ESCAPE '\\'" : '';
-    const all = search ? [...args, likeTerm(q.q!.trim())] : args;
+    const { sql: search, args: extra } = filters(q);
+    const all = [...args, ...extra];
     const total = (
       this.db.prepare(`SELECT count(*) AS n FROM entries e WHERE ${where}${search}`).get(...all) as { n: number }
     ).n;
