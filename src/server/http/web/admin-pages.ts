@@ -53,7 +53,7 @@ export function laptopTable(w: WebReq, rows: LaptopRow[]): SafeHtml {
           <td>${statusCell(w, l.status)}</td>
           <td data-label="${w.t('lastGoodBackup')}">${ago(w, l.lastBackupAt)}</td>
           <td class="wide">${ago(w, l.lastContact)}</td>
-          <td class="problem">${problemText(w, l.problem)}</td>
+          <td class="problem"><div class="clamp">${problemText(w, l.problem)}</div></td>
           <td class="num wide">${formatSize(l.storage)}</td>
         </tr>`,
     )}

@@ -44,7 +44,7 @@ export class DateFmt {
   ) {
     const tz = { timeZone };
     this.dayKey = new Intl.DateTimeFormat('en-CA', { ...tz, year: 'numeric', month: '2-digit', day: '2-digit' });
-    this.time = new Intl.DateTimeFormat(lang, { ...tz, hour: '2-digit', minute: '2-digit' });
+    this.time = new Intl.DateTimeFormat(lang, { ...tz, hour: 'numeric', minute: '2-digit' });
     this.weekday = new Intl.DateTimeFormat(lang, { ...tz, weekday: 'long', day: 'numeric', month: 'long' });
     this.weekdayYear = new Intl.DateTimeFormat(lang, {
       ...tz,

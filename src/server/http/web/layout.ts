@@ -18,7 +18,7 @@ const CSS = `
 *{box-sizing:border-box}
 body{font-family:"Noto Sans",sans-serif;margin:0;color:#1d1d1d;background:#f4f4f4;font-size:16px;line-height:1.4}
 header{background:#2b2b2b;color:#fff;padding:6px 12px;display:flex;flex-wrap:wrap;align-items:center;gap:4px 14px}
-header a{color:#fff}
+header a{color:#fff;margin-right:14px}
 header .app{font-weight:bold}
 header form{margin:0 0 0 auto}
 main{padding:8px 12px 24px;max-width:1100px;margin:0 auto}
