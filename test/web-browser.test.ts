@@ -2,7 +2,7 @@
  * The web pages in a real browser (Debian's Chromium via playwright-core):
  * a student signs in with the one-time link from `ds-backup restore --web`,
  * finds a document by title, downloads its .xoj (zip structure and metadata
- * checked) and pins it; the admin signs in and sees a stale laptop flagged.
+ * checked) and keeps it forever (a pin); the admin signs in and sees a stale laptop flagged.
  * No console errors allowed. Screenshots go to test-output/web/.
  */
 import { after, before, test } from 'node:test';
@@ -97,7 +97,7 @@ test(
     await Promise.all([page.waitForLoadState('load'), row.locator('button[name=pinbtn]').click()]);
     const pinnedRow = page.locator('tr', { has: page.locator(`a[href$="/e/${uid}"]`) }).first();
     await assert.doesNotReject(
-      pinnedRow.locator('button[name=pinbtn]', { hasText: 'Unpin' }).waitFor({ timeout: 5000 }),
+      pinnedRow.locator('button[name=pinbtn]', { hasText: 'Stop keeping' }).waitFor({ timeout: 5000 }),
     );
     assert.ok(
       srv.ctx.store.db.prepare("SELECT 1 FROM pins WHERE kind = 'entry' AND uid = ?").get(uid),
@@ -125,9 +125,9 @@ test(
     const page = watch(await ctx.newPage());
     await page.goto(`${srv.url}/ui/admin/login`);
     await page.fill('input[name=password]', 'correct horse battery');
-    await Promise.all([page.waitForURL(/\/ui\/admin$/), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(/\/ui\/admin$/), page.click('main button[type=submit]')]);
     const stale = page.locator(`tr[data-serial="${STALE}"] .st-stale`);
-    assert.equal(await stale.textContent(), 'stale');
+    assert.equal(await stale.textContent(), 'not backed up for long');
     assert.equal(await page.locator(`tr[data-serial="${A}"] .st-ok`).textContent(), 'ok');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     await page.click('a[href="/ui/admin?filter=stale"]');
