@@ -197,7 +197,7 @@ async function runSteps(profile: Profile, s: RunSettings, deps: RunDeps): Promis
         if (step.giveUp) {
           return end({
             outcome: 'busy',
-            reason: `server still busy after ${tries} tries (${Math.round(busy.waitedMs / 60_000)} min of waiting); trying again at the next timer tick`,
+            reason: `server still busy after ${tries} tries (${Math.round(busy.waitedMs / 60_000)} min of waiting; last answer: ${e.message.replace(/; retry in \d+ s$/, '')}); trying again at the next timer tick`,
             exitCode: EXIT.busy,
             tries,
             nextAttempt: deps.now() + TICK_MS,
