@@ -10,11 +10,12 @@
  *    backup was;
  *  - sign-in: a code typed with spaces works, an empty form and an ended
  *    session say what happened, and the student lands on the page asked for;
- *  - error pages are sentences in the reader's language with a way back.
+ *  - error pages are sentences in the reader's language with a way back;
+ *  - the Documents folder of a backup can be browsed and its files downloaded.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   agent,
@@ -42,7 +43,7 @@ const prof: Record<string, string> = {};
 before(async () => {
   srv = await startServer();
   for (const sn of [OK, LATE, STALE, FAIL, NEVER, BATT]) {
-    prof[sn] = (await registered(srv.url, sn, { entries: 4 })).profile;
+    prof[sn] = (await registered(srv.url, sn, { entries: 4, documents: sn === OK })).profile;
     if (sn !== NEVER) await backupJson(prof[sn]);
   }
   const set = srv.ctx.store.db.prepare('UPDATE devices SET last_backup_at = ? WHERE serial = ?');
@@ -199,5 +200,28 @@ describe('student', () => {
       const res = await d.post('/ui/login', { _csrf: f, serial: OK, pin, next });
       assert.equal(res.headers.get('location'), `/ui/j/${OK}`, next);
     }
+  });
+
+  test('Documents folder: browse the folders of a backup and download a file; nothing outside it', async () => {
+    const r = await agent(['restore', '--web', '--no-open', '--profile', prof[OK]]);
+    const c = new WebClient(srv.url);
+    await c.get(new URL(r.stdout.trim()).pathname);
+    const list = await c.text(`/ui/j/${OK}/docs`);
+    const at = /href="(\/ui\/j\/\w+\/docs\/\w+\/[^"]+)"/.exec(list)![1];
+    const top = await c.text(at);
+    assert.match(top, /notas\.txt/);
+    assert.match(top, /Mis fotos/);
+    const sub = await c.text(`${at}?path=${encodeURIComponent('Mis fotos/viaje')}`);
+    assert.match(sub, /mapa\.png/);
+    const f = await c.get(`${at}/file?path=${encodeURIComponent('Mis fotos/viaje/mapa.png')}`);
+    assert.equal(f.status, 200);
+    assert.deepEqual(
+      Buffer.from(await f.arrayBuffer()),
+      readFileSync(join(prof[OK], 'Documents', 'Mis fotos', 'viaje', 'mapa.png')),
+    );
+    assert.match(f.headers.get('content-disposition')!, /filename="mapa\.png"/);
+    for (const bad of ['../x', 'Mis fotos/../notas.txt', 'última foto', 'nope.txt'])
+      assert.equal((await c.get(`${at}/file?path=${encodeURIComponent(bad)}`)).status, 404, bad);
+    assert.equal((await c.get(at.replace(OK, LATE))).status, 404, 'another laptop: not found');
   });
 });

@@ -208,6 +208,7 @@ describe('layout and accessibility in Chromium', { skip }, () => {
         { path: snapUrl, restore: true },
         { path: `/ui/j/${A}/e/${longUid}`, restore: true, shot: 'document', axe: true },
         { path: `/ui/j/${A}/v/${row.id}` },
+        { path: `/ui/j/${A}/docs` },
         { path: `/ui/j/${A}/nothing-here` },
       ]);
       await ctx.close();

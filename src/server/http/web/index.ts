@@ -14,6 +14,7 @@ import { AppError } from '../../../platform/errors.js';
 import type { ServerContext } from '../context.js';
 import { adminRoutes } from './admin-routes.js';
 import { deviceWebApi } from './device-api.js';
+import { documentsRoutes } from './documents-routes.js';
 import { downloadRoutes } from './download-routes.js';
 import { html } from './html.js';
 import type { MessageKey } from './i18n/index.js';
@@ -61,6 +62,7 @@ export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPo
       loginRoutes(web, kit);
       studentRoutes(web, kit, pins);
       downloadRoutes(web, kit);
+      documentsRoutes(web, kit);
       adminRoutes(web, kit);
     },
     { prefix: '/ui' },

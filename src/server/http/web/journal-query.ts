@@ -68,10 +68,10 @@ function likeTerm(q: string): string {
 export class JournalQuery {
   constructor(private readonly db: Catalog) {}
 
-  snapshots(accountId: number): SnapshotRow[] {
+  snapshots(accountId: number, source = SOURCE): SnapshotRow[] {
     return this.db
       .prepare('SELECT * FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC')
-      .all(accountId, SOURCE) as SnapshotRow[];
+      .all(accountId, source) as SnapshotRow[];
   }
 
   snapshot(accountId: number, serial: string, name: string): SnapshotRow | undefined {

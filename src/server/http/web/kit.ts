@@ -141,7 +141,8 @@ export class WebKit {
     if (s.kind === 'admin') return html`<a href="/ui/admin">${w.t('dashboard')}</a>`;
     // A student's laptop is known: their Journal and its backups.
     return html`<a href="/ui/j/${s.serial ?? ''}">${w.t('myJournal')}</a
-      ><a href="/ui/j/${s.serial ?? ''}/backups">${w.t('olderBackups')}</a>`;
+      ><a href="/ui/j/${s.serial ?? ''}/backups">${w.t('olderBackups')}</a
+      ><a href="/ui/j/${s.serial ?? ''}/docs">${w.t('documentsFolder')}</a>`;
   }
 
   /** A hidden CSRF input for a form. */
