@@ -188,6 +188,19 @@ interface AxeViolation {
 }
 
 describe('layout and accessibility in Chromium', { skip }, () => {
+  test('axe-core runs in these pages: it finds a missing label and a missing alt text', async () => {
+    const ctx = await browser.newContext({ bypassCSP: true });
+    const page = await ctx.newPage();
+    await page.setContent('<html lang="en"><title>t</title><main><img src="x.png"><input type="text"></main></html>');
+    await page.addScriptTag({ content: AXE });
+    const ids = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(d: Document): Promise<{ violations: AxeViolation[] }> } }).axe;
+      return (await axe.run(document)).violations.map((v) => v.id);
+    });
+    await ctx.close();
+    assert.ok(ids.includes('image-alt') && ids.includes('label'), ids.join(' '));
+  });
+
   for (const size of SIZES) {
     test(`student pages at ${size.width}×${size.height}: no sideways scroll, first Restore on screen, no serious axe violation`, async () => {
       const ctx = await studentContext(profiles[0], size);
