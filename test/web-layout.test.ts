@@ -17,10 +17,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, skipNoChromium as skip } from './helpers/browser.js';
 import { DashboardCatalog } from '../src/server/catalog/web-dashboard.js';
 import {
   agent,
@@ -33,8 +34,6 @@ import {
   type TestServer,
 } from './helpers/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && 'no /usr/bin/chromium';
 const SHOTS = join(REPO, 'test-output', 'web');
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const A = 'SHF7000980';
@@ -104,10 +103,7 @@ before(async () => {
   assert.equal(r.status, 204);
   new DashboardCatalog(db).setArchived(GONE, true);
   srv.ctx.store.admin.setPassword('correct horse battery');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -21,6 +21,8 @@ import { isSerial } from '../../../protocol/names.js';
 import { html } from './html.js';
 import { formString, safeNext, type WebKit, type WebReq } from './kit.js';
 
+const tooMany = (w: WebReq, ms: number) => w.t('tooManyAttempts', { minutes: Math.ceil(ms / 60_000) });
+
 export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
   const { store } = kit.ctx;
   const limiter = kit.auth.limiter;
@@ -106,16 +108,7 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
     if (!serial || !pin) return studentForm(req, reply, w, w.t(serial ? 'needCode' : 'needSerial'), 400, serial, next);
     const keys = [`ip:${req.ip}`, `sn:${serial}`];
     const d = limiter.check(keys);
-    if (!d.allow)
-      return studentForm(
-        req,
-        reply,
-        w,
-        w.t('tooManyAttempts', { minutes: Math.ceil(d.retryAfterMs / 60_000) }),
-        429,
-        serial,
-        next,
-      );
+    if (!d.allow) return studentForm(req, reply, w, tooMany(w, d.retryAfterMs), 429, serial, next);
     const dev = isSerial(serial) ? store.registry.bySerial(serial) : undefined;
     if (!dev || dev.disabled || !kit.auth.checkPin(serial, pin)) {
       limiter.fail(keys);
@@ -169,15 +162,7 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
     const password = formString(req.body, 'password', 1000);
     if (!password) return adminForm(req, reply, w, w.t('needPassword'), 400, next);
     const d = limiter.check(keys);
-    if (!d.allow)
-      return adminForm(
-        req,
-        reply,
-        w,
-        w.t('tooManyAttempts', { minutes: Math.ceil(d.retryAfterMs / 60_000) }),
-        429,
-        next,
-      );
+    if (!d.allow) return adminForm(req, reply, w, tooMany(w, d.retryAfterMs), 429, next);
     if (!store.admin.checkPassword(password)) {
       limiter.fail(keys);
       req.log.warn({ ip: req.ip }, 'admin sign-in failed');
