@@ -69,6 +69,8 @@ table.cards td.do{grid-column:1/-1}
 table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:bold}
 img.thumb,span.thumb{width:56px;height:42px}
 .phone{display:block}
+form.filters label{flex:1 1 40%}
+form.filters input,form.filters select{width:100%}
 }
 `;
 
