@@ -302,7 +302,7 @@ describe('scheduledRun with a fake clock', () => {
     assert.deepEqual(calls.sleeps, [120_000, 240_000, 480_000, 960_000, 1_920_000]);
     const st = readState(p);
     assert.equal(st.outcome, 'busy');
-    assert.match(st.reason!, /after 6 tries \(62 min of waiting\)/);
+    assert.match(st.reason!, /after 6 tries \(62 min of waiting; last answer: server busy \(slots\)\)/);
     assert.equal(st.nextAttempt, T0 + 3_720_000 + 15 * 60_000);
     assert.equal(calls.released, 1);
     cleanup(p.dir);
