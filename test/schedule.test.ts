@@ -231,6 +231,21 @@ describe('scheduledRun with a fake clock', () => {
     cleanup(p.dir, root);
   });
 
+  test('the server hears about failures and battery skips, not about "done today" or success', async () => {
+    const heard: string[] = [];
+    const report = async (_p: Profile, outcome: string, reason: string) => void heard.push(`${outcome}: ${reason}`);
+    const p = profileDir();
+    const root = sysfs({ BAT0: battery(12), AC: ac(false) });
+    await scheduledRun(p, settings({ sysfsRoot: root }), fake(p, { power: readPower, report }).deps);
+    await scheduledRun(p, settings(), fake(p, { report, outcomes: [new Error('hash mismatch in blob 12ab')] }).deps);
+    await scheduledRun(p, settings(), fake(p, { report }).deps);
+    await scheduledRun(p, settings(), fake(p, { report }).deps);
+    assert.equal(heard.length, 2, heard.join('\n'));
+    assert.match(heard[0], /^skipped: on battery at 12 %/);
+    assert.equal(heard[1], 'failed: hash mismatch in blob 12ab');
+    cleanup(p.dir, root);
+  });
+
   test('skip 3: not registered, or the server does not answer', async () => {
     const unreg = profileDir(null);
     const a = fake(unreg);
@@ -287,7 +302,7 @@ describe('scheduledRun with a fake clock', () => {
     assert.deepEqual(calls.sleeps, [120_000, 240_000, 480_000, 960_000, 1_920_000]);
     const st = readState(p);
     assert.equal(st.outcome, 'busy');
-    assert.match(st.reason!, /after 6 tries \(62 min of waiting\)/);
+    assert.match(st.reason!, /after 6 tries \(62 min of waiting; last answer: server busy \(slots\)\)/);
     assert.equal(st.nextAttempt, T0 + 3_720_000 + 15 * 60_000);
     assert.equal(calls.released, 1);
     cleanup(p.dir);

@@ -130,7 +130,7 @@ describe('web sign-in and sessions', () => {
     csrf = WebClient.csrf(await bad.text('/ui/login'));
     const limited = await bad.post('/ui/login', { _csrf: csrf, serial: B, pin });
     assert.equal(limited.status, 429);
-    assert.match(await limited.text(), /Too many attempts/);
+    assert.match(await limited.text(), /Too many tries/);
     assert.deepEqual(limitDecision([1, 2, 3], 10, { max: 3, windowMs: 100 }), { allow: false, retryAfterMs: 91 });
     assert.deepEqual(limitDecision([1, 2, 3], 200, { max: 3, windowMs: 100 }), { allow: true });
   });
@@ -209,7 +209,9 @@ describe('web authorization and escaping', () => {
   test('Spanish from Accept-Language', async () => {
     const c = new WebClient(srv.url, 'es-AR,es;q=0.9,en;q=0.5');
     assert.match(await c.text('/ui/login'), /Recupera tus documentos/);
-    assert.equal(pickLanguage('fr, en;q=0.8'), 'en');
+    assert.equal(pickLanguage('de, en;q=0.8'), 'en');
+    assert.equal(pickLanguage('fr-HT, en;q=0.8'), 'fr');
+    assert.equal(pickLanguage('pt-BR'), 'pt');
     assert.equal(pickLanguage('de;q=1, es;q=0.5'), 'es');
   });
 });
@@ -249,11 +251,14 @@ describe('getting documents back', () => {
 
     const nodata = entriesA.find((x) => !x.hasData)!;
     const nd = await c.text(`/ui/j/${A}/e/${nodata.uid}`);
-    assert.match(nd, /This entry has no file/);
+    assert.match(nd, /This document has no file/);
     assert.doesNotMatch(nd, /entry\.xoj/);
     const ndId = /\/v\/(\d+)"/.exec(nd)![1];
     assert.equal((await c.get(`/ui/j/${A}/v/${ndId}/entry.xoj`)).status, 404);
-    assert.match(await c.text(`/ui/j/${A}/v/${ndId}`), /<th>activity<\/th>/);
+    const details = await c.text(`/ui/j/${A}/v/${ndId}`);
+    assert.match(details, /<dt>Activity<\/dt>/, 'the student reads the details in words');
+    assert.doesNotMatch(details, /<dt>activity<\/dt>/, 'the raw metadata is for the admin only');
+    assert.match(await (await signInAdmin()).text(`/ui/j/${A}/v/${ndId}`), /<dt>activity<\/dt>/);
     assert.equal(
       contentDisposition('Mi dibujo "ñ".png'),
       `attachment; filename="Mi dibujo ___.png"; filename*=UTF-8''Mi%20dibujo%20%22%C3%B1%22.png`,
@@ -369,16 +374,25 @@ describe('admin', () => {
     await backupJson(old.profile);
     let page = await admin.text(`/ui/admin/laptops/${OLD}`);
     const csrf = WebClient.csrf(page);
-    // disable: the laptop can no longer get a sign-in link
-    assert.equal((await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '0' })).status, 200);
+    // disable: the laptop can no longer get a sign-in link; every post answers with a redirect (PRG)
+    const off = await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '0' });
+    assert.equal(off.status, 303);
+    assert.equal(off.headers.get('location'), `/ui/admin/laptops/${OLD}?done=saved`);
     assert.equal((await agent(['restore', '--web', '--no-open', '--profile', old.profile])).code, 1);
-    assert.match(
-      await (await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '1' })).text(),
-      /Disable backups/,
-    );
-    // reset PIN shows a new one
-    page = await (await admin.post(`/ui/admin/laptops/${OLD}/pin`, { _csrf: csrf })).text();
+    await admin.post(`/ui/admin/laptops/${OLD}/enable`, { _csrf: csrf, enabled: '1' });
+    assert.match(await admin.text(`/ui/admin/laptops/${OLD}?done=saved`), /Disable backups/);
+    // reset the restore code: asked first, then a redirect to a page that shows the new code
+    assert.match(await admin.text(`/ui/admin/laptops/${OLD}/reset-code`), /The old code stops working/);
+    const reset = await admin.post(`/ui/admin/laptops/${OLD}/restore-code`, { _csrf: csrf });
+    assert.equal(reset.status, 303);
+    page = await admin.text(reset.headers.get('location')!);
     const pin = /New restore code for SHF7000960: (\d{6})/.exec(page)![1];
+    // reloading that page resets nothing: same code, and the laptop's status shows it
+    assert.match(await admin.text(reset.headers.get('location')!), new RegExp(`restore code for SHF7000960: ${pin}`));
+    assert.match(
+      (await agent(['status', '--profile', old.profile])).stdout,
+      new RegExp(`restore code: +${pin} \\(current`),
+    );
     // replacement with the old PIN: the new laptop lists the old backups
     const n1 = await registered(srv.url, 'SHF7000961', { entries: 1 }).catch((e: Error) => e);
     assert.ok(!(n1 instanceof Error));
@@ -419,10 +433,9 @@ describe('admin', () => {
       'the new laptop sees the old backups',
     );
     // replacement approved by the admin, no PIN
-    const approved = await (
-      await admin.post(`/ui/admin/laptops/${OLD}/replace`, { _csrf: csrf, newSerial: 'SHF7000963' })
-    ).text();
-    assert.match(approved, /SHF7000963 may now register/);
+    const approve = await admin.post(`/ui/admin/laptops/${OLD}/replace`, { _csrf: csrf, newSerial: 'SHF 7000963' });
+    assert.equal(approve.status, 303);
+    assert.match(await admin.text(approve.headers.get('location')!), /SHF7000963 may now register/);
     const fresh2 = (await import('./helpers/harness.js')).laptop({ seed: 'new2' });
     const viaApproval = await agent([
       'register',
@@ -438,10 +451,16 @@ describe('admin', () => {
     assert.equal(viaApproval.code, 0, viaApproval.stderr);
     // delete: wrong confirmation does nothing, the right one removes every laptop of the account
     assert.match(await admin.text(`/ui/admin/laptops/${OLD}/delete`), /Type the serial number/);
-    assert.equal((await admin.post(`/ui/admin/laptops/${OLD}/delete`, { _csrf: csrf, confirm: 'nope' })).status, 303);
+    const nope = await admin.post(`/ui/admin/laptops/${OLD}/delete`, { _csrf: csrf, confirm: 'nope' });
+    assert.equal(nope.status, 303);
+    assert.match(await admin.text(nope.headers.get('location')!), /That is not the serial number of this laptop/);
     assert.ok(existsSync(join(srv.root, 'users', OLD)));
     const del = await admin.post(`/ui/admin/laptops/${OLD}/delete`, { _csrf: csrf, confirm: OLD });
-    assert.match(await del.text(), /Deleted the data of SHF7000960, SHF7000962, SHF7000963/);
+    assert.equal(del.status, 303);
+    assert.match(
+      await admin.text(del.headers.get('location')!),
+      /Deleted the data of SHF7000960, SHF7000962, SHF7000963/,
+    );
     assert.ok(!existsSync(join(srv.root, 'users', OLD)));
     assert.equal(srv.ctx.store.registry.bySerial('SHF7000962'), undefined);
     assert.equal(

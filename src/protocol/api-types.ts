@@ -165,6 +165,15 @@ export interface WebLinkAnswer {
   path: string;
   expiresAt: number;
 }
+/** POST /api/v1/reports: why a scheduled run did not back up (answer: 204). */
+export type ReportOutcome = 'failed' | 'busy' | 'skipped';
+export interface ReportRequest {
+  outcome: ReportOutcome;
+  /** The agent's own sentence; the server keeps REPORT_REASON_KEPT characters of it. */
+  reason: string;
+  /** When it happened (ms); ignored when in the future or older than REPORT_AGE_MAX_MS. */
+  at?: number;
+}
 export interface RestoreCodeAnswer {
   serial: string;
   restoreCode: string;

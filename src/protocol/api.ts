@@ -80,6 +80,9 @@ export const API = {
   /** The restore code's old path, kept for agents installed before the rename. */
   restorePin: ep<void, T.RestorePinAnswer>()('GET', `${V1}/pin`),
 
+  // why a scheduled run did not back up, for the admin's dashboard (server/http/api/reports.ts)
+  report: ep<T.ReportRequest, void>()('POST', `${V1}/reports`),
+
   // operators (server/http/api/status.ts)
   status: ep<void, unknown>()('GET', `${V1}/status`),
 } as const;

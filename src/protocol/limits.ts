@@ -66,3 +66,11 @@ export const MAX_TREE_ENTRIES = 200_000;
 export const MAX_TREE_BYTES = 32 * MiB;
 /** Files of at most this many bytes travel and are stored inside their folder's tree. */
 export const INLINE_MAX = 48;
+
+// ---- reports (POST /api/v1/reports) ----
+/** Longest reason the server accepts (the agent cuts its sentence to this). */
+export const REPORT_REASON_MAX = 2000;
+/** Characters of the reason the server keeps and shows. */
+export const REPORT_REASON_KEPT = 300;
+/** An `at` older than this (or in the future) is replaced by the server's clock. */
+export const REPORT_AGE_MAX_MS = 7 * 86_400_000;

@@ -19,6 +19,8 @@ export interface ServerConfig {
   /** Dashboard: a laptop not backed up for this many days is late / stale. */
   lateDays: number;
   staleDays: number;
+  /** Web pages: the school's time zone for dates (IANA name; '' = the machine's). */
+  timeZone: string;
   /** Host name laptops reach this server by (legacy `backupurl`); '' = the request's Host. */
   publicHost: string;
   /** Legacy: XMPP server told to Sugar at registration ('' = leave Sugar's setting alone). */
@@ -73,6 +75,7 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   lateDays: 3,
   staleDays: 7,
+  timeZone: '',
   publicHost: '',
   jabberServer: '',
   completionDir: '/var/lib/ds-backup/completion',

@@ -23,7 +23,7 @@ import { ApiClient } from '../client.js';
 import { detectSerial, Profile } from '../profile.js';
 import { progressBar } from './progress.js';
 import { listSnapshots } from '../restore/remote.js';
-import { fetchRestoreCode, openInBrowser, requestWebLink } from '../restore/web-link.js';
+import { currentRestoreCode, fetchRestoreCode, openInBrowser, requestWebLink } from '../restore/web-link.js';
 import { realDeps, runSettings, scheduledRun } from '../schedule/run.js';
 import { backoffCaps, MAX_TRIES } from '../schedule/schedule.js';
 import { agentStatus, formatStatus } from '../schedule/status.js';
@@ -354,8 +354,11 @@ program
   .option('--profile <dir>', 'Sugar profile folder')
   .option('--json', 'print as JSON')
   .action(
-    action((o: { profile?: string; json?: boolean }) => {
-      const s = agentStatus(new Profile(o.profile));
+    action(async (o: { profile?: string; json?: boolean }) => {
+      const profile = new Profile(o.profile);
+      const s = agentStatus(profile);
+      const current = await currentRestoreCode(profile);
+      if (current) Object.assign(s, { restoreCode: current, restoreCodeChecked: true });
       if (o.json) return printJson(s);
       process.stdout.write(formatStatus(s));
     }),

@@ -6,11 +6,13 @@
  * hands it to the first browser that starts: $BROWSER, xdg-open, then
  * Sugar's Browse (sugar-launch org.laptop.WebActivity --uri URL).
  * fetchRestoreCode() reads the laptop's restore code (for signing in from
- * another device).
+ * another device); currentRestoreCode() asks for it with a short timeout
+ * (`ds-backup status`).
  */
 import { spawn } from 'node:child_process';
 import { API } from '../../protocol/api.js';
-import type { ApiClient } from '../client.js';
+import { ApiClient } from '../client.js';
+import type { Profile } from '../profile.js';
 
 export async function requestWebLink(client: ApiClient): Promise<{ url: string; expiresAt: number }> {
   const r = await client.call(API.webLink, {});
@@ -20,6 +22,30 @@ export async function requestWebLink(client: ApiClient): Promise<{ url: string; 
 
 export async function fetchRestoreCode(client: ApiClient, token?: string): Promise<string> {
   return (await client.call(API.restoreCode, {}, token ? { token } : {})).restoreCode;
+}
+
+/**
+ * The restore code the server holds now (the admin may have reset it since
+ * registration), or null when the server does not answer within `ms`.
+ */
+export async function currentRestoreCode(profile: Profile, ms = 5000): Promise<string | null> {
+  const cfg = profile.readConfig();
+  if (!cfg) return null;
+  const client = new ApiClient(cfg.server, cfg.token, 1);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fetchRestoreCode(client),
+      new Promise<null>((ok) => {
+        timer = setTimeout(() => ok(null), ms);
+      }),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    await client.close();
+  }
 }
 
 function tryOpen(cmd: string, args: string[]): Promise<boolean> {

@@ -13,6 +13,9 @@
  * with full jitter (at most MAX_TRIES tries) — schedule.ts busyStep — then
  * give up until the next tick (exit 4).
  *
+ * Failures, "busy" give-ups and battery skips are reported to the server
+ * (report.ts, deps.report) so the admin's dashboard shows them.
+ *
  * Settings: options, else <profile>/ds-backup/schedule.json
  * ({"minBattery": 30, "maxSleepMinutes": 20}), else the defaults. A separate
  * file because re-registering rewrites config.json.
@@ -33,6 +36,7 @@ import type { PingAnswer } from '../../protocol/api-types.js';
 import { backup, type BackupResult } from '../backup/backup.js';
 import { selfUpgrade } from '../install/self-upgrade.js';
 import { tryLock, type RunLock } from './lock.js';
+import { reportToServer } from './report.js';
 import { powerVerdict, readPower, type PowerInfo } from './power.js';
 import type { Profile } from '../profile.js';
 import {
@@ -67,6 +71,8 @@ export interface RunDeps {
   /** After a backup attempt: upgrade this agent if the last ping offered a newer one. Never throws. */
   upgrade?(server: string): Promise<void>;
   log(line: string): void;
+  /** Tells the server about an outcome marked `report` (best effort; absent in tests that do not care). */
+  report?(profile: Profile, outcome: 'failed' | 'busy' | 'skipped', reason: string): Promise<unknown>;
 }
 
 export interface RunOutcome {
@@ -77,6 +83,8 @@ export interface RunOutcome {
   sleptMs: number;
   nextAttempt?: number;
   backup?: BackupResult;
+  /** True when the server is told about this outcome (failure, busy, battery skip). */
+  report?: boolean;
 }
 
 export function realDeps(log: (line: string) => void): RunDeps {
@@ -99,6 +107,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
     backup: (profile, documents) => backup({ profile, documents }),
     upgrade: async (server) => void (await selfUpgrade(server, offer, log)),
     log,
+    report: reportToServer,
   };
 }
 
@@ -121,6 +130,14 @@ export function runSettings(
 }
 
 export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDeps): Promise<RunOutcome> {
+  const r = await runSteps(profile, s, deps);
+  const outcome = r.outcome;
+  if (r.report && deps.report && (outcome === 'failed' || outcome === 'busy' || outcome === 'skipped'))
+    await deps.report(profile, outcome, r.reason).catch(() => undefined);
+  return r;
+}
+
+async function runSteps(profile: Profile, s: RunSettings, deps: RunDeps): Promise<RunOutcome> {
   let sleptMs = 0;
   const end = (r: Omit<RunOutcome, 'sleptMs' | 'tries'> & { tries?: number }, state: RunState = {}): RunOutcome => {
     if (r.outcome !== 'locked') {
@@ -141,7 +158,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
 
   if (isDone()) return skip('already backed up today', nextMidnight(deps.now()));
   const power = powerVerdict(deps.power(s.sysfsRoot), s.minBattery);
-  if (!power.go) return skip(power.reason);
+  if (!power.go) return { ...skip(power.reason), report: true };
   const cfg = profile.readConfig();
   if (!cfg) return skip('this laptop is not registered (run: ds-backup register --server URL)');
   if (!(await deps.ping(cfg.server))) return skip(`the server ${cfg.server} does not answer`);
@@ -182,6 +199,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
             exitCode: EXIT.error,
             tries,
             nextAttempt: deps.now() + TICK_MS,
+            report: true,
           });
         }
         const step = busyStep(busy, e.retryAfter, deps.random());
@@ -189,10 +207,11 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
         if (step.giveUp) {
           return end({
             outcome: 'busy',
-            reason: `server still busy after ${tries} tries (${Math.round(busy.waitedMs / 60_000)} min of waiting); trying again at the next timer tick`,
+            reason: `server still busy after ${tries} tries (${Math.round(busy.waitedMs / 60_000)} min of waiting; last answer: ${e.message.replace(/; retry in \d+ s$/, '')}); trying again at the next timer tick`,
             exitCode: EXIT.busy,
             tries,
             nextAttempt: deps.now() + TICK_MS,
+            report: true,
           });
         }
         const wait = step.waitMs;

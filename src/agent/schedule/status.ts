@@ -24,6 +24,8 @@ export interface AgentStatus {
   lastSnapshots: string[];
   /** The restore code for the web restore page (as of registration; the admin may reset it). */
   restoreCode: string | null;
+  /** True when restoreCode was just read from the server (else: as saved at registration). */
+  restoreCodeChecked?: boolean;
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -77,7 +79,7 @@ export function formatStatus(s: AgentStatus, now = Date.now()): string {
   ];
   if (s.restoreCode)
     lines.push(
-      `restore code: ${s.restoreCode} (with the serial number, signs in to the restore page; or: ds-backup restore --web)`,
+      `restore code: ${s.restoreCode} (${s.restoreCodeChecked ? 'current, from the server' : 'as of registration; the server did not answer'}; with the serial number it signs in to the restore page, or: ds-backup restore --web)`,
     );
   return lines.join('\n') + '\n';
 }

@@ -4,13 +4,15 @@
  *
  *  - latest: the newest version of every document the account ever backed up
  *    (still on the laptop: last_seq IS NULL; deleted since: its last version),
- *    newest first, searchable by title, one page at a time;
+ *    newest first, searchable by title, filtered by activity and date, one
+ *    page at a time;
  *  - atSnapshot: the documents as they were in one backup
  *    (first_seq <= seq AND (last_seq IS NULL OR last_seq >= seq));
  *  - versions: every version of one document, newest first, with the dates
  *    of the backups that held it.
  * Pages are LIMIT/OFFSET over an indexed query; a count comes with them.
- * (The WHERE clauses are this file's constants: each text is prepared once.)
+ * (The WHERE clauses are built from this file's constants and the fixed
+ * activity lists of web/kinds.ts, so there are few texts, each prepared once.)
  */
 import type { Catalog, EntryRow, SnapshotRow } from './catalog.js';
 import { sql } from './statements.js';
@@ -29,6 +31,35 @@ export interface Page<T> {
 export interface ListQuery {
   q?: string;
   page?: number;
+  /** Only these activities (bundle ids), or with `notActivities` every other one. */
+  activities?: readonly string[];
+  notActivities?: boolean;
+  /** Entry timestamp range, seconds: from <= timestamp < to. */
+  from?: number;
+  to?: number;
+}
+
+/** The extra WHERE terms and arguments of a list's filters (search, kind, date). */
+function filters(q: ListQuery): { sql: string; args: unknown[] } {
+  let where = '';
+  const args: unknown[] = [];
+  if (q.q?.trim()) {
+    where += " AND e.title LIKE ? ESCAPE '\\'";
+    args.push(likeTerm(q.q.trim()));
+  }
+  if (q.activities) {
+    where += ` AND e.activity ${q.notActivities ? 'NOT IN' : 'IN'} (${q.activities.map(() => '?').join(',') || "''"})`;
+    args.push(...q.activities);
+  }
+  if (q.from !== undefined) {
+    where += ' AND e.timestamp >= ?';
+    args.push(q.from);
+  }
+  if (q.to !== undefined) {
+    where += ' AND e.timestamp < ?';
+    args.push(q.to);
+  }
+  return { sql: where, args };
 }
 
 const LIST_COLS =
@@ -41,11 +72,11 @@ function likeTerm(q: string): string {
 export class JournalQuery {
   constructor(private readonly db: Catalog) {}
 
-  snapshots(accountId: number): SnapshotRow[] {
+  snapshots(accountId: number, source = SOURCE): SnapshotRow[] {
     return sql<[number, string], SnapshotRow>(
       this.db,
       'SELECT * FROM snapshots WHERE account_id = ? AND source = ? ORDER BY seq DESC',
-    ).all(accountId, SOURCE);
+    ).all(accountId, source);
   }
 
   snapshot(accountId: number, serial: string, name: string): SnapshotRow | undefined {
@@ -56,8 +87,8 @@ export class JournalQuery {
   }
 
   private page(where: string, args: unknown[], q: ListQuery): Page<EntryRow> {
-    const search = q.q?.trim() ? " AND e.title LIKE ? ESCAPE '\\'" : '';
-    const all = search ? [...args, likeTerm(q.q!.trim())] : args;
+    const { sql: search, args: extra } = filters(q);
+    const all = [...args, ...extra];
     const total = (
       sql(this.db, `SELECT count(*) AS n FROM entries e WHERE ${where}${search}`).get(...all) as { n: number }
     ).n;

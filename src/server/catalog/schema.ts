@@ -104,6 +104,17 @@ const MIGRATIONS: Migration[] = [
     hooks.secrets({ restoreCodes, approvals });
     db.exec('DROP TABLE restore_pins; DROP TABLE replacement_approvals;');
   },
+  // 2 → 3: the web dashboard's archived laptops and the agents' reports (web-dashboard.ts).
+  // IF NOT EXISTS: a catalog from the `web` branch's builds made these at open, before they were a migration.
+  (db) =>
+    db.exec(`
+CREATE TABLE IF NOT EXISTS device_archive (serial TEXT PRIMARY KEY, archived_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agent_reports (
+  id INTEGER PRIMARY KEY, serial TEXT NOT NULL, at INTEGER NOT NULL, outcome TEXT NOT NULL,
+  reason TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS agent_reports_serial ON agent_reports(serial, id);
+`),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,6 +18,7 @@ import { legacyRoutes } from '../legacy/routes.js';
 import { restoreRoutes } from './api/restore.js';
 import { statusRoutes } from './api/status.js';
 import { pinRoutes } from './api/pins.js';
+import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
 import { Store } from '../store/store.js';
 import { diskUsage, load1 } from '../../platform/system.js';
@@ -77,6 +78,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   legacyRoutes(app, ctx);
   statusRoutes(app, ctx);
   pinRoutes(app, ctx);
+  reportRoutes(app, ctx);
   installLeaseFile(app, ctx);
   davRoutes(app, ctx);
   metricsRoutes(app, ctx);

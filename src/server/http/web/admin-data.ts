@@ -6,18 +6,24 @@
  *    staleDays), with the reason in words for the page;
  *  - laptops(): every laptop with its nickname, last backup, snapshot count
  *    and the storage its account references (distinct blobs, each counted
- *    once per account: what deleting the account could free at most);
+ *    once per account: what deleting the account could free at most), and
+ *    with the dashboard's extras (DashboardCatalog): archived, the agent's
+ *    last report, the last contact; a laptop whose agent reported a failure
+ *    or a "busy" give-up after its last good backup is 'failing';
+ *  - byNeed(): the order of the dashboard — stale (and never backed up),
+ *    late, failing, ok, disabled, archived; the oldest backup first within;
  *  - daily(): backups per day and the size of each account's latest Journal
  *    backup summed per day, over the last `days` days (chart data);
- *  - cleanupReports(): the last rows of `cleanup_reports`.
+ * The cleanup reports come from retention's latestReports() (admin-pages.ts).
  */
 import type { Catalog } from '../../catalog/catalog.js';
 import { allDevices } from '../../catalog/devices.js';
 import { snapshotCountBySerial, datastoreSizes } from '../../catalog/snapshots.js';
 import { storageByAccount } from '../../catalog/refs.js';
-import { recentCleanupReports } from '../../catalog/cleanup-reports.js';
+import type { AgentReport, DashboardCatalog } from '../../catalog/web-dashboard.js';
 
-export type LaptopStatus = 'ok' | 'late' | 'stale' | 'never' | 'disabled';
+export type LaptopStatus = 'ok' | 'late' | 'stale' | 'never' | 'disabled' | 'failing' | 'archived';
+export const NEED_ORDER: LaptopStatus[] = ['stale', 'never', 'late', 'failing', 'ok', 'disabled', 'archived'];
 const DAY = 86_400_000;
 
 export function laptopStatus(
@@ -43,22 +49,60 @@ export interface LaptopRow {
   snapshots: number;
   storage: number;
   status: LaptopStatus;
+  archived: boolean;
+  /** The agent's newest report when it came after the last good backup. */
+  problem: AgentReport | null;
+  /** The newest of: last backup, last report. */
+  lastContact: number | null;
 }
 
-export function laptops(db: Catalog, now: number, p: { lateDays: number; staleDays: number }): LaptopRow[] {
+/** The dashboard's status: archived and failing on top of laptopStatus(). */
+export function fullStatus(base: LaptopStatus, archived: boolean, problem: AgentReport | null): LaptopStatus {
+  if (archived) return 'archived';
+  if (base === 'ok' && problem && problem.outcome !== 'skipped') return 'failing';
+  return base;
+}
+
+export function byNeed(a: LaptopRow, b: LaptopRow): number {
+  return (
+    NEED_ORDER.indexOf(a.status) - NEED_ORDER.indexOf(b.status) ||
+    (a.lastBackupAt ?? 0) - (b.lastBackupAt ?? 0) ||
+    a.serial.localeCompare(b.serial)
+  );
+}
+
+export function laptops(
+  db: Catalog,
+  now: number,
+  p: { lateDays: number; staleDays: number },
+  dash: DashboardCatalog,
+): LaptopRow[] {
+  const archived = dash.archived();
+  const reports = dash.lastReports();
   const storage = storageByAccount(db);
   const snaps = snapshotCountBySerial(db);
   const rows = allDevices(db);
-  return rows.map((d) => ({
-    serial: d.serial,
-    nickname: d.nickname,
-    accountId: d.account_id,
-    lastBackupAt: d.last_backup_at,
-    disabled: d.disabled === 1,
-    snapshots: snaps.get(d.serial) ?? 0,
-    storage: storage.get(d.account_id) ?? 0,
-    status: laptopStatus(d.last_backup_at, d.disabled === 1, now, p).status,
-  }));
+  return rows
+    .map((d) => {
+      const report = reports.get(d.serial) ?? null;
+      const problem = report && report.at > (d.last_backup_at ?? 0) ? report : null;
+      const base = laptopStatus(d.last_backup_at, d.disabled === 1, now, p).status;
+      const contact = Math.max(d.last_backup_at ?? 0, report?.at ?? 0);
+      return {
+        serial: d.serial,
+        nickname: d.nickname,
+        accountId: d.account_id,
+        lastBackupAt: d.last_backup_at,
+        disabled: d.disabled === 1,
+        snapshots: snaps.get(d.serial) ?? 0,
+        storage: storage.get(d.account_id) ?? 0,
+        status: fullStatus(base, archived.has(d.serial), problem),
+        archived: archived.has(d.serial),
+        problem,
+        lastContact: contact || null,
+      };
+    })
+    .sort(byNeed);
 }
 
 export interface DayPoint {
@@ -85,8 +129,4 @@ export function daily(db: Catalog, now: number, days = 30): DayPoint[] {
     out.push({ day: start, backups, bytes });
   }
   return out;
-}
-
-export function cleanupReports(db: Catalog, limit = 5): Array<Record<string, unknown>> {
-  return recentCleanupReports(db, limit);
 }

@@ -1,90 +1,98 @@
 /**
  * admin-routes — the administrator's pages (admin session only):
  *
- *   GET  /ui/admin                          dashboard (?filter=late|stale)
- *   GET  /ui/admin/laptops/:serial          one laptop: snapshots, actions
- *   POST /ui/admin/laptops/:serial/enable   {enabled: 0|1}
- *   POST /ui/admin/laptops/:serial/restore-code  reset the restore code (shown once here;
- *                                           …/pin: its old path)
- *   POST /ui/admin/laptops/:serial/replace  {newSerial}: replaced laptop
- *   GET  /ui/admin/laptops/:serial/delete   confirmation page
- *   POST /ui/admin/laptops/:serial/delete   {confirm: serial}: delete the account's data
- * The admin reads a laptop's Journal through the student pages (/ui/j/:serial).
+ *   GET  /ui/admin                            dashboard, sorted by what needs doing (?filter=late|stale|failing|archived)
+ *   GET  /ui/admin/laptops/:serial            one laptop: facts, agent reports, actions, backups
+ *   POST /ui/admin/laptops/:serial/enable     {enabled: 0|1}
+ *   POST /ui/admin/laptops/:serial/archive    {archived: 0|1}: left the school (out of the late/stale counts)
+ *   GET  /ui/admin/laptops/:serial/reset-code asks before resetting the restore code
+ *   POST /ui/admin/laptops/:serial/restore-code  resets the restore code (…/pin: its old path)
+ *   POST /ui/admin/laptops/:serial/replace    {newSerial}: replaced laptop
+ *   GET  /ui/admin/laptops/:serial/delete     confirmation page (?wrong=1: the typed serial did not match)
+ *   POST /ui/admin/laptops/:serial/delete     {confirm: serial}: delete the account's data
+ *
+ * Post/redirect/get: every POST answers 303 to a page that says what
+ * happened (?done=…), so reloading it repeats nothing. The restore code
+ * after a reset is read back from store.restoreCodes on that page, not carried in
+ * the URL. The admin reads a laptop's Journal through /ui/j/:serial.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { isSerial } from '../../../protocol/names.js';
 import type { DeviceRow } from '../../catalog/catalog.js';
 import { accountSnapshots } from '../../catalog/snapshots.js';
+import { DashboardCatalog } from '../../catalog/web-dashboard.js';
+import { latestReports } from '../../retention/cleanup-job.js';
 import { diskUsage } from '../../../platform/system.js';
 import { accountSerials, deleteAccount } from './account-delete.js';
-import { cleanupReports, daily, laptops, laptopStatus, type LaptopRow } from './admin-data.js';
+import { daily, laptops, type LaptopRow } from './admin-data.js';
+import { cleanupSentences, laptopTable, needsSentence, reportList, statusCell } from './admin-pages.js';
 import { barChart } from './charts.js';
-import { html, type SafeHtml } from './html.js';
-import { formatDate, formatDay, formatSize } from './layout.js';
+import { html, qs, type SafeHtml } from './html.js';
+import { formatSize } from './layout.js';
 import { formString, type WebKit, type WebReq } from './kit.js';
 import { attachReplacement } from './replacement.js';
 
+const FILTERS: Record<string, (l: LaptopRow) => boolean> = {
+  late: (l) => l.status === 'late',
+  stale: (l) => l.status === 'stale' || l.status === 'never',
+  failing: (l) => l.status === 'failing',
+  archived: (l) => l.status === 'archived',
+};
+const DONE = ['saved', 'archived', 'unarchived', 'codeReset', 'attached', 'approved'] as const;
+type Done = (typeof DONE)[number];
+
 export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
   const { store, admission, config } = kit.ctx;
+  const dash = new DashboardCatalog(store.db);
   const thresholds = { lateDays: config.lateDays ?? 3, staleDays: config.staleDays ?? 7 };
-  const statusCell = (w: WebReq, s: LaptopRow['status']) => html`<span class="st-${s}">${w.t(`st_${s}`)}</span>`;
   const form = (w: WebReq, action: string, inner: SafeHtml, button: string, cls = '') =>
     html`<form class="inline" method="post" action="${action}">
       ${kit.csrfField(w)}${inner}<button class="${cls}" type="submit">${button}</button>
     </form>`;
+  const snSchema = { type: 'string', maxLength: 400, pattern: '^[A-Za-z0-9,]*$' };
 
-  app.get<{ Querystring: { filter?: string } }>(
+  app.get<{ Querystring: { filter?: string; done?: string; sn?: string } }>(
     '/admin',
     {
       schema: {
-        querystring: { type: 'object', properties: { filter: { type: 'string', enum: ['', 'late', 'stale'] } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            filter: { type: 'string', enum: ['', ...Object.keys(FILTERS)] },
+            done: { type: 'string', enum: ['', 'deleted'] },
+            sn: snSchema,
+          },
+        },
       },
     },
     async (req, reply) => {
       const w = kit.req(req);
       kit.requireSignedIn(w, 'admin');
       const now = Date.now();
-      const all = laptops(store.db, now, thresholds);
+      const all = laptops(store.db, now, thresholds, dash);
       const filter = req.query.filter ?? '';
-      const shown = all.filter((l) =>
-        filter === 'late'
-          ? l.status === 'late'
-          : filter === 'stale'
-            ? l.status === 'stale' || l.status === 'never'
-            : true,
-      );
+      const shown = filter ? all.filter(FILTERS[filter]) : all.filter((l) => l.status !== 'archived');
       const disk = diskUsage(store.root);
       const days = daily(store.db, now);
       const running = admission.active();
-      const reports = cleanupReports(store.db);
-      const count = (s: string) => all.filter((l) => l.status === s).length;
-      const body = html`<p>
-          ${w.t('filter')}: <a href="/ui/admin">${w.t('filterAll')} (${all.length})</a> ·
-          <a href="/ui/admin?filter=late">${w.t('filterLate')} (${count('late')})</a> ·
-          <a href="/ui/admin?filter=stale">${w.t('filterStale')} (${count('stale') + count('never')})</a>
+      const count = (f: string) => all.filter(FILTERS[f]).length;
+      const link = (f: string, label: string, n: number) =>
+        html`<a href="/ui/admin${f ? `?filter=${f}` : ''}" ${f === filter ? html`aria-current="page"` : ''}
+          >${label} (${n})</a
+        >`;
+      const deleted =
+        req.query.done === 'deleted'
+          ? html`<p class="msg ok">${w.t('deleteDone', { serials: (req.query.sn ?? '').split(',').join(', ') })}</p>`
+          : '';
+      const body = html`${deleted}${needsSentence(w, all)}
+        <p>
+          ${w.t('filter')}: ${link('', w.t('filterAll'), all.length - count('archived'))} ·
+          ${link('stale', w.t('filterStale'), count('stale'))} · ${link('late', w.t('filterLate'), count('late'))} ·
+          ${link('failing', w.t('filterFailing'), count('failing'))} ·
+          ${link('archived', w.t('filterArchived'), count('archived'))}
         </p>
-        <table id="laptops">
-          <tr>
-            <th>${w.t('serial')}</th>
-            <th>${w.t('nickname')}</th>
-            <th>${w.t('lastBackup')}</th>
-            <th>${w.t('status')}</th>
-            <th class="num">${w.t('snapshots')}</th>
-            <th class="num wide">${w.t('storage')}</th>
-          </tr>
-          ${shown.map(
-            (l) =>
-              html`<tr data-serial="${l.serial}">
-                <td><a href="/ui/admin/laptops/${l.serial}">${l.serial}</a></td>
-                <td>${l.nickname}</td>
-                <td>${l.lastBackupAt ? formatDate(l.lastBackupAt, w.lang) : w.t('never')}</td>
-                <td>${statusCell(w, l.status)}</td>
-                <td class="num">${l.snapshots}</td>
-                <td class="num wide">${formatSize(l.storage)}</td>
-              </tr>`,
-          )}
-        </table>
+        ${laptopTable(w, shown)}
         <h2>${w.t('disk')}</h2>
         <p>
           ${w.t('diskUsed', { pct: disk.usedPct.toFixed(1), free: formatSize(disk.freeBytes), total: formatSize(disk.totalBytes), limit: config.diskLimitPct })}
@@ -93,7 +101,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
         ${
           running.length
             ? html`<ul>
-                ${running.map((l) => html`<li>${l.serial} — ${w.t('since', { time: formatDate(l.grantedAt, w.lang) })}</li>`)}
+                ${running.map((l) => html`<li>${l.serial} — ${w.t('since', { time: w.dates.when(l.grantedAt) })}</li>`)}
               </ul>`
             : html`<p>${w.t('noneRunning')}</p>`
         }
@@ -101,18 +109,18 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
           ${barChart(
             w.t('backupsPerDay'),
             w.t('chartMax'),
-            days.map((d) => ({ x: formatDay(d.day), y: d.backups })),
+            days.map((d) => ({ x: w.dates.short(d.day + 43_200_000), y: d.backups })),
             String,
           )}
           ${barChart(
             w.t('storageOverTime'),
             w.t('chartMax'),
-            days.map((d) => ({ x: formatDay(d.day), y: d.bytes })),
+            days.map((d) => ({ x: w.dates.short(d.day + 43_200_000), y: d.bytes })),
             formatSize,
           )}
         </div>
         <h2>${w.t('cleanupReports')}</h2>
-        ${reports.length ? reportTable(reports) : html`<p>${w.t('noCleanupReports')}</p>`}`;
+        ${cleanupSentences(w, latestReports(store, 5))}`;
       return kit.send(reply, w, w.t('dashboard'), body, kit.nav(w));
     },
   );
@@ -120,58 +128,94 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
   const laptop = (w: WebReq, serial: string): DeviceRow => {
     kit.requireSignedIn(w, 'admin');
     const dev = isSerial(serial) ? store.registry.bySerial(serial) : undefined;
-    if (!dev) throw new AppError('not_found', w.t('notFound'));
+    if (!dev) throw new AppError('not_found', w.t('notFoundLaptop'));
     return dev;
   };
 
-  const laptopPage = (reply: FastifyReply, w: WebReq, dev: DeviceRow, msg?: string) => {
-    const snaps = accountSnapshots(store.db, dev.account_id).reverse();
-    const st = laptopStatus(dev.last_backup_at, dev.disabled === 1, Date.now(), thresholds).status;
-    const at = `/ui/admin/laptops/${dev.serial}`;
-    const others = accountSerials(store, dev.account_id).filter((s) => s !== dev.serial);
-    const body = html`${msg ? html`<p class="msg">${msg}</p>` : ''}
-      <p>
-        ${dev.nickname} · ${w.t('status')}: ${statusCell(w, st)} · ${w.t('lastBackup')}:
-        ${dev.last_backup_at ? formatDate(dev.last_backup_at, w.lang) : w.t('never')}${others.length ? html` · ${others.join(', ')}` : ''}
-      </p>
-      ${dev.disabled ? html`<p class="msg err">${w.t('disabledNote')}</p>` : ''}
-      <p><a class="button" href="/ui/j/${dev.serial}">${w.t('openJournal')}</a></p>
-      <p>
-        ${form(w, `${at}/enable`, html`<input type="hidden" name="enabled" value="${dev.disabled ? '1' : '0'}" />`, dev.disabled ? w.t('enable') : w.t('disable'), 'light')}
-        ${form(w, `${at}/restore-code`, html``, w.t('resetRestoreCode'), 'light')}
-        <a class="button danger" href="${at}/delete">${w.t('deleteData')}</a>
-      </p>
-      <h2>${w.t('replacedLaptop')}</h2>
-      <p class="small">${w.t('replacedHelp')}</p>
-      ${form(w, `${at}/replace`, html`<label>${w.t('newSerial')} <input type="text" name="newSerial" /></label> `, w.t('attach'))}
-      <h2>${w.t('snapshots')}</h2>
-      <table>
-        <tr>
-          <th>${w.t('date')}</th>
-          <th></th>
-          <th class="num">${w.t('files')}</th>
-          <th class="num">${w.t('size')}</th>
-        </tr>
-        ${snaps.map(
-          (s) =>
-            html`<tr>
-              <td>
-                ${s.source === 'datastore' ? html`<a href="/ui/j/${dev.serial}/b/${s.serial}/${s.name}">${s.name}</a>` : s.name}
-              </td>
-              <td class="small">${s.serial}</td>
-              <td class="num">${s.files}</td>
-              <td class="num">${formatSize(s.bytes)}</td>
-            </tr>`,
-        )}
-      </table>`;
-    return kit.send(reply, w, w.t('laptop', { serial: dev.serial }), body, kit.nav(w));
+  const doneMessage = (w: WebReq, dev: DeviceRow, done: Done, sn: string): string => {
+    if (done === 'codeReset')
+      return w.t('newRestoreCode', { serial: dev.serial, code: store.restoreCodes.get(dev.serial) });
+    if (done === 'attached') return w.t('attached', { serial: sn });
+    if (done === 'approved') return w.t('approved', { serial: sn, old: dev.serial });
+    return w.t(`done_${done}`);
   };
 
-  type P = { Params: { serial: string }; Body: Record<string, unknown> };
-  app.get<P>('/admin/laptops/:serial', async (req, reply) => {
-    const w = kit.req(req);
-    return laptopPage(reply, w, laptop(w, req.params.serial));
-  });
+  type P = { Params: { serial: string }; Body: Record<string, unknown>; Querystring: { done?: Done; sn?: string } };
+  app.get<P>(
+    '/admin/laptops/:serial',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { done: { type: 'string', enum: [...DONE] }, sn: snSchema } },
+      },
+    },
+    async (req, reply) => {
+      const w = kit.req(req);
+      const dev = laptop(w, req.params.serial);
+      const row = laptops(store.db, Date.now(), thresholds, dash).find((l) => l.serial === dev.serial)!;
+      const snaps = accountSnapshots(store.db, dev.account_id).reverse();
+      const at = `/ui/admin/laptops/${dev.serial}`;
+      const others = accountSerials(store, dev.account_id).filter((s) => s !== dev.serial);
+      const done = req.query.done;
+      const body = html`${done ? html`<p class="msg ok" role="status">${doneMessage(w, dev, done, req.query.sn ?? '')}</p>` : ''}
+        <dl class="facts">
+          <dt>${w.t('nickname')}</dt>
+          <dd dir="auto">${dev.nickname || '—'}</dd>
+          <dt>${w.t('status')}</dt>
+          <dd>${statusCell(w, row.status)}</dd>
+          <dt>${w.t('lastGoodBackup')}</dt>
+          <dd>
+            ${dev.last_backup_at ? `${w.dates.ago(dev.last_backup_at)} — ${w.dates.full(dev.last_backup_at)}` : w.t('never')}
+          </dd>
+          <dt>${w.t('lastContact')}</dt>
+          <dd>${row.lastContact ? w.dates.ago(row.lastContact) : w.t('never')}</dd>
+          ${
+            others.length
+              ? html`<dt>${w.t('otherLaptops')}</dt>
+                  <dd>${others.join(', ')}</dd>`
+              : ''
+          }
+        </dl>
+        ${dev.disabled ? html`<p class="msg err">${w.t('disabledNote')}</p>` : ''}
+        ${row.archived ? html`<p class="msg">${w.t('archivedNote')}</p>` : ''}
+        <p><a class="button" href="/ui/j/${dev.serial}">${w.t('openJournal')}</a></p>
+        <p>
+          ${form(w, `${at}/enable`, html`<input type="hidden" name="enabled" value="${dev.disabled ? '1' : '0'}" />`, dev.disabled ? w.t('enable') : w.t('disable'), 'light')}
+          ${form(w, `${at}/archive`, html`<input type="hidden" name="archived" value="${row.archived ? '0' : '1'}" />`, row.archived ? w.t('unarchive') : w.t('archive'), 'light')}
+          <a class="button light" href="${at}/reset-code">${w.t('resetRestoreCode')}</a>
+          <a class="button danger" href="${at}/delete">${w.t('deleteData')}</a>
+        </p>
+        <h2>${w.t('agentReports')}</h2>
+        ${reportList(w, dash.reports(dev.serial))}
+        <h2>${w.t('replacedLaptop')}</h2>
+        <p class="small">${w.t('replacedHelp')}</p>
+        ${form(w, `${at}/replace`, html`<label>${w.t('newSerial')} <input type="text" name="newSerial" /></label> `, w.t('attach'))}
+        <h2>${w.t('snapshots')}</h2>
+        <table class="cards plain">
+          <tr class="head">
+            <th>${w.t('date')}</th>
+            <th class="c-when">${w.t('laptopCol')}</th>
+            <th class="c-n">${w.t('kindOfBackup')}</th>
+            <th class="num c-size">${w.t('size')}</th>
+          </tr>
+          ${snaps.map(
+            (s) =>
+              html`<tr>
+                <td title="${s.name}">
+                  ${s.source === 'datastore' ? html`<a href="/ui/j/${dev.serial}/b/${s.serial}/${s.name}">${w.dates.when(s.created_at)}</a>` : w.dates.when(s.created_at)}
+                </td>
+                <td class="small">${s.serial}</td>
+                <td>
+                  ${s.source === 'datastore' ? w.t('journal') : s.source === 'documents' ? w.t('documentsFolder') : s.source}
+                </td>
+                <td class="num">${formatSize(s.bytes)}</td>
+              </tr>`,
+          )}
+        </table>`;
+      return kit.send(reply, w, w.t('laptop', { serial: dev.serial }), body, kit.nav(w));
+    },
+  );
+
+  const back = (serial: string, done: Done, sn?: string) => `/ui/admin/laptops/${serial}${qs({ done, sn })}`;
 
   app.post<P>('/admin/laptops/:serial/enable', async (req, reply) => {
     const w = kit.req(req);
@@ -179,16 +223,36 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const dev = laptop(w, req.params.serial);
     const updated = store.registry.update(dev.serial, { disabled: formString(req.body, 'enabled') !== '1' });
     req.log.info({ serial: dev.serial, disabled: updated.disabled }, 'admin: laptop enabled/disabled');
-    return laptopPage(reply, w, updated, w.t('saved'));
+    return reply.redirect(back(dev.serial, 'saved'), 303);
+  });
+
+  app.post<P>('/admin/laptops/:serial/archive', async (req, reply) => {
+    const w = kit.req(req);
+    kit.checkCsrf(w, req.body);
+    const dev = laptop(w, req.params.serial);
+    const on = formString(req.body, 'archived') === '1';
+    dash.setArchived(dev.serial, on);
+    req.log.info({ serial: dev.serial, archived: on }, 'admin: laptop archived/unarchived');
+    return reply.redirect(back(dev.serial, on ? 'archived' : 'unarchived'), 303);
+  });
+
+  app.get<P>('/admin/laptops/:serial/reset-code', async (req, reply) => {
+    const w = kit.req(req);
+    const dev = laptop(w, req.params.serial);
+    const at = `/ui/admin/laptops/${dev.serial}`;
+    const body = html`<p class="msg">${w.t('resetRestoreCodeConfirm', { serial: dev.serial })}</p>
+      ${form(w, `${at}/restore-code`, html``, w.t('resetRestoreCode'), 'danger')}
+      <a class="button light" href="${at}">${w.t('cancel')}</a>`;
+    return kit.send(reply, w, w.t('resetRestoreCode'), body, kit.nav(w));
   });
 
   const resetRestoreCode = async (req: FastifyRequest<P>, reply: FastifyReply) => {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    const code = store.restoreCodes.reset(dev.serial);
+    store.restoreCodes.reset(dev.serial);
     req.log.info({ serial: dev.serial }, 'admin: restore code reset');
-    return laptopPage(reply, w, dev, w.t('newRestoreCode', { serial: dev.serial, code }));
+    return reply.redirect(back(dev.serial, 'codeReset'), 303);
   };
   app.post<P>('/admin/laptops/:serial/restore-code', resetRestoreCode);
   app.post<P>('/admin/laptops/:serial/pin', resetRestoreCode); // its path before the rename
@@ -197,28 +261,22 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    const newSerial = formString(req.body, 'newSerial', 64).trim().toUpperCase();
+    const newSerial = formString(req.body, 'newSerial', 64).replace(/\s+/g, '').toUpperCase();
     const r = attachReplacement(kit.ctx, dev.serial, newSerial);
     req.log.info({ serial: dev.serial, newSerial, r }, 'admin: replaced laptop');
-    return laptopPage(
-      reply,
-      w,
-      store.registry.bySerial(dev.serial)!,
-      'attached' in r
-        ? w.t('attached', { serial: newSerial })
-        : w.t('approved', { serial: newSerial, old: dev.serial }),
-    );
+    return reply.redirect(back(dev.serial, 'attached' in r ? 'attached' : 'approved', newSerial), 303);
   });
 
-  app.get<P>('/admin/laptops/:serial/delete', async (req, reply) => {
+  app.get<P & { Querystring: { wrong?: string } }>('/admin/laptops/:serial/delete', async (req, reply) => {
     const w = kit.req(req);
     const dev = laptop(w, req.params.serial);
     const serials = accountSerials(store, dev.account_id);
-    const body = html`<p class="msg err">
+    const body = html`${req.query.wrong ? html`<p class="msg err" role="alert">${w.t('wrongSerial', { serial: dev.serial })}</p>` : ''}
+      <p class="msg err">
         ${w.t('deleteConfirm', { serial: dev.serial, account: dev.account_id, serials: serials.join(', ') })}
       </p>
       <form method="post" action="/ui/admin/laptops/${dev.serial}/delete">
-        ${kit.csrfField(w)}<input type="text" name="confirm" autocomplete="off" />
+        ${kit.csrfField(w)}<label>${w.t('serial')} <input type="text" name="confirm" autocomplete="off" /></label>
         <button class="danger" type="submit">${w.t('confirm')}</button>
         <a class="button light" href="/ui/admin/laptops/${dev.serial}">${w.t('cancel')}</a>
       </form>`;
@@ -229,32 +287,11 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    if (formString(req.body, 'confirm', 64).trim().toUpperCase() !== dev.serial)
-      return reply.redirect(`/ui/admin/laptops/${dev.serial}/delete`, 303);
+    if (formString(req.body, 'confirm', 64).replace(/\s+/g, '').toUpperCase() !== dev.serial)
+      return reply.redirect(`/ui/admin/laptops/${dev.serial}/delete?wrong=1`, 303);
     const serials = deleteAccount(store, dev.account_id);
+    for (const sn of serials) dash.forget(sn);
     req.log.warn({ serials }, 'admin: account data deleted');
-    return kit.send(
-      reply,
-      w,
-      w.t('deleteData'),
-      html`<p class="msg">${w.t('deleteDone', { serials: serials.join(', ') })}</p>
-        <p><a href="/ui/admin">${w.t('dashboard')}</a></p>`,
-      kit.nav(w),
-    );
+    return reply.redirect(`/ui/admin${qs({ done: 'deleted', sn: serials.join(',') })}`, 303);
   });
-}
-
-function reportTable(rows: Array<Record<string, unknown>>): SafeHtml {
-  const cols = Object.keys(rows[0]);
-  return html`<table>
-    <tr>
-      ${cols.map((c) => html`<th>${c}</th>`)}
-    </tr>
-    ${rows.map(
-      (r) =>
-        html`<tr>
-          ${cols.map((c) => html`<td>${String(r[c] ?? '').slice(0, 300)}</td>`)}
-        </tr>`,
-    )}
-  </table>`;
 }

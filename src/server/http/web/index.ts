@@ -9,17 +9,33 @@
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import type { ServerContext } from '../context.js';
 import { adminRoutes } from './admin-routes.js';
 import { deviceWebApi } from './device-api.js';
+import { documentsRoutes } from './documents-routes.js';
 import { downloadRoutes } from './download-routes.js';
 import { html } from './html.js';
-import { SignInNeeded, WebKit } from './kit.js';
+import type { MessageKey } from './i18n/index.js';
+import { SignInNeeded, WebKit, type WebReq } from './kit.js';
 import { loginRoutes } from './login-routes.js';
 import { CatalogPins, type PinsPort } from './pins-port.js';
 import { studentRoutes } from './student-routes.js';
+
+/**
+ * An error as a page in the reader's language: a title by status, the
+ * error's sentence (our AppErrors carry translated ones), a way back.
+ */
+function errorPage(kit: WebKit, reply: FastifyReply, w: WebReq, status: number, message?: string): FastifyReply {
+  const known = [400, 403, 404, 429] as const;
+  const key = (known as readonly number[]).includes(status) ? (`err_${status}` as const) : ('err_500' as const);
+  const s = w.session;
+  const home = s?.kind === 'admin' ? '/ui/admin' : s?.kind === 'student' ? `/ui/j/${s.serial ?? ''}` : '/ui/login';
+  const body = html`<p class="msg err">${message ?? w.t(`${key}_text` as MessageKey)}</p>
+    <p><a class="button" href="${home}">${s && s.kind !== 'anon' ? w.t('backHome') : w.t('goSignIn')}</a></p>`;
+  return kit.send(reply, w, w.t(key as MessageKey), body, kit.nav(w), status);
+}
 
 export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPort = new CatalogPins(ctx.store)): void {
   const kit = new WebKit(ctx, ctx.store.webAuth);
@@ -37,28 +53,16 @@ export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPo
           err instanceof AppError
             ? err
             : err.validation || err.statusCode === 400
-              ? new AppError('bad_request', err.message)
+              ? new AppError('bad_request', w.t('badRequest'))
               : null;
         if (!e) req.log.error({ err }, 'unexpected error in web page');
-        const status = e ? e.status : 500;
-        const msg = e ? e.message : 'internal server error';
-        return kit.send(
-          reply,
-          w,
-          status === 404 ? w.t('notFound') : String(status),
-          html`<p class="msg err">${msg}</p>
-            <p><a href="/ui/">${w.t('back')}</a></p>`,
-          kit.nav(w),
-          status,
-        );
+        return errorPage(kit, reply, w, e ? e.status : 500, e?.message);
       });
-      web.setNotFoundHandler((req, reply) => {
-        const w = kit.req(req);
-        return kit.send(reply, w, w.t('notFound'), html`<p><a href="/ui/">${w.t('back')}</a></p>`, kit.nav(w), 404);
-      });
+      web.setNotFoundHandler((req, reply) => errorPage(kit, reply, kit.req(req), 404));
       loginRoutes(web, kit);
       studentRoutes(web, kit, pins);
       downloadRoutes(web, kit);
+      documentsRoutes(web, kit);
       adminRoutes(web, kit);
     },
     { prefix: '/ui' },

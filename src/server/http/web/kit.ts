@@ -10,15 +10,21 @@
  *    compare), else 403;
  *  - a student session sees only laptops of its own account; the admin sees
  *    all; anyone else is sent to the sign-in page. A laptop the caller may
- *    not see answers 404 (whether it exists or not).
+ *    not see answers 404 (whether it exists or not);
+ *  - a page that needs signing in sends the visitor to the sign-in page
+ *    with `next` (the page asked for) and `ended=1` when the request carried
+ *    a session cookie that is no longer valid (the page says so).
+ * Dates on every page: w.dates, in the server's time zone (config
+ * timeZone, '' = the machine's) and the request's language.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { isSerial } from '../../../protocol/names.js';
 import type { DeviceRow } from '../../catalog/catalog.js';
 import type { ServerContext } from '../context.js';
-import { html, type SafeHtml } from './html.js';
+import { html, qs, type SafeHtml } from './html.js';
 import { pickLanguage, translator, type Translate } from './i18n/index.js';
+import { DateFmt, resolveTimeZone } from './dates.js';
 import { layout } from './layout.js';
 import { SESSION_MS, type Session, type WebAuth } from './web-auth.js';
 import { safeEqual } from '../../accounts/tokens.js';
@@ -30,6 +36,9 @@ export interface WebReq {
   lang: string;
   session: Session | null;
   sessionId: string | undefined;
+  dates: DateFmt;
+  /** The path and query asked for (to come back after signing in). */
+  url: string;
 }
 
 /** A redirect to the sign-in page, thrown by routes that need a session. */
@@ -40,15 +49,26 @@ export class SignInNeeded extends Error {
 }
 
 export class WebKit {
+  readonly timeZone: string;
+
   constructor(
     readonly ctx: ServerContext,
     readonly auth: WebAuth,
-  ) {}
+  ) {
+    this.timeZone = resolveTimeZone(ctx.config.timeZone);
+  }
 
   req(req: FastifyRequest): WebReq {
     const lang = pickLanguage(req.headers['accept-language']);
-    const sessionId = req.cookies[COOKIE];
-    return { t: translator(lang), lang, session: this.auth.session(sessionId), sessionId };
+    const sessionId = req.cookies?.[COOKIE];
+    return {
+      t: translator(lang),
+      lang,
+      session: this.auth.session(sessionId),
+      sessionId,
+      dates: new DateFmt(lang, this.timeZone),
+      url: req.url.slice(0, 500),
+    };
   }
 
   setSession(req: FastifyRequest, reply: FastifyReply, id: string): void {
@@ -57,7 +77,8 @@ export class WebKit {
       httpOnly: true,
       sameSite: 'lax',
       secure: req.protocol === 'https',
-      maxAge: SESSION_MS / 1000,
+      // The cookie outlives the session by a week, so a visit after it ended can say so (ended=1).
+      maxAge: SESSION_MS / 1000 + 7 * 86_400,
     });
   }
 
@@ -81,8 +102,13 @@ export class WebKit {
 
   requireSignedIn(w: WebReq, kind?: 'admin'): Session {
     const s = w.session;
-    if (!s || s.kind === 'anon') throw new SignInNeeded(kind === 'admin' ? '/ui/admin/login' : '/ui/login');
-    if (kind === 'admin' && s.kind !== 'admin') throw new SignInNeeded('/ui/admin/login');
+    const admin = kind === 'admin' || w.url.startsWith('/ui/admin');
+    const to = (ended: boolean) =>
+      new SignInNeeded(
+        `${admin ? '/ui/admin/login' : '/ui/login'}${qs({ next: w.url.startsWith('/ui/') ? w.url : undefined, ended: ended ? 1 : undefined })}`,
+      );
+    if (!s || s.kind === 'anon') throw to(Boolean(w.sessionId) && !s);
+    if (kind === 'admin' && s.kind !== 'admin') throw to(false);
     return s;
   }
 
@@ -114,14 +140,22 @@ export class WebKit {
     const s = w.session;
     if (!s || s.kind === 'anon') return html``;
     if (s.kind === 'admin') return html`<a href="/ui/admin">${w.t('dashboard')}</a>`;
+    // A student's laptop is known: their Journal and its backups.
     return html`<a href="/ui/j/${s.serial ?? ''}">${w.t('myJournal')}</a
-      ><a href="/ui/j/${s.serial ?? ''}/backups">${w.t('olderBackups')}</a>`;
+      ><a href="/ui/j/${s.serial ?? ''}/backups">${w.t('olderBackups')}</a
+      ><a href="/ui/j/${s.serial ?? ''}/docs">${w.t('documentsFolder')}</a>`;
   }
 
   /** A hidden CSRF input for a form. */
   csrfField(w: WebReq): SafeHtml {
     return html`<input type="hidden" name="_csrf" value="${w.session?.csrf ?? ''}" />`;
   }
+}
+
+/** A place to go back to after signing in: a page of this site only (no //host, no other prefix). */
+export function safeNext(next: string, allowed: string[]): string | null {
+  if (!/^\/ui\/[A-Za-z0-9/_.:?=&%-]*$/.test(next) || next.includes('//') || next.includes('..')) return null;
+  return allowed.some((p) => next === p || next.startsWith(`${p}/`) || next.startsWith(`${p}?`)) ? next : null;
 }
 
 export function formString(body: unknown, key: string, max = 200): string {

@@ -2,7 +2,8 @@
  * student-routes — the Journal pages of one laptop's account, for its
  * student (or the admin):
  *
- *   GET  /ui/j/:serial                 latest version of every document (?q= &page=)
+ *   GET  /ui/j/:serial                 latest version of every document (?q= &kind= &when= &page=);
+ *                                      when last backed up, or that there is no backup yet
  *   GET  /ui/j/:serial/backups         backup dates, pin / unpin a date
  *   GET  /ui/j/:serial/b/:sn/:name     the documents as they were in one backup
  *   GET  /ui/j/:serial/e/:uid          one document's versions across backups
@@ -16,9 +17,10 @@ import { isSerial, isSnapshotName } from '../../../protocol/names.js';
 import { UID_RE } from '../../../journal/metadata.js';
 import type { DeviceRow } from '../../catalog/catalog.js';
 import { html } from './html.js';
-import { formatDate } from './layout.js';
+import { DashboardCatalog } from '../../catalog/web-dashboard.js';
+import { allListed, isKind, isWhen, KINDS, whenRange } from './kinds.js';
 import { displayMetadata, entryMetadata } from './entry-content.js';
-import { JournalQuery } from '../../catalog/journal-query.js';
+import { JournalQuery, SOURCE, type ListQuery } from '../../catalog/journal-query.js';
 import { formString, type WebKit, type WebReq } from './kit.js';
 import type { PinKind, PinsPort } from './pins-port.js';
 import {
@@ -28,22 +30,49 @@ import {
   snapshotHeader,
   titleOf,
   versionsView,
+  type ListFilter,
   type ViewCtx,
 } from './student-pages.js';
 
-type Q = { q?: string; page?: string };
+type Q = { q?: string; page?: string; kind?: string; when?: string };
 const listQuery = {
   type: 'object',
-  properties: { q: { type: 'string', maxLength: 200 }, page: { type: 'string', pattern: '^[0-9]{1,6}$' } },
+  properties: {
+    q: { type: 'string', maxLength: 200 },
+    page: { type: 'string', pattern: '^[0-9]{1,6}$' },
+    kind: { type: 'string', maxLength: 20 },
+    when: { type: 'string', maxLength: 20 },
+  },
 };
+
+/** The list's filters from the query string (unknown kinds and dates are ignored). */
+function listFilter(w: WebReq, query: Q): { f: ListFilter; q: ListQuery } {
+  const kind = isKind(query.kind) ? query.kind : '';
+  const when = isWhen(query.when) ? query.when : '';
+  const f = { q: query.q ?? '', kind, when };
+  const q: ListQuery = { q: f.q, page: Number(query.page ?? 1) };
+  if (kind === 'other') Object.assign(q, { activities: allListed(), notActivities: true });
+  else if (kind) q.activities = KINDS[kind];
+  if (when) Object.assign(q, whenRange(when, w.dates));
+  return { f, q };
+}
 const serialParam = { type: 'string', maxLength: 64 };
 
 export function viewCtx(w: WebReq, dev: DeviceRow, req: FastifyRequest): ViewCtx {
-  return { t: w.t, lang: w.lang, serial: dev.serial, csrf: w.session?.csrf ?? '', here: req.url.slice(0, 500) };
+  return {
+    t: w.t,
+    lang: w.lang,
+    dates: w.dates,
+    serial: dev.serial,
+    csrf: w.session?.csrf ?? '',
+    here: req.url.slice(0, 500),
+    admin: w.session?.kind === 'admin',
+  };
 }
 
 export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort): void {
   const q = new JournalQuery(kit.ctx.store.db);
+  const dash = new DashboardCatalog(kit.ctx.store.db);
   const title = (w: WebReq, dev: DeviceRow) =>
     w.session?.kind === 'admin' ? w.t('journalOf', { name: `${dev.nickname} (${dev.serial})` }) : w.t('myJournal');
 
@@ -54,9 +83,17 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
       const w = kit.req(req);
       const dev = kit.device(w, req.params.serial);
       const v = viewCtx(w, dev, req);
-      const page = q.latest(dev.account_id, { q: req.query.q, page: Number(req.query.page ?? 1) });
-      const body = html`<p><a href="/ui/j/${dev.serial}/backups">${w.t('olderBackups')} →</a></p>
-        ${entryList(v, `/ui/j/${dev.serial}`, req.query.q ?? '', page, pins.pinned(dev.account_id, 'entry'), true)}`;
+      const snaps = q.snapshots(dev.account_id);
+      if (!snaps.length)
+        return kit.send(reply, w, title(w, dev), html`<p class="msg">${w.t('noBackupsYet')}</p>`, kit.nav(w));
+      const { f, q: lq } = listFilter(w, req.query);
+      const page = q.latest(dev.account_id, lq);
+      const last = snaps[0].created_at;
+      const body = html`<p>
+          <strong title="${w.dates.full(last)}">${w.t('lastBackupWas', { when: w.dates.when(last) })}</strong> ·
+          <a href="/ui/j/${dev.serial}/backups">${w.t('olderBackups')} →</a>
+        </p>
+        ${entryList(v, `/ui/j/${dev.serial}`, f, page, pins.pinned(dev.account_id, 'entry'), true)}`;
       return kit.send(reply, w, title(w, dev), body, kit.nav(w));
     },
   );
@@ -64,7 +101,12 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
   app.get<{ Params: { serial: string } }>('/j/:serial/backups', async (req, reply) => {
     const w = kit.req(req);
     const dev = kit.device(w, req.params.serial);
-    const body = backupList(viewCtx(w, dev, req), q.snapshots(dev.account_id), pins.pinned(dev.account_id, 'snapshot'));
+    const body = backupList(
+      viewCtx(w, dev, req),
+      q.snapshots(dev.account_id),
+      dash.documentsPerBackup(dev.account_id, SOURCE),
+      pins.pinned(dev.account_id, 'snapshot'),
+    );
     return kit.send(reply, w, w.t('olderBackups'), body, kit.nav(w));
   });
 
@@ -79,9 +121,10 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
       if (!snap) throw new AppError('not_found', w.t('notFound'));
       const v = viewCtx(w, dev, req);
       const path = `/ui/j/${dev.serial}/b/${sn}/${name}`;
-      const page = q.atSnapshot(snap, { q: req.query.q, page: Number(req.query.page ?? 1) });
-      const body = html`${snapshotHeader(v, snap)}${entryList(v, path, req.query.q ?? '', page, pins.pinned(dev.account_id, 'entry'), false)}`;
-      return kit.send(reply, w, w.t('backupOf', { date: formatDate(snap.created_at, w.lang) }), body, kit.nav(w));
+      const { f, q: lq } = listFilter(w, req.query);
+      const page = q.atSnapshot(snap, lq);
+      const body = html`${snapshotHeader(v, snap)}${entryList(v, path, f, page, pins.pinned(dev.account_id, 'entry'), false)}`;
+      return kit.send(reply, w, w.t('backupOf', { date: w.dates.when(snap.created_at) }), body, kit.nav(w));
     },
   );
 

@@ -7,8 +7,10 @@
  */
 import { en, type MessageKey, type Messages } from './en.js';
 import { es } from './es.js';
+import { fr } from './fr.js';
+import { pt } from './pt.js';
 
-export const CATALOGS: Record<string, Messages> = { en, es };
+export const CATALOGS: Record<string, Messages> = { en, es, pt, fr };
 
 export function pickLanguage(header: string | undefined): string {
   if (!header) return 'en';
