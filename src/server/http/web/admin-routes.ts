@@ -231,7 +231,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const dev = laptop(w, req.params.serial);
     if (formString(req.body, 'confirm', 64).trim().toUpperCase() !== dev.serial)
       return reply.redirect(`/ui/admin/laptops/${dev.serial}/delete`, 303);
-    const serials = deleteAccount(store, dev.account_id);
+    const serials = await deleteAccount(store, dev.account_id);
     req.log.warn({ serials }, 'admin: account data deleted');
     return kit.send(
       reply,
