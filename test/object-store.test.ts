@@ -6,11 +6,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { LocalObjectStore } from '../src/server/store/local-store.js';
-import { blobKey, idOfKey, snapshotKey, treeKey } from '../src/server/store/object-store.js';
+import {
+  blobKey,
+  idOfKey,
+  snapshotFolderKey,
+  snapshotKey,
+  treeKey,
+  userKey,
+} from '../src/server/store/object-store.js';
 import { cleanup, tmp } from './helpers/harness.js';
 
 const ID = 'ab'.repeat(32);
@@ -135,5 +151,36 @@ test('sweep deletes only objects untouched since the horizon; a guarded sweep le
   renameSync(join(root, 'pool', 'ab', ID), join(root, 'gc-trash', `b-${ID}`));
   assert.equal(s.recoverSweeps(), 1);
   assert.equal((await s.stat(blobKey(ID)))?.size, 3);
+  cleanup(root);
+});
+
+test('deleteFolder hides a snapshot folder whole before removing it; a crash in between leaves nothing listed', async () => {
+  const root = tmp('objs-del');
+  const s = new LocalObjectStore(root);
+  const SN = 'SHC00000002';
+  const keep = snapshotKey(SN, 'datastore-2026-01-01_10:00');
+  const doomed = snapshotKey(SN, 'datastore-2026-01-02_10:00');
+  await s.putIfAbsent(keep, '{"keep":1}');
+  await s.putIfAbsent(doomed, '{"gone":1}');
+  writeFileSync(join(root, 'users', SN, 'datastore-2026-01-02_10:00', 'extra'), 'older layout file');
+  assert.equal(await s.deleteFolder(snapshotFolderKey(SN, 'datastore-2026-01-02_10:00')), true);
+  assert.equal(await s.stat(doomed), null);
+  assert.deepEqual(await listed(s, `users/${SN}/`), [keep]);
+  assert.deepEqual(readdirSync(join(root, 'users', SN)), ['datastore-2026-01-01_10:00'], 'nothing left behind');
+  assert.equal(await s.deleteFolder(snapshotFolderKey(SN, 'datastore-2026-01-02_10:00')), false, 'absent');
+
+  // A crash after the hiding step: the hidden folder is neither listed nor read, and is removed later.
+  mkdirSync(join(root, 'users', SN, '.tmp-del-datastore-2026-01-03_10:00-0000'));
+  writeFileSync(join(root, 'users', SN, '.tmp-del-datastore-2026-01-03_10:00-0000', 'snapshot.json'), '{}');
+  assert.deepEqual(await listed(s, `users/${SN}/`), [keep]);
+  assert.equal(s.removeLeftovers(userKey(SN)), 1);
+  assert.deepEqual(readdirSync(join(root, 'users', SN)), ['datastore-2026-01-01_10:00']);
+
+  // A laptop's whole folder (records and account files).
+  writeFileSync(join(root, 'users', SN, 'restore-code.json'), '{}');
+  assert.equal(await s.deleteFolder(userKey(SN)), true);
+  assert.deepEqual(readdirSync(join(root, 'users')), []);
+  assert.deepEqual(await listed(s, 'users/'), []);
+  await assert.rejects(s.deleteFolder('users/..'), /bad object key/);
   cleanup(root);
 });

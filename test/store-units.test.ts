@@ -15,7 +15,8 @@ import { appendUpload, partPath, uploadOffset } from '../src/server/store/upload
 import { TreeStash } from '../src/server/ingest/tree-stash.js';
 import { FORMAT_FILE, STORE_FORMAT_VERSION } from '../src/server/store/store-format.js';
 import { walkTrees } from '../src/server/store/tree-walk.js';
-import { serializeTree, type Tree } from '../src/protocol/tree.js';
+import { makeEntry, serializeTree, type Tree } from '../src/protocol/tree.js';
+import { treeStats } from '../src/server/catalog/snapshot-index.js';
 import { cleanup, serverCli, tmp } from './helpers/harness.js';
 import { blobFile, putBlob } from './helpers/store-files.js';
 
@@ -197,4 +198,28 @@ test('walkTrees: each tree once, iteratively (a chain 100,000 deep does not over
   const pruned: string[] = [];
   walkTrees(['t0'], (id) => (pruned.push(id), id === 't2' ? null : trees.get(id)!));
   assert.deepEqual(pruned, ['t0', 't1', 't2'], 'null stops the descent');
+});
+
+test('treeStats: a 50,000-level tree is counted without recursion, and a repeated subtree once', () => {
+  const root = tmp('deep-stats');
+  const store = new Store(root);
+  const trees = new Map<string, Tree>();
+  const put = (entries: Tree['e']) => {
+    const text = serializeTree(entries);
+    const id = sha(text);
+    trees.set(id, { v: 1, e: entries });
+    return id;
+  };
+  const blob = sha('x');
+  let id = put([makeEntry('leaf', 'f', 0o644, 0, 3, blob)]);
+  const LEVELS = 50_000;
+  for (let i = 0; i < LEVELS; i++)
+    id = put([makeEntry('d', 'd', 0o755, 0, 0, id), makeEntry('f', 'f', 0o644, 0, 2, blob)]);
+  const top = put([makeEntry('a', 'd', 0o755, 0, 0, id), makeEntry('b', 'd', 0o755, 0, 0, id)]);
+  const src = { tree: (t: string) => trees.get(t)!, blob: () => Buffer.alloc(0) };
+  const s = treeStats(store.db, src, top);
+  assert.deepEqual(s, { files: 2 * (LEVELS + 1), bytes: 2 * (LEVELS * 2 + 3) });
+  assert.deepEqual(treeStats(store.db, { tree: () => assert.fail('cached'), blob: src.blob }, top), s);
+  store.close();
+  cleanup(root);
 });

@@ -7,8 +7,9 @@
  *  1. finish a crashed run: index snapshot folders the catalog lacks, drop
  *     catalog rows of folders that are gone, reload pins from disk;
  *  2. auto-pin starred entries (pins.ts) while their snapshots still exist;
- *  3. thin (retention.ts) and remove those snapshots: folder first (renamed
- *     to a .tmp- name, then deleted), then its catalog rows;
+ *  3. thin (retention.ts) and remove those snapshots: folder first (through
+ *     the object store, which hides it whole before deleting it), then its
+ *     catalog rows;
  *  4. recount every account's references from the disk (refs.ts) — exact
  *     usage, account_blobs, and the GC mark — then collect garbage (gc.ts):
  *     the references accounts dropped, or, once a week (or `fullGc`), every
@@ -19,10 +20,6 @@
  *  7. re-hash a sample of the pool (verify.ts); write the report.
  * `dryRun` decides and measures everything but deletes and writes nothing.
  */
-import { renameSync, rmSync, existsSync, unlinkSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { fsyncDir } from '../../platform/durable.js';
 import type { SnapshotRow } from '../catalog/catalog.js';
 import { accountIds } from '../catalog/devices.js';
 import { deleteMeta, getMeta, setMeta } from '../catalog/meta.js';
@@ -39,6 +36,7 @@ import { verifyStore, type VerifyResult } from './verify.js';
 import { sweepParts, type PartsReport } from './parts.js';
 import { foreignServer } from './gc.js';
 import type { Store } from '../store/store.js';
+import { snapshotFolderKey, snapshotKey, userKey } from '../store/object-store.js';
 import { diskFigures } from '../../platform/system.js';
 
 export interface CleanupPolicy extends RetentionPolicy, QuotaPolicy {
@@ -108,44 +106,24 @@ export interface CleanupReport {
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /** Drops catalog rows of snapshot folders that no longer exist (after a crash while removing). */
-function dropVanished(store: Store): number {
+async function dropVanished(store: Store): Promise<number> {
   if (getMeta(store.db, 'cleanup.removing') === undefined) return 0;
-  const rows = allSnapshots(store.db);
-  const gone = rows.filter((s) => !existsSync(join(store.userDir(s.serial), s.name, 'snapshot.json')));
+  const gone: SnapshotRow[] = [];
+  for (const s of allSnapshots(store.db)) if (!(await store.objects.stat(snapshotKey(s.serial, s.name)))) gone.push(s);
   forgetSnapshots(store.db, gone);
+  for (const serial of new Set(gone.map((s) => s.serial))) store.objects.removeLeftovers(userKey(serial));
   deleteMeta(store.db, 'cleanup.removing');
   return gone.length;
 }
 
-/** Removes snapshot folders (disk first), then their catalog rows. */
-function removeSnapshots(store: Store, rows: SnapshotRow[]): void {
+/**
+ * Removes snapshot folders through the object store (each disappears whole
+ * first, object-store.ts deleteFolder), then their catalog rows.
+ */
+async function removeSnapshots(store: Store, rows: SnapshotRow[]): Promise<void> {
   if (!rows.length) return;
   setMeta(store.db, 'cleanup.removing', String(Date.now()));
-  const bySerial = new Map<string, SnapshotRow[]>();
-  for (const r of rows) bySerial.set(r.serial, [...(bySerial.get(r.serial) ?? []), r]);
-  for (const [serial, list] of bySerial) {
-    const dir = store.userDir(serial);
-    const doomed: string[] = [];
-    for (const r of list) {
-      const gone = join(dir, `.tmp-del-${r.name}-${randomBytes(4).toString('hex')}`);
-      try {
-        renameSync(join(dir, r.name), gone);
-        doomed.push(gone);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
-    fsyncDir(dir);
-    for (const d of doomed) {
-      try {
-        unlinkSync(join(d, 'snapshot.json'));
-        rmdirSync(d);
-      } catch {
-        // Not just a snapshot.json (an older layout, a half-removed folder): remove the folder whole.
-        rmSync(d, { recursive: true, force: true });
-      }
-    }
-  }
+  for (const r of rows) await store.objects.deleteFolder(snapshotFolderKey(r.serial, r.name));
   forgetSnapshots(store.db, rows);
   deleteMeta(store.db, 'cleanup.removing');
 }
@@ -253,7 +231,9 @@ export async function runCleanup(
     candidates: full ? undefined : candidates,
   });
   foreignServer(store.root); // a damaged run/leases.json stops the run here, before anything is removed
-  const repaired = dryRun ? { indexed: 0, dropped: 0 } : { indexed: syncMissing(store), dropped: dropVanished(store) };
+  const repaired = dryRun
+    ? { indexed: 0, dropped: 0 }
+    : { indexed: syncMissing(store), dropped: await dropVanished(store) };
   const pins = new Pins(store);
   // A damaged pins.json throws here (state_damaged): nothing is thinned or collected while pins are unknown.
   if (!dryRun) pins.reload();
@@ -279,7 +259,7 @@ export async function runCleanup(
     });
   }
   if (!dryRun)
-    removeSnapshots(
+    await removeSnapshots(
       store,
       [...removedIds].map((id) => byId.get(id)!),
     );
@@ -327,7 +307,7 @@ export async function runCleanup(
       removed.push({ serial: r.serial, name: r.name, source: r.source, reason: 'quota', why: q.why });
     }
     if (!dryRun)
-      removeSnapshots(
+      await removeSnapshots(
         store,
         plan.removals.map((q) => byId.get(q.snapshotId)!),
       );

@@ -29,6 +29,7 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  rmSync,
   statSync,
   unlinkSync,
   utimesSync,
@@ -60,6 +61,8 @@ import {
 export const POOL_DEPTH = 1;
 
 const BAD_SEGMENT = /^(|\.|\.\.)$/;
+/** Name prefix of a folder deleteFolder() has hidden and is removing. */
+const DELETING = '.tmp-del-';
 
 /** The slices left after the first n bytes. */
 function skipBytes(parts: readonly Buffer[], n: number): readonly Buffer[] {
@@ -264,6 +267,40 @@ export class LocalObjectStore implements ObjectStore {
     }
     if (!isObjectKey(key)) removeIfEmpty(dirname(path));
     return true;
+  }
+
+  /**
+   * The folder is renamed to a hidden `.tmp-del-` sibling (listSync and
+   * store.serials() skip dot-names) and the parent flushed: from then on it
+   * is gone for every reader. Then the hidden folder is removed.
+   */
+  async deleteFolder(folderKey: string): Promise<boolean> {
+    const path = this.path(folderKey);
+    const parent = dirname(path);
+    const gone = join(parent, `${DELETING}${basename(path)}-${randomBytes(4).toString('hex')}`);
+    try {
+      renameSync(path, gone);
+    } catch (e) {
+      if (isMissing(e)) return false;
+      throw e;
+    }
+    fsyncDir(parent);
+    rmSync(gone, { recursive: true, force: true });
+    return true;
+  }
+
+  removeLeftovers(folderKey: string): number {
+    const dir = folderKey ? this.path(folderKey) : this.root;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      if (isMissing(e)) return 0;
+      throw e;
+    }
+    const left = names.filter((n) => n.startsWith(DELETING));
+    for (const n of left) rmSync(join(dir, n), { recursive: true, force: true });
+    return left.length;
   }
 
   /**

@@ -83,6 +83,18 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Removes an object; false when it was absent. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Removes a folder key and every object under it (a snapshot folder
+   * users/<SN>/<name>, or a laptop's users/<SN>); false when it was absent.
+   * Crash-safe: the whole folder stops being listed or read in one atomic
+   * step first (a snapshot is then either whole or gone, never half), and
+   * only then are its objects removed; a crash in between leaves nothing
+   * visible, and the leftovers are removed by removeLeftovers(). (An object
+   * store without renames deletes the record, e.g. snapshot.json, first.)
+   */
+  deleteFolder(folderKey: string): Promise<boolean>;
+  /** Removes what crashed deleteFolder() calls left under a folder key; how many. */
+  removeLeftovers(folderKey: string): number;
 
   stage(key: string, parts: readonly Buffer[]): Promise<StagedObject>;
   flush(): Promise<void>;
@@ -112,7 +124,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export const blobKey = (id: string): string => `pool/${id.slice(0, 2)}/${id}`;
 export const treeKey = (id: string): string => `trees/${id.slice(0, 2)}/${id}`;
-export const snapshotKey = (serial: string, name: string): string => `users/${serial}/${name}/snapshot.json`;
+export const snapshotFolderKey = (serial: string, name: string): string => `users/${serial}/${name}`;
+export const snapshotKey = (serial: string, name: string): string => `${snapshotFolderKey(serial, name)}/snapshot.json`;
+/** A laptop's folder: its snapshot records and account files (restore code). */
+export const userKey = (serial: string): string => `users/${serial}`;
 
 /** The id at the end of a pool or trees key, or null. */
 export function idOfKey(key: string): string | null {

@@ -83,9 +83,10 @@ export class Store {
       .map((d) => d.name);
   }
 
-  /** Removes crash leftovers (temp blobs, half snapshot folders). */
+  /** Removes crash leftovers (temp blobs, half snapshot folders, laptops' folders half deleted). */
   repair(): void {
     this.pool.cleanIncoming();
+    this.objects.removeLeftovers('users');
     for (const sn of this.serials()) cleanTempFolders(this.userDir(sn));
   }
 

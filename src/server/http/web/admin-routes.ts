@@ -289,7 +289,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const dev = laptop(w, req.params.serial);
     if (formString(req.body, 'confirm', 64).replace(/\s+/g, '').toUpperCase() !== dev.serial)
       return reply.redirect(`/ui/admin/laptops/${dev.serial}/delete?wrong=1`, 303);
-    const serials = deleteAccount(store, dev.account_id);
+    const serials = await deleteAccount(store, dev.account_id);
     for (const sn of serials) dash.forget(sn);
     req.log.warn({ serials }, 'admin: account data deleted');
     return reply.redirect(`/ui/admin${qs({ done: 'deleted', sn: serials.join(',') })}`, 303);

@@ -142,7 +142,7 @@ export function documentsRoutes(app: FastifyInstance, kit: WebKit): void {
     const e = name ? walk(w, snap, parts).find((x) => entryName(x) === name && isFileEntry(x)) : undefined;
     if (!e) throw new AppError('not_found', w.t('notFound'));
     const source = pool.refSource(refOf(e));
-    const size = Buffer.isBuffer(source) ? source.length : pool.blobSize(source.blob);
+    const size = pool.sourceSize(source);
     if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
     return reply
       .type('application/octet-stream')
@@ -150,6 +150,6 @@ export function documentsRoutes(app: FastifyInstance, kit: WebKit): void {
       .header('X-Content-Type-Options', 'nosniff')
       .header('Content-Disposition', contentDisposition(name!))
       .header('Cache-Control', 'private, no-store')
-      .send(Buffer.isBuffer(source) ? source : pool.blobStream(source.blob));
+      .send(Buffer.isBuffer(source) ? source : pool.sourceStream(source));
   });
 }
