@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { AppError } from '../platform/errors.js';
+import { BODY_GRACE_SEC } from '../protocol/limits.js';
 
 export interface ServerConfig {
   root: string;
@@ -43,6 +44,8 @@ export interface ServerConfig {
   verifySamplePct: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** Seconds a request body may take beyond its length at 32 KiB/s before the connection is cut (http/guard.ts). */
+  bodyGraceSec: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -70,6 +73,7 @@ export const DEFAULTS: ServerConfig = {
   autoPinStarred: true,
   verifySamplePct: 1,
   dailyCleanup: true,
+  bodyGraceSec: BODY_GRACE_SEC,
 };
 
 export function configPath(explicit?: string): string | null {

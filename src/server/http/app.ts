@@ -6,7 +6,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { API } from '../../protocol/api.js';
 import type { PingAnswer } from '../../protocol/api-types.js';
-import { JSON_BODY } from '../../protocol/limits.js';
+import { IDLE_SEC, JSON_BODY } from '../../protocol/limits.js';
+import { installGuard } from './guard.js';
 import { Admission } from '../admission/admission.js';
 import { TokenBucket } from '../admission/bandwidth.js';
 import type { ServerConfig } from '../config.js';
@@ -45,6 +46,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: JSON_BODY,
     keepAliveTimeout: 65_000,
+    // An idle socket closes; slow bodies are cut by the guard's body deadline.
+    connectionTimeout: IDLE_SEC * 1000,
     // Reject unknown fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -59,6 +62,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   });
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   installErrorHandler(app);
+  installGuard(app, ctx);
   app.get(API.ping.url, async (): Promise<PingAnswer> => ({ ok: true, service: 'ds-backup-server' }));
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);

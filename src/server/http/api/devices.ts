@@ -12,6 +12,7 @@ import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
 import type { RegisterRequest } from '../../../protocol/api-types.js';
 import { isSerial } from '../../../protocol/names.js';
+import { REGISTER_BODY } from '../../../protocol/limits.js';
 import { bearer } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { replacementAccount } from '../web/replacement.js';
@@ -20,6 +21,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: RegisterRequest }>(
     API.register.url,
     {
+      bodyLimit: REGISTER_BODY,
       schema: {
         body: {
           type: 'object',
