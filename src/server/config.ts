@@ -28,6 +28,8 @@ export interface ServerConfig {
   completionDir: string;
   /** Legacy: seconds a granted /backup/1/available slot is held (old clients never heartbeat). */
   legacyLeaseSec: number;
+  /** Legacy: seconds a granted slot waits for the laptop's rsync session to start before it is given back. */
+  legacyStartSec: number;
   /** Legacy: second listener for Sugar's XML-RPC registration (0 = off; production: 8080). */
   legacyRegistrationPort: number;
   /** Legacy: run `legacy setup` for a laptop right after its XML-RPC registration (server running as root). */
@@ -64,6 +66,7 @@ export const DEFAULTS: ServerConfig = {
   jabberServer: '',
   completionDir: '/var/lib/ds-backup/completion',
   legacyLeaseSec: 1800,
+  legacyStartSec: 120,
   legacyRegistrationPort: 0,
   legacyAutoSetup: false,
   keepDays: 90,

@@ -193,6 +193,17 @@ export class Admission {
     return l;
   }
 
+  /** The device's live lease, if any (does not extend it). */
+  leaseOf(deviceId: number): Lease | undefined {
+    return this.active().find((l) => l.deviceId === deviceId);
+  }
+
+  /** Moves a live lease's expiry to `untilMs` (legacy leases once their rsync session started). */
+  extend(id: string, untilMs: number): void {
+    const l = this.leases.get(id);
+    if (l) l.expiresAt = untilMs;
+  }
+
   release(id: string): void {
     const l = this.leases.get(id);
     if (!l) return;

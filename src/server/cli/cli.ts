@@ -84,6 +84,11 @@ program
     'how long a slot granted by /backup/1/available is held for an old laptop (default 1800)',
     intOption(60, 86400),
   )
+  .option(
+    '--legacy-start <seconds>',
+    "how long such a slot waits for the laptop's rsync session before it is given back (default 120)",
+    intOption(10, 3600),
+  )
   .action(
     action(
       async (
@@ -99,6 +104,7 @@ program
           completionDir?: string;
           publicHost?: string;
           legacyLease?: number;
+          legacyStart?: number;
           legacyAutoSetup?: boolean;
           json?: boolean;
           bandwidth?: number;
@@ -119,6 +125,7 @@ program
           completionDir: opts.completionDir,
           publicHost: opts.publicHost,
           legacyLeaseSec: opts.legacyLease,
+          legacyStartSec: opts.legacyStart,
           legacyAutoSetup: opts.legacyAutoSetup,
         });
         const { app, ctx } = buildServer(cfg);
