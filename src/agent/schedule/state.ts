@@ -12,7 +12,7 @@ import type { Profile } from '../profile.js';
 
 export interface RunState {
   lastAttempt?: number;
-  outcome?: 'ok' | 'skipped' | 'busy' | 'failed';
+  outcome?: 'ok' | 'skipped' | 'busy' | 'failed' | 'disk_full';
   reason?: string;
   lastSuccess?: number;
   nextAttempt?: number;

@@ -87,6 +87,8 @@ export function decide(policy: AdmissionPolicy, s: SystemState, jitter: number):
 
 export class Admission {
   private leases = new Map<string, Lease>();
+  /** Called for every lease that expired (never for a released one). */
+  readonly onExpired: Array<(l: Lease) => void> = [];
   readonly queue: WaitQueue;
   readonly counters = {
     granted: 0,
@@ -120,6 +122,7 @@ export class Admission {
       if (l.expiresAt <= t) {
         this.leases.delete(id);
         this.counters.expired++;
+        for (const f of this.onExpired) f(l);
       }
     }
   }
@@ -158,6 +161,14 @@ export class Admission {
       const key = `refused${d.reason[0].toUpperCase()}${d.reason.slice(1)}` as 'refusedSlots';
       this.counters[key]++;
       if (d.reason === 'slots' || d.reason === 'priority') this.queue.refused(me, d.retryAfter);
+      if (d.reason === 'disk')
+        throw new AppError(
+          'disk_full',
+          `server disk full (over ${this.policy.diskLimitPct} % used); no backups until space is freed`,
+          {
+            retryAfter: d.retryAfter,
+          },
+        );
       const why = d.reason === 'priority' ? 'slots held for laptops waiting longer' : d.reason;
       throw new AppError('busy', `server busy (${why}); retry in ${d.retryAfter} s`, { retryAfter: d.retryAfter });
     }

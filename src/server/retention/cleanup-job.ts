@@ -19,6 +19,8 @@ import { writeFileAtomic } from '../../platform/durable.js';
 import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport } from './cleanup.js';
 import type { Store } from '../store/store.js';
 import { latestReportJson, saveReportRow } from '../catalog/cleanup-reports.js';
+import { diskIsFull, ensureReserve, releaseReserve } from '../store/reserve.js';
+import { releaseParts } from '../store/uploads.js';
 
 export interface JobOptions extends CleanupOptions {
   force?: boolean;
@@ -98,6 +100,12 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
   const load = (opts.load ?? (() => loadavg()[0]))();
   if (!opts.force && !opts.dryRun && load > opts.loadLimit)
     return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
+  // A full disk: give back the reserve and every partial upload first, so the lock,
+  // the catalog's journal and the report can be written (store/reserve.ts).
+  if (!opts.dryRun && diskIsFull(store.root)) {
+    releaseReserve(store.root);
+    releaseParts(store);
+  }
   const release = takeLock(store);
   if (!release) throw new AppError('conflict', 'another cleanup is running on this store; try again later');
   try {
@@ -111,6 +119,7 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
     return { ran: true, report };
   } finally {
     release();
+    if (!opts.dryRun) ensureReserve(store.root);
   }
 }
 
