@@ -17,7 +17,7 @@ import { agent, cleanup, REPO, registered, startServer, type TestServer } from '
 import { blobFile } from './helpers/store-files.js';
 
 const SIZE = 32 * 1024 * 1024;
-const RATE = 4 * 1024 * 1024;
+const RATE = 2 * 1024 * 1024; // 16 s for the big file: room for a loaded machine between the 40 % mark and the kill
 
 let srv: TestServer;
 before(async () => {
@@ -50,14 +50,16 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const firstClosed = new Promise<number | null>((res) => first.on('close', (code, sig) => res(sig ? null : code)));
-  for (let i = 0; i < 1200 && size(part) < SIZE * 0.4; i++) await sleep(50);
-  const atKill = size(part);
-  assert.ok(atKill >= SIZE * 0.4 && atKill < SIZE, `part file at ${atKill} of ${SIZE} bytes when killing`);
-
+  // The lock check runs as soon as the upload has begun, not after the 40 % mark: a second agent's start-up
+  // on a loaded machine must not eat the time left before the first one finishes.
+  for (let i = 0; i < 1200 && size(part) <= 0; i++) await sleep(50);
   const second = await agent(['run', '--no-sleep', '--profile', profile]);
   assert.equal(second.code, 5, 'a second run exits at once while the first holds the lock');
   assert.match(second.stderr, /another ds-backup run holds/);
 
+  for (let i = 0; i < 1200 && size(part) < SIZE * 0.4; i++) await sleep(50);
+  const atKill = size(part);
+  assert.ok(atKill >= SIZE * 0.4 && atKill < SIZE, `part file at ${atKill} of ${SIZE} bytes when killing`);
   first.kill('SIGKILL');
   assert.equal(await firstClosed, null, 'killed by the signal');
   // Let the server notice the broken connection and stop appending.

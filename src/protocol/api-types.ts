@@ -16,6 +16,15 @@ export interface ErrorBody {
 export interface PingAnswer {
   ok: true;
   service: string;
+  /** The agent this server hands out; installed agents upgrade to it (agent/install/self-upgrade.ts). */
+  agent?: AgentOffer;
+}
+/** An agent bundle offered by the server (GET `path` → the bundle, checked against `sha256`). */
+export interface AgentOffer {
+  version: string;
+  sha256: string;
+  /** Absolute path on the server, under /agent/. */
+  path: string;
 }
 
 export interface RegisterRequest {

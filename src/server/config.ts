@@ -48,6 +48,10 @@ export interface ServerConfig {
   dailyCleanup: boolean;
   /** Seconds a request body may take beyond its length at 32 KiB/s before the connection is cut (http/guard.ts). */
   bodyGraceSec: number;
+  /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
+  enrollmentKey: string;
+  /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
+  agentBundle: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -77,6 +81,8 @@ export const DEFAULTS: ServerConfig = {
   verifySamplePct: 1,
   dailyCleanup: true,
   bodyGraceSec: BODY_GRACE_SEC,
+  enrollmentKey: '',
+  agentBundle: '',
 };
 
 export function configPath(explicit?: string): string | null {

@@ -8,6 +8,7 @@
  *   run        the scheduled run a timer calls (skips when not needed)
  *   status     when the last backup succeeded, when the next is due
  *   install-timer  make `run` happen every 15 minutes (systemd or cron)
+ *   uninstall  undo the school server's install script (install-cli.ts)
  *   pin, unpin, pins   keep a backup or one entry version beyond the server's cleanup
  *
  * Exit codes: 0 ok · 1 error · 2 usage · 3 not registered · 4 server busy ·
@@ -29,13 +30,15 @@ import { agentStatus, formatStatus } from '../schedule/status.js';
 import { apply, defaultInput, hasSystemd, plan } from '../schedule/timer.js';
 import { join } from 'node:path';
 import { addPinCommands } from './pin-cli.js';
+import { AGENT_VERSION } from '../version.js';
+import { addInstallCommands, enrollHeaders, keptRegistration, restoreCodeLine } from './install-cli.js';
 
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
 const program = configureProgram(new Command('ds-backup'))
   .description("Back up this laptop's Sugar Journal to the school server, and restore it")
-  .version('0.1.0')
+  .version(AGENT_VERSION)
   .enablePositionalOptions()
   .addHelpText(
     'after',
@@ -66,6 +69,8 @@ program
   )
   .option('--old-restore-code <code>', "with --replaces: the old laptop's restore code (ds-backup status shows it)")
   .addOption(new Option('--old-pin <code>', 'the old name of --old-restore-code').hideHelp())
+  .option('--enroll-key <key>', "the school's enrollment key, when its server requires one (default $DSB_ENROLL_KEY)")
+  .option('--if-needed', 'keep a registration with this server and serial that still works (change nothing)')
   .option('--json', 'print the result as JSON')
   .action(
     action(
@@ -77,6 +82,8 @@ program
         replaces?: string;
         oldRestoreCode?: string;
         oldPin?: string;
+        enrollKey?: string;
+        ifNeeded?: boolean;
         json?: boolean;
       }) => {
         const profile = new Profile(o.profile);
@@ -85,6 +92,13 @@ program
           throw new ExitError(EXIT.usage, "could not find this laptop's serial number; give it with --serial SN");
         if (!isSerial(serial))
           throw new ExitError(EXIT.usage, `--serial ${serial} is not a serial number (3–32 letters and digits)`);
+        const headers = enrollHeaders(o.enrollKey);
+        const kept = o.ifNeeded ? await keptRegistration(profile, o.server, serial) : null;
+        if (kept) {
+          if (o.json) return printJson({ serial, server: o.server, created: false, kept: true, profile: profile.dir });
+          say(`already registered ${serial} with ${kept.server}; nothing changed`);
+          return say(restoreCodeLine(kept.server, kept.restoreCode));
+        }
         const prev = profile.readConfig();
         const client = new ApiClient(o.server);
         try {
@@ -98,7 +112,7 @@ program
           const r = await client.call(
             API.register,
             {},
-            { json: { serial, nickname: o.nickname, ...replace }, token: presented },
+            { json: { serial, nickname: o.nickname, ...replace }, token: presented, headers },
           );
           const restoreCode = await fetchRestoreCode(client, r.token).catch(() => undefined);
           profile.writeConfig({
@@ -109,10 +123,12 @@ program
             ...(restoreCode ? { restoreCode } : {}),
           });
           if (o.json) printJson({ serial, server: o.server, created: r.created, profile: profile.dir });
-          else
+          else {
             say(
               `${r.created ? 'registered' : 're-registered'} ${serial} with ${o.server}; token saved in ${profile.stateDir}/config.json`,
             );
+            say(restoreCodeLine(o.server, restoreCode));
+          }
         } finally {
           await client.close();
         }
@@ -385,5 +401,6 @@ No systemd: prints a crontab line to add with \`crontab -e\`.`,
   );
 
 addPinCommands(program);
+addInstallCommands(program);
 
 await program.parseAsync(process.argv);

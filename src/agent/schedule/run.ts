@@ -17,6 +17,10 @@
  * ({"minBattery": 30, "maxSleepMinutes": 20}), else the defaults. A separate
  * file because re-registering rewrites config.json.
  *
+ * After a backup attempt, still holding the lock, an agent installed by the
+ * school server's script upgrades itself when the ping answer offered a newer
+ * agent (../install/self-upgrade.ts; never fails the run).
+ *
  * Clock, sleep, random, power, ping, lock and the backup itself come in as
  * RunDeps so tests drive every rule with fakes; realDeps() wires the real ones.
  */
@@ -26,7 +30,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { EXIT } from '../../platform/cli-util.js';
 import { AppError } from '../../platform/errors.js';
 import { API } from '../../protocol/api.js';
+import type { PingAnswer } from '../../protocol/api-types.js';
 import { backup, type BackupResult } from '../backup/backup.js';
+import { selfUpgrade } from '../install/self-upgrade.js';
 import { tryLock, type RunLock } from './lock.js';
 import { powerVerdict, readPower, type PowerInfo } from './power.js';
 import type { Profile } from '../profile.js';
@@ -58,6 +64,8 @@ export interface RunDeps {
   ping(server: string): Promise<boolean>;
   lock(file: string): Promise<RunLock | null>;
   backup(profile: Profile, documents?: string): Promise<BackupResult>;
+  /** After a backup attempt: upgrade this agent if the last ping offered a newer one. Never throws. */
+  upgrade?(server: string): Promise<void>;
   log(line: string): void;
 }
 
@@ -72,6 +80,7 @@ export interface RunOutcome {
 }
 
 export function realDeps(log: (line: string) => void): RunDeps {
+  let offer: unknown; // the ping answer's `agent` field
   return {
     now: Date.now,
     sleep: (ms) => delay(ms),
@@ -80,7 +89,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
     ping: async (server) => {
       try {
         const r = await fetch(`${server.replace(/\/$/, '')}${API.ping.url}`, { signal: AbortSignal.timeout(10_000) });
-        await r.body?.cancel();
+        offer = ((await r.json().catch(() => null)) as PingAnswer | null)?.agent;
         return r.ok;
       } catch {
         return false;
@@ -88,6 +97,7 @@ export function realDeps(log: (line: string) => void): RunDeps {
     },
     lock: tryLock,
     backup: (profile, documents) => backup({ profile, documents }),
+    upgrade: async (server) => void (await selfUpgrade(server, offer, log)),
     log,
   };
 }
@@ -148,11 +158,13 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
   }
 
   const lock = await deps.lock(profile.lockFile);
+  let attempted = false;
   if (!lock)
     return end({ outcome: 'locked', reason: `another ds-backup run holds ${profile.lockFile}`, exitCode: EXIT.locked });
   try {
     // A run that held the lock until just now may have finished today's backup.
     if (isDone()) return skip('already backed up today', nextMidnight(deps.now()));
+    attempted = true;
     let busy: BusyState = { blind: 0, waitedMs: 0 };
     for (let tries = 1; ; tries++) {
       try {
@@ -208,6 +220,7 @@ export async function scheduledRun(profile: Profile, s: RunSettings, deps: RunDe
       }
     }
   } finally {
+    if (attempted) await deps.upgrade?.(cfg.server);
     await lock.release();
   }
 }

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../platform/durable.js';
+import { installation } from '../install/installed.js';
 
 export interface TimerPlan {
   mode: 'systemd' | 'cron';
@@ -121,9 +122,11 @@ function agentScript(): string {
 
 export function defaultInput(profile: string | undefined, logFile: string, systemd: boolean): PlanInput {
   const configHome = process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config');
+  // An agent installed by the school server's script runs through its launcher, which follows self-upgrades.
+  const launcher = installation()?.launcher;
   return {
-    node: process.execPath,
-    script: agentScript(),
+    node: launcher ? '/bin/sh' : process.execPath,
+    script: launcher ?? agentScript(),
     profile: profile ? resolve(profile) : undefined,
     logFile,
     unitDir: join(configHome, 'systemd', 'user'),

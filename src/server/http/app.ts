@@ -24,6 +24,7 @@ import { Store } from '../store/store.js';
 import { ensureReserve } from '../store/reserve.js';
 import { diskUsage, load1 } from '../../platform/system.js';
 import { webRoutes } from './web/index.js';
+import { agentDistRoutes } from './agent-dist/routes.js';
 
 export interface BuiltServer {
   app: FastifyInstance;
@@ -65,7 +66,13 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   installErrorHandler(app);
   installGuard(app, ctx);
-  app.get(API.ping.url, async (): Promise<PingAnswer> => ({ ok: true, service: 'ds-backup-server' }));
+  const agentDist = agentDistRoutes(app, ctx);
+  // `agent`: the agent this server hands out, {version, sha256, path}; installed agents upgrade to it.
+  app.get(API.ping.url, async (): Promise<PingAnswer> => ({
+    ok: true,
+    service: 'ds-backup-server',
+    ...agentDist.pingField(),
+  }));
   deviceRoutes(app, ctx);
   backupRoutes(app, ctx);
   restoreRoutes(app, ctx);

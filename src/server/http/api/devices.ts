@@ -5,7 +5,8 @@
  * answer once and never again. `replaces` + `restoreCode` (the old laptop's
  * restore code, or an admin approval instead) puts a new laptop into the old
  * one's account (web/replacement.ts). `pin` is the old name of `restoreCode`,
- * still accepted from agents installed before the rename.
+ * still accepted from agents installed before the rename. With config `enrollmentKey` set, a new
+ * laptop needs the key in X-Enrollment-Key (accounts/enrollment.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
@@ -14,6 +15,7 @@ import type { RegisterRequest } from '../../../protocol/api-types.js';
 import { isSerial } from '../../../protocol/names.js';
 import { REGISTER_BODY } from '../../../protocol/limits.js';
 import { bearer } from '../../accounts/auth.js';
+import { checkEnrollment } from '../../accounts/enrollment.js';
 import type { ServerContext } from '../context.js';
 import { replacementAccount } from '../web/replacement.js';
 
@@ -44,6 +46,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
           'bad_request',
           `serial ${JSON.stringify(serial)} is not a laptop serial number (3–32 letters and digits)`,
         );
+      checkEnrollment(ctx.config.enrollmentKey, ctx.store.registry, req, serial);
       const account = req.body.replaces
         ? replacementAccount(ctx, serial, req.body.replaces, req.body.restoreCode ?? req.body.pin ?? '', req.ip)
         : undefined;

@@ -107,6 +107,23 @@ export const en = {
   deleteDone: 'Deleted the data of {serials}.',
   confirm: 'Confirm',
   cancel: 'Cancel',
+  agentTitle: 'Back up a laptop to this school server',
+  agentIntro:
+    'On the laptop, open the Terminal and paste this line. It needs no internet, only this school server, and no administrator password:',
+  agentWget: 'On a laptop without curl:',
+  agentWhat:
+    'It installs the backup agent in your home folder, registers the laptop, backs the Journal up once a day and shows the restore code. Running it again upgrades the agent and keeps everything else; ds-backup uninstall removes it.',
+  agentKey:
+    "This server registers new laptops only with the school's enrollment key (ask the school's IT person) — put it in the line:",
+  agentSerial: 'On a computer that is not an XO (no serial number in its firmware), give it one:',
+  agentClassroomTitle: 'A whole classroom',
+  agentClassroom:
+    "Run the same line on every laptop, for example over ssh as each laptop's user, or put it in the school's laptop image to run once at the first login:",
+  agentOldTitle: 'Laptops that cannot run the agent',
+  agentOld:
+    'Old XO laptops without Node.js 20 still back up the 2008 way: in Sugar\'s home view, hover over the XO icon and choose "Register". The laptop\'s own backup client then sends the Journal here once a day.',
+  agentVersion: 'Agent {version}, SHA-256 {sha256}',
+  agentMissing: 'This server has no agent to hand out yet (on the server: npm run build).',
   openJournal: "Open this laptop's Journal",
   filter: 'Filter',
   saved: 'Done.',

@@ -105,6 +105,23 @@ export const es: Messages = {
   deleteDone: 'Se borraron los datos de {serials}.',
   confirm: 'Confirmar',
   cancel: 'Cancelar',
+  agentTitle: 'Copias de una laptop en este servidor de la escuela',
+  agentIntro:
+    'En la laptop, abre la Terminal y pega esta línea. No necesita internet, solo este servidor de la escuela, ni la contraseña del administrador:',
+  agentWget: 'En una laptop sin curl:',
+  agentWhat:
+    'Instala el programa de copias en tu carpeta personal, registra la laptop, copia el Diario una vez al día y muestra el código de restauración. Si la vuelves a ejecutar, actualiza el programa y conserva todo lo demás; ds-backup uninstall lo quita.',
+  agentKey:
+    'Este servidor registra laptops nuevas solo con la clave de inscripción de la escuela (pídesela al encargado de informática); ponla en la línea:',
+  agentSerial: 'En una computadora que no es una XO (sin número de serie en su firmware), dale uno:',
+  agentClassroomTitle: 'Un aula entera',
+  agentClassroom:
+    'Ejecuta la misma línea en cada laptop, por ejemplo por ssh con el usuario de cada laptop, o ponla en la imagen de las laptops de la escuela para que se ejecute una vez al primer inicio de sesión:',
+  agentOldTitle: 'Laptops que no pueden ejecutar el programa',
+  agentOld:
+    'Las XO antiguas sin Node.js 20 siguen copiando como en 2008: en la vista de inicio de Sugar, pasa el puntero sobre el ícono de la XO y elige «Registrar». El propio cliente de copias de la laptop envía entonces el Diario aquí una vez al día.',
+  agentVersion: 'Programa {version}, SHA-256 {sha256}',
+  agentMissing: 'Este servidor todavía no tiene el programa para entregar (en el servidor: npm run build).',
   openJournal: 'Abrir el Diario de esta laptop',
   filter: 'Filtrar',
   saved: 'Hecho.',
