@@ -3,12 +3,13 @@
  * error reporting, and number parsing for options.
  *
  * Exit codes (documented in README and --help):
- *   0 ok · 1 error · 2 usage · 3 not registered · 4 server busy · 5 another run holds the lock
+ *   0 ok · 1 error · 2 usage · 3 not registered · 4 server busy · 5 another run holds the lock ·
+ *   6 server disk full
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { AppError, messageOf } from './errors.js';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, notRegistered: 3, busy: 4, locked: 5 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, notRegistered: 3, busy: 4, locked: 5, diskFull: 6 } as const;
 
 export class ExitError extends Error {
   constructor(
@@ -38,6 +39,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       process.stderr.write(`${prog}: ${messageOf(e)}\n`);
       if (e instanceof ExitError) process.exit(e.exitCode);
       if (e instanceof AppError && e.code === 'busy') process.exit(EXIT.busy);
+      if (e instanceof AppError && e.code === 'disk_full') process.exit(EXIT.diskFull);
       if (e instanceof AppError && e.code === 'bad_request') process.exit(EXIT.usage);
       process.exit(EXIT.error);
     }

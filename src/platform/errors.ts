@@ -27,6 +27,8 @@ export const ERROR_STATUS = {
   internal: 500,
   busy: 503,
   unavailable: 503,
+  /** The server's disk (or the catalog's) is full: ENOSPC/EDQUOT/SQLITE_FULL anywhere in a backup. */
+  disk_full: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -56,6 +58,19 @@ export class AppError extends Error {
 
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
+}
+
+/** Is this a full-disk failure of the filesystem or of SQLite? */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'disk_full';
+}
+
+/** The one full-disk error: what any ENOSPC becomes before it reaches a client. */
+export function diskFull(): AppError {
+  return new AppError('disk_full', 'server disk full; the backup was not stored (an admin must free space)', {
+    retryAfter: 3600,
+  });
 }
 
 /** Turns anything thrown into a one-line message fit for a user. */

@@ -106,3 +106,32 @@ export function apiPath<U extends string>(e: Endpoint<U>, params: Record<RoutePa
 export function isEndpoint(e: Endpoint, method: string, routeUrl: string | undefined): boolean {
   return e.method === method && e.url === routeUrl;
 }
+
+/** Who may call each endpoint: nobody in particular, a registered laptop (Bearer token), or an admin token. */
+export type ApiAuth = 'none' | 'device' | 'admin';
+export const API_AUTH: Record<ApiName, ApiAuth> = {
+  ping: 'none',
+  register: 'none',
+  lease: 'device',
+  heartbeat: 'device',
+  abort: 'device',
+  missing: 'device',
+  blobs: 'device',
+  uploadOffset: 'device',
+  upload: 'device',
+  treesAhead: 'device',
+  commit: 'device',
+  snapshots: 'device',
+  snapshotEntries: 'device',
+  trees: 'device',
+  blobsFetch: 'device',
+  blob: 'device',
+  pins: 'device',
+  addPin: 'device',
+  removePin: 'device',
+  webLink: 'device',
+  restoreCode: 'device',
+  report: 'device',
+  restorePin: 'device',
+  status: 'admin',
+};

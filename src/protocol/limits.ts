@@ -12,7 +12,17 @@ const MiB = 1024 * KiB;
 
 // ---- server-wide ----
 /** Default JSON body limit of every route that does not say otherwise. */
-export const JSON_BODY = 1 * MiB;
+export const JSON_BODY = 64 * KiB;
+/** POST /devices (unauthenticated): a serial, a nickname, a restore code. */
+export const REGISTER_BODY = 4 * KiB;
+/**
+ * A body must arrive within BODY_GRACE_SEC plus its length at BODY_MIN_RATE
+ * bytes per second (a slow sender is cut off; http/guard.ts). A connection
+ * idle for IDLE_SEC is closed.
+ */
+export const BODY_GRACE_SEC = 30;
+export const BODY_MIN_RATE = 32 * KiB;
+export const IDLE_SEC = 120;
 
 // ---- backups: small blobs as frames (POST /backups/:lease/blobs) ----
 /** Largest blob sent inside a batch of frames (after inflating); larger ones take a resumable upload. */

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { AppError } from '../platform/errors.js';
+import { BODY_GRACE_SEC } from '../protocol/limits.js';
 
 export interface ServerConfig {
   root: string;
@@ -29,6 +30,8 @@ export interface ServerConfig {
   completionDir: string;
   /** Legacy: seconds a granted /backup/1/available slot is held (old clients never heartbeat). */
   legacyLeaseSec: number;
+  /** Legacy: seconds a granted slot waits for the laptop's rsync session to start before it is given back. */
+  legacyStartSec: number;
   /** Legacy: second listener for Sugar's XML-RPC registration (0 = off; production: 8080). */
   legacyRegistrationPort: number;
   /** Legacy: run `legacy setup` for a laptop right after its XML-RPC registration (server running as root). */
@@ -53,6 +56,8 @@ export interface ServerConfig {
   replicaKey: string;
   /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
   s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
+  /** Seconds a request body may take beyond its length at 32 KiB/s before the connection is cut (http/guard.ts). */
+  bodyGraceSec: number;
   /** Native registration of a new laptop needs this key (X-Enrollment-Key) when set ('' = open, as in 2008). */
   enrollmentKey: string;
   /** The agent bundle handed out at /agent/ ('' = dist/ds-backup.mjs of this package). */
@@ -80,6 +85,7 @@ export const DEFAULTS: ServerConfig = {
   jabberServer: '',
   completionDir: '/var/lib/ds-backup/completion',
   legacyLeaseSec: 1800,
+  legacyStartSec: 120,
   legacyRegistrationPort: 0,
   legacyAutoSetup: false,
   keepDays: 90,
@@ -93,6 +99,7 @@ export const DEFAULTS: ServerConfig = {
   replica: '',
   replicaKey: '',
   s3: {},
+  bodyGraceSec: BODY_GRACE_SEC,
   enrollmentKey: '',
   agentBundle: '',
   davAllowHttp: false,

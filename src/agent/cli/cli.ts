@@ -53,7 +53,7 @@ Examples:
   ds-backup register --server http://schoolserver:8080 --replaces SHF7000500 --old-restore-code 123456
 
 The profile is ~/.sugar/default (or --profile DIR, whose datastore/ is the Journal).
-Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy, 5 another run holds the lock.`,
+Exit codes: 0 ok, 1 error, 2 usage, 3 not registered, 4 server busy, 5 another run holds the lock,\n6 server disk full.`,
   );
 
 program
@@ -316,7 +316,7 @@ hour of waiting in all); without Retry-After back off with full jitter
       .join(', ')} min), at most ${MAX_TRIES} tries.
 Settings file: <profile>/ds-backup/schedule.json {"minBattery": 30, "maxSleepMinutes": 20}.
 Exit codes: 0 backed up or skipped, 1 failed, 4 server still busy: gave up
-until the next tick, 5 another run holds the lock.`,
+until the next tick, 5 another run holds the lock, 6 server disk full.`,
   )
   .action(
     action(

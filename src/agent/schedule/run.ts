@@ -76,7 +76,7 @@ export interface RunDeps {
 }
 
 export interface RunOutcome {
-  outcome: 'ok' | 'skipped' | 'busy' | 'failed' | 'locked';
+  outcome: 'ok' | 'skipped' | 'busy' | 'failed' | 'locked' | 'disk_full';
   reason: string;
   exitCode: number;
   tries: number;
@@ -192,6 +192,15 @@ async function runSteps(profile: Profile, s: RunSettings, deps: RunDeps): Promis
           nextAttempt: nextMidnight(deps.now()),
         });
       } catch (e) {
+        if (e instanceof AppError && e.code === 'disk_full') {
+          return end({
+            outcome: 'disk_full',
+            reason: e.message,
+            exitCode: EXIT.diskFull,
+            tries,
+            nextAttempt: deps.now() + TICK_MS,
+          });
+        }
         if (!(e instanceof AppError && e.code === 'busy')) {
           return end({
             outcome: 'failed',

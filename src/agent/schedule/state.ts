@@ -13,7 +13,7 @@ import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface RunState {
   lastAttempt?: number;
-  outcome?: 'ok' | 'skipped' | 'busy' | 'failed';
+  outcome?: 'ok' | 'skipped' | 'busy' | 'failed' | 'disk_full';
   reason?: string;
   lastSuccess?: number;
   nextAttempt?: number;

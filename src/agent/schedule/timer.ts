@@ -74,6 +74,7 @@ ExecStart=${cmd}
 Nice=19
 IOSchedulingClass=idle
 # 4 = server busy, gave up until the next tick; 5 = another run holds the lock
+# (6 = server disk full is a failure: the unit shows failed until an admin frees space)
 SuccessExitStatus=4 5
 `;
   const timer = `[Unit]

@@ -15,11 +15,17 @@ export function bearer(req: FastifyRequest): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** Devices resolved by the onRequest hook (http/guard.ts), before the body is read. */
+const resolved = new WeakMap<FastifyRequest, DeviceRow>();
+
 export function requireDevice(registry: Registry, req: FastifyRequest): DeviceRow {
+  const early = resolved.get(req);
+  if (early) return early;
   const token = bearer(req);
   if (!token) throw new AppError('unauthorized', 'missing bearer token; register this laptop first');
   const dev = registry.authenticate(token);
   if (!dev) throw new AppError('unauthorized', 'unknown or wrong token');
   if (dev.disabled) throw new AppError('device_disabled', `laptop ${dev.serial} is disabled on this server`);
+  resolved.set(req, dev);
   return dev;
 }

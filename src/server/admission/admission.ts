@@ -87,6 +87,8 @@ export function decide(policy: AdmissionPolicy, s: SystemState, jitter: number):
 
 export class Admission {
   private leases = new Map<string, Lease>();
+  /** Called for every lease that expired (never for a released one). */
+  readonly onExpired: Array<(l: Lease) => void> = [];
   readonly queue: WaitQueue;
   readonly counters = {
     granted: 0,
@@ -123,6 +125,7 @@ export class Admission {
         this.leases.delete(id);
         this.counters.expired++;
         this.onLeaseEnd?.(l, 'expired', t);
+        for (const f of this.onExpired) f(l);
       }
     }
   }
@@ -162,6 +165,14 @@ export class Admission {
       const key = `refused${d.reason[0].toUpperCase()}${d.reason.slice(1)}` as 'refusedSlots';
       this.counters[key]++;
       if (d.reason === 'slots' || d.reason === 'priority') this.queue.refused(me, d.retryAfter);
+      if (d.reason === 'disk')
+        throw new AppError(
+          'disk_full',
+          `server disk full (over ${this.policy.diskLimitPct} % used); no backups until space is freed`,
+          {
+            retryAfter: d.retryAfter,
+          },
+        );
       const why = d.reason === 'priority' ? 'slots held for laptops waiting longer' : d.reason;
       throw new AppError('busy', `server busy (${why}); retry in ${d.retryAfter} s`, { retryAfter: d.retryAfter });
     }
@@ -195,6 +206,17 @@ export class Admission {
       throw new AppError('lease_expired', 'backup lease expired or unknown; start the backup again');
     l.expiresAt = this.now() + this.policy.leaseTimeoutMs;
     return l;
+  }
+
+  /** The device's live lease, if any (does not extend it). */
+  leaseOf(deviceId: number): Lease | undefined {
+    return this.active().find((l) => l.deviceId === deviceId);
+  }
+
+  /** Moves a live lease's expiry to `untilMs` (legacy leases once their rsync session started). */
+  extend(id: string, untilMs: number): void {
+    const l = this.leases.get(id);
+    if (l) l.expiresAt = untilMs;
   }
 
   release(id: string): void {

@@ -88,6 +88,11 @@ program
   )
   .option('--dav-allow-http', 'WebDAV (/dav/): accept sign-in over plain HTTP, for a LAN without TLS')
   .option('--metrics-token <token>', 'GET /metrics: also accept this Bearer token (besides admin tokens)')
+  .option(
+    '--legacy-start <seconds>',
+    "how long such a slot waits for the laptop's rsync session before it is given back (default 120)",
+    intOption(10, 3600),
+  )
   .action(
     action(
       async (
@@ -105,6 +110,7 @@ program
           completionDir?: string;
           publicHost?: string;
           legacyLease?: number;
+          legacyStart?: number;
           legacyAutoSetup?: boolean;
           json?: boolean;
           bandwidth?: number;
@@ -125,6 +131,7 @@ program
           completionDir: opts.completionDir,
           publicHost: opts.publicHost,
           legacyLeaseSec: opts.legacyLease,
+          legacyStartSec: opts.legacyStart,
           legacyAutoSetup: opts.legacyAutoSetup,
           davAllowHttp: opts.davAllowHttp,
           metricsToken: opts.metricsToken,

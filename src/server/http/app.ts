@@ -6,7 +6,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { API } from '../../protocol/api.js';
 import type { PingAnswer } from '../../protocol/api-types.js';
-import { JSON_BODY } from '../../protocol/limits.js';
+import { IDLE_SEC, JSON_BODY } from '../../protocol/limits.js';
+import { installGuard } from './guard.js';
 import { Admission } from '../admission/admission.js';
 import { TokenBucket } from '../admission/bandwidth.js';
 import type { ServerConfig } from '../config.js';
@@ -21,6 +22,7 @@ import { pinRoutes } from './api/pins.js';
 import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
 import { Store } from '../store/store.js';
+import { ensureReserve } from '../store/reserve.js';
 import { diskUsage, load1 } from '../../platform/system.js';
 import { webRoutes } from './web/index.js';
 import { agentDistRoutes } from './agent-dist/routes.js';
@@ -35,6 +37,7 @@ export interface BuiltServer {
 export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {}): BuiltServer {
   const store = new Store(config.root);
   store.repair();
+  ensureReserve(store.root);
   const admission = new Admission(
     {
       maxConcurrent: config.maxConcurrent,
@@ -49,6 +52,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: JSON_BODY,
     keepAliveTimeout: 65_000,
+    // An idle socket closes; slow bodies are cut by the guard's body deadline.
+    connectionTimeout: IDLE_SEC * 1000,
     // Reject unknown fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -64,6 +69,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   });
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   installErrorHandler(app);
+  installGuard(app, ctx);
   const agentDist = agentDistRoutes(app, ctx);
   // `agent`: the agent this server hands out, {version, sha256, path}; installed agents upgrade to it.
   app.get(API.ping.url, async (): Promise<PingAnswer> => ({

@@ -8,7 +8,7 @@
  * 500 internal without internals.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../platform/errors.js';
+import { AppError, diskFull, isDiskFull } from '../../platform/errors.js';
 import type { ErrorBody } from '../../protocol/api-types.js';
 
 function fromFastify(err: FastifyError): AppError | null {
@@ -30,12 +30,19 @@ function fromFastify(err: FastifyError): AppError | null {
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const e = err instanceof AppError ? err : fromFastify(err);
+    const e = err instanceof AppError ? err : isDiskFull(err) ? diskFull() : fromFastify(err);
+    if (e?.code === 'disk_full') req.log.error({ err, url: req.url }, 'disk full');
     if (!e) {
       req.log.error({ err }, 'unexpected error');
       return reply.status(500).send({ error: 'internal', message: 'internal server error' });
     }
     if (e.retryAfter !== undefined) reply.header('Retry-After', String(e.retryAfter));
+    if (!req.raw.complete) {
+      // The body was not read to its end (refused early, or its write failed): this connection
+      // carries no next request. Close it once the answer is out, whatever the client does.
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => setTimeout(() => req.raw.socket?.destroy(), 2000).unref());
+    }
     const body: ErrorBody = { error: e.code, message: e.message };
     if (e.details) body.details = e.details;
     return reply.status(e.status).send(body);

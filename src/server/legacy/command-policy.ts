@@ -20,6 +20,9 @@ import { join } from 'node:path';
 
 export const HOME_FOLDERS = ['datastore-current', 'documents', 'power-logs'] as const;
 
+/** File in the account's home the legacy shell touches when an rsync session starts (routes.ts reads it). */
+export const SESSION_MARK = '.ds-backup-session';
+
 export type CommandVerdict =
   { ok: true; kind: 'home' | 'flag'; argv: string[]; dest: string } | { ok: false; reason: string };
 

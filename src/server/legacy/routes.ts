@@ -6,16 +6,23 @@
  *
  * The availability check goes through the same Admission as the native
  * protocol (one set of slots). A granted slot becomes a *legacy lease*,
- * held for `legacyLeaseSec` (old clients never heartbeat) and released when
- * the laptop's completion flag has been processed (completion.ts). Answers
+ * granted only to a laptop registered through Sugar with a key, never in
+ * place of a live lease; it is held `legacyStartSec` until the laptop's
+ * rsync session starts (the legacy shell touches SESSION_MARK), then
+ * `legacyLeaseSec` from the grant (old clients never heartbeat), and
+ * released when the laptop's completion flag has been processed
+ * (completion.ts). Answers
  * are plain text; the old client looks only at the status code.
  *
  * registrationPlugin() is also mounted alone on the second listener
  * (`serve --legacy-registration-port N`).
  */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { isSerial } from '../../protocol/names.js';
+import { SESSION_MARK } from './command-policy.js';
 import type { ServerContext } from '../http/context.js';
 import { checkRegistration, registerLegacy } from './registration.js';
 import { legacySetup } from './setup.js';
@@ -103,6 +110,9 @@ export async function registrationPlugin(app: FastifyInstance, opts: { ctx: Serv
 
 export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
   void app.register(registrationPlugin, { ctx });
+  const timer = setInterval(() => keepStartedSessions(ctx), 10_000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
   app.get<{ Params: { sn: string } }>(
     '/backup/1/available/:sn',
     {
@@ -111,11 +121,20 @@ export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
     async (req, reply) => {
       const sn = req.params.sn;
       const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
-      if (!dev || dev.disabled) return reply.status(403).type('text/plain').send('Forbidden\n');
+      // Only a laptop registered through Sugar with its key: a native laptop (or none) gets no slot here.
+      if (!dev || dev.disabled || !dev.pubkey) return reply.status(403).type('text/plain').send('Forbidden\n');
+      keepStartedSessions(ctx);
+      const live = ctx.admission.leaseOf(dev.id);
+      if (live) {
+        // Never replace a live lease: the laptop's own legacy slot is confirmed, anything else waits.
+        if (leasesOf(ctx).get(sn) === live.id) return reply.status(200).type('text/plain').send('OK\n');
+        const wait = Math.max(1, Math.ceil((live.expiresAt - Date.now()) / 1000));
+        return reply.status(503).header('Retry-After', String(wait)).type('text/plain').send('Service Unavailable\n');
+      }
       try {
         const lease = ctx.admission.request(dev.id, sn, {
           lastSuccess: dev.last_backup_at,
-          timeoutMs: ctx.config.legacyLeaseSec * 1000,
+          timeoutMs: ctx.config.legacyStartSec * 1000,
         });
         leasesOf(ctx).set(sn, lease.id);
         return reply.status(200).type('text/plain').send('OK\n');
@@ -126,4 +145,30 @@ export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
       }
     },
   );
+}
+
+/**
+ * A granted legacy slot lasts legacyStartSec unless the laptop's rsync
+ * session starts in it (the legacy shell touches SESSION_MARK in its home);
+ * then it lasts legacyLeaseSec from the grant, until the completion flag
+ * releases it. Leases that ended are forgotten.
+ */
+export function keepStartedSessions(ctx: ServerContext): void {
+  const live = new Map(ctx.admission.active().map((l) => [l.id, l]));
+  for (const [sn, id] of leasesOf(ctx)) {
+    const l = live.get(id);
+    if (!l) {
+      leasesOf(ctx).delete(sn);
+      continue;
+    }
+    const full = l.grantedAt + ctx.config.legacyLeaseSec * 1000;
+    if (l.expiresAt >= full) continue;
+    let started = 0;
+    try {
+      started = statSync(join(ctx.store.root, 'users', sn, SESSION_MARK)).mtimeMs;
+    } catch {
+      /* no session yet */
+    }
+    if (started >= l.grantedAt - 1000) ctx.admission.extend(id, full);
+  }
 }

@@ -13,9 +13,10 @@
  * unprivileged laptop account.
  */
 import { spawnSync } from 'node:child_process';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { judgeCommand } from './command-policy.js';
+import { judgeCommand, SESSION_MARK } from './command-policy.js';
 
 function refuse(msg: string): never {
   process.stderr.write(`ds-backup: ${msg}\n`);
@@ -40,6 +41,14 @@ function main(argv: string[]): void {
   const home = join(root, 'users', serial);
   const v = judgeCommand(process.env.SSH_ORIGINAL_COMMAND ?? '', { serial, home, completionDir });
   if (!v.ok) refuse(v.reason);
+  // Tells serve that this laptop's rsync session started (routes.ts keeps its slot for legacyLeaseSec).
+  try {
+    const t = new Date();
+    writeFileSync(join(home, SESSION_MARK), '');
+    utimesSync(join(home, SESSION_MARK), t, t);
+  } catch {
+    /* the backup still runs; the slot is then held only legacyStartSec */
+  }
   const r = spawnSync('/usr/bin/rsync', v.argv, {
     stdio: 'inherit',
     cwd: home,

@@ -20,6 +20,8 @@ import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport
 import type { Store } from '../store/store.js';
 import { latestReportJson, saveReportRow } from '../catalog/cleanup-reports.js';
 import { readJsonState, unlessMissing } from '../../platform/fs-errors.js';
+import { diskIsFull, ensureReserve, releaseReserve } from '../store/reserve.js';
+import { releaseParts } from '../store/uploads.js';
 
 export interface JobOptions extends CleanupOptions {
   force?: boolean;
@@ -97,6 +99,12 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
   const load = (opts.load ?? (() => loadavg()[0]))();
   if (!opts.force && !opts.dryRun && load > opts.loadLimit)
     return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
+  // A full disk: give back the reserve and every partial upload first, so the lock,
+  // the catalog's journal and the report can be written (store/reserve.ts).
+  if (!opts.dryRun && diskIsFull(store.root)) {
+    releaseReserve(store.root);
+    releaseParts(store);
+  }
   const release = takeLock(store);
   if (!release) throw new AppError('conflict', 'another cleanup is running on this store; try again later');
   try {
@@ -110,6 +118,7 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
     return { ran: true, report };
   } finally {
     release();
+    if (!opts.dryRun) ensureReserve(store.root);
   }
 }
 

@@ -12,12 +12,22 @@
  * (putFile: a rename locally, an upload elsewhere). A broken connection
  * keeps every byte received, so a retry sends only the rest.
  */
-import { createWriteStream, existsSync, fsyncSync, openSync, closeSync, statSync, unlinkSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  openSync,
+  closeSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
-import { AppError } from '../../platform/errors.js';
+import { AppError, diskFull, isDiskFull } from '../../platform/errors.js';
 import { readFrameParts, type FrameParts } from '../../protocol/frame-parser.js';
 import { FLAG_DEFLATE } from '../../protocol/frames.js';
 import { BATCH_BLOB_MAX, BATCH_BODY_MAX } from '../../protocol/limits.js';
@@ -209,6 +219,8 @@ async function appendLocked(
     await pipeline(body, limitStream(length - offset), createWriteStream(part, { flags: 'a', mode: 0o444 }));
   } catch (e) {
     if (e instanceof AppError) throw e;
+    // A full disk is said as such (never a success-looking offset); the lease's parts are released later.
+    if (isDiskFull(e)) throw diskFull();
     // A broken connection: keep what arrived, the client resumes from there.
   }
   const size = existsSync(part) ? statSync(part).size : 0;
@@ -222,4 +234,34 @@ async function appendLocked(
   closeSync(fd);
   await store.pool.putBlobFile(id, part);
   return { offset: size, complete: true };
+}
+
+/**
+ * Removes resumable parts in scratch space: one laptop's (`serial`) or every
+ * laptop's, except those being appended to right now. Called when a lease
+ * ends without a commit while the disk is tight (issue #16 §3: an aborted
+ * backup's bytes must not keep every later one out) and by the cleanup on a
+ * full disk. Returns the bytes freed.
+ */
+export function releaseParts(store: Store, serial?: string): number {
+  let freed = 0;
+  const dir = dirname(store.objects.scratchPath('probe'));
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.part') || (serial !== undefined && !name.endsWith(`.${serial}.part`))) continue;
+    const path = join(dir, name);
+    if (busyParts.has(path)) continue;
+    try {
+      freed += statSync(path).size;
+      unlinkSync(path);
+    } catch {
+      /* gone already */
+    }
+  }
+  return freed;
 }

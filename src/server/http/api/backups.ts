@@ -31,7 +31,11 @@ import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { commit, type CommitSource } from '../../ingest/ingest.js';
 import { TreeStash } from '../../ingest/tree-stash.js';
-import { appendUpload, receiveBatch, uploadOffset } from '../../store/uploads.js';
+import { appendUpload, receiveBatch, releaseParts, uploadOffset } from '../../store/uploads.js';
+import { diskUsage } from '../../../platform/system.js';
+
+/** Below this many free bytes the disk counts as tight whatever its percentage. */
+const TIGHT_FREE_BYTES = 64 * 1024 * 1024;
 
 /** A lease id: 16 random bytes in hex (admission.ts). */
 const leaseId = { type: 'string', pattern: '^[0-9a-f]{32}$' };
@@ -67,6 +71,21 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   };
 
   const stash = new TreeStash(store.pool, (id) => admission.active().some((l) => l.id === id));
+  // A lease that ends without a commit gives back its resumable parts when the disk is tight
+  // (else they stay, so the laptop's next run resumes them).
+  const tight = () => {
+    const d = diskUsage(store.root);
+    return d.usedPct > admission.policy.diskLimitPct || d.freeBytes < TIGHT_FREE_BYTES;
+  };
+  const ended = (serial: string, why: string) => {
+    if (!tight()) return;
+    const freed = releaseParts(store, serial);
+    if (freed) app.log.warn({ serial, freed, why }, 'disk tight: released the partial uploads of an unfinished backup');
+  };
+  admission.onExpired.push((l) => {
+    stash.drop(l.id);
+    ended(l.serial, 'lease expired');
+  });
 
   app.post(API.lease.url, async (req, reply) => {
     const dev = requireDevice(store.registry, req);
@@ -112,10 +131,11 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.delete<{ Params: { lease: string } }>(API.abort.url, { schema: { params: leaseParam } }, async (req, reply) => {
-    leased(req);
+    const dev = leased(req);
     admission.release(req.params.lease);
     stash.drop(req.params.lease);
     stash.sweep();
+    ended(dev.serial, 'backup aborted');
     return reply.status(204).send();
   });
 

@@ -13,6 +13,7 @@ import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
 import type { RegisterRequest } from '../../../protocol/api-types.js';
 import { isSerial } from '../../../protocol/names.js';
+import { REGISTER_BODY } from '../../../protocol/limits.js';
 import { bearer } from '../../accounts/auth.js';
 import { checkEnrollment } from '../../accounts/enrollment.js';
 import type { ServerContext } from '../context.js';
@@ -22,6 +23,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: RegisterRequest }>(
     API.register.url,
     {
+      bodyLimit: REGISTER_BODY,
       schema: {
         body: {
           type: 'object',
