@@ -63,6 +63,7 @@ describe('dates people read', () => {
     assert.equal(d.when(Date.UTC(2025, 0, 5, 12)), 'Sunday, January 5, 2025');
     assert.equal(d.ago(NOW - 9 * 24 * H), '9 days ago');
     assert.equal(d.ago(NOW - 5 * 60_000), '5 minutes ago');
+    assert.equal(d.ago(NOW - 10_000), 'now', 'a backup seconds old is "now", not "0 minutes ago"');
     assert.equal(d.when(null), '—');
   });
 

@@ -86,6 +86,7 @@ export class DateFmt {
   ago(ms: number | null | undefined): string {
     if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
     const mins = Math.max(0, Math.round((this.now() - ms) / 60_000));
+    if (mins < 1) return this.rel.format(0, 'second'); // "now", not "0 minutes ago"
     const rel = new Intl.RelativeTimeFormat(this.lang, { numeric: 'always' });
     if (mins < 60) return rel.format(-mins, 'minute');
     if (mins < 36 * 60) return rel.format(-Math.round(mins / 60), 'hour');
