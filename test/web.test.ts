@@ -17,7 +17,7 @@ import { readTarGz, WebClient } from './helpers/web-client.js';
 import { contentDisposition } from '../src/server/http/web/download-routes.js';
 import { html, raw } from '../src/server/http/web/html.js';
 import { pickLanguage } from '../src/server/http/web/i18n/index.js';
-import { limitDecision } from '../src/server/http/web/rate-limit.js';
+import { pairWait, PAIR } from '../src/server/accounts/limits.js';
 import { laptopStatus } from '../src/server/http/web/admin-data.js';
 import type { GenEntry } from '../src/journal/gen/generator.js';
 
@@ -104,7 +104,7 @@ describe('web sign-in and sessions', () => {
     assert.equal(opts.sameSite, 'lax');
   });
 
-  test('serial + PIN sign-in; wrong PINs are rate-limited per serial (429 even for the right PIN)', async () => {
+  test('serial + PIN sign-in; wrong PINs from one address are slowed (429 + Retry-After, even for the right PIN)', async () => {
     const pin = (
       (await (
         await fetch(`${srv.url}/api/v1/pin`, { headers: { authorization: `Bearer ${token(profB)}` } })
@@ -131,8 +131,10 @@ describe('web sign-in and sessions', () => {
     const limited = await bad.post('/ui/login', { _csrf: csrf, serial: B, pin });
     assert.equal(limited.status, 429);
     assert.match(await limited.text(), /Too many tries/);
-    assert.deepEqual(limitDecision([1, 2, 3], 10, { max: 3, windowMs: 100 }), { allow: false, retryAfterMs: 91 });
-    assert.deepEqual(limitDecision([1, 2, 3], 200, { max: 3, windowMs: 100 }), { allow: true });
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1, 'Retry-After');
+    assert.equal(pairWait({ failures: PAIR.free, last: 0 }, 1000), PAIR.baseMs - 1000);
+    assert.equal(pairWait({ failures: PAIR.free + 1, last: 0 }, 0), 2 * PAIR.baseMs, 'each failure doubles the wait');
+    assert.equal(pairWait({ failures: PAIR.free - 1, last: 0 }, 0), 0);
   });
 
   test('CSRF: a form post without the token or with a wrong one is refused (403)', async () => {

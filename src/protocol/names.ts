@@ -37,11 +37,33 @@ export function splitRelPath(path: unknown): string[] {
   return parts;
 }
 
-/** Serial numbers: letters and digits, 3–32 characters (XO: SHF7000500, SHC31100365). */
+/**
+ * Serial numbers: ASCII letters and digits, 3–32 characters (XO: SHF7000500,
+ * SHC31100365). A serial differing only in case is the same laptop: the one
+ * canonical form is canonicalSerial()'s — trimmed, then upper-case — and every
+ * entry (API, XML-RPC, legacy URLs, web forms and paths, CLIs, import-legacy)
+ * turns what it was given into it before using it; folders users/<SN> and
+ * catalog rows hold only canonical serials (store/serial-folders.ts moves
+ * older ones).
+ */
 export const SERIAL_RE = /^[A-Za-z0-9]{3,32}$/;
+export const CANONICAL_SERIAL_RE = /^[A-Z0-9]{3,32}$/;
 
+/** A well-formed serial in any case (use canonicalSerial() before looking it up). */
 export function isSerial(s: unknown): s is string {
   return typeof s === 'string' && SERIAL_RE.test(s);
+}
+
+/** The canonical form of a serial (trimmed, upper-case), or null when it is not a serial. */
+export function canonicalSerial(s: unknown): string | null {
+  if (typeof s !== 'string') return null;
+  const t = s.trim();
+  // The charset is checked before upper-casing: 'ß'.toUpperCase() is 'SS'.
+  return SERIAL_RE.test(t) ? t.toUpperCase() : null;
+}
+
+export function isCanonicalSerial(s: unknown): s is string {
+  return typeof s === 'string' && CANONICAL_SERIAL_RE.test(s);
 }
 
 /** Source names: what the agent backs up ("datastore", "documents", "power-logs"). */

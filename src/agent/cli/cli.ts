@@ -17,7 +17,7 @@
 import { Command, Option } from 'commander';
 import { action, configureProgram, EXIT, ExitError, intOption, printJson } from '../../platform/cli-util.js';
 import { API } from '../../protocol/api.js';
-import { isSerial } from '../../protocol/names.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import { backup } from '../backup/backup.js';
 import { ApiClient } from '../client.js';
 import { detectSerial, Profile } from '../profile.js';
@@ -87,11 +87,12 @@ program
         json?: boolean;
       }) => {
         const profile = new Profile(o.profile);
-        const serial = o.serial ?? detectSerial(profile);
-        if (!serial)
+        const given = o.serial ?? detectSerial(profile);
+        if (!given)
           throw new ExitError(EXIT.usage, "could not find this laptop's serial number; give it with --serial SN");
-        if (!isSerial(serial))
-          throw new ExitError(EXIT.usage, `--serial ${serial} is not a serial number (3–32 letters and digits)`);
+        const serial = canonicalSerial(given);
+        if (!serial)
+          throw new ExitError(EXIT.usage, `--serial ${given} is not a serial number (3–32 letters and digits)`);
         const headers = enrollHeaders(o.enrollKey);
         const kept = o.ifNeeded ? await keptRegistration(profile, o.server, serial) : null;
         if (kept) {
@@ -102,12 +103,12 @@ program
         const prev = profile.readConfig();
         const client = new ApiClient(o.server);
         try {
-          const presented = prev && prev.serial === serial ? prev.token : null;
+          const presented = prev && canonicalSerial(prev.serial) === serial ? prev.token : null;
           const oldCode = o.oldRestoreCode ?? o.oldPin;
           if (oldCode && !o.replaces)
             throw new ExitError(EXIT.usage, '--old-restore-code goes with --replaces OLD-SERIAL');
           const replace = o.replaces
-            ? { replaces: o.replaces.toUpperCase(), ...(oldCode ? { restoreCode: oldCode } : {}) }
+            ? { replaces: canonicalSerial(o.replaces) ?? o.replaces, ...(oldCode ? { restoreCode: oldCode } : {}) }
             : {};
           const r = await client.call(
             API.register,

@@ -7,13 +7,15 @@
  * $DSB_ENROLL_KEY, `ds-backup register --enroll-key`), compared in constant
  * time — or presents that laptop's own valid token (re-registration: it
  * joined already). Sugar's XML-RPC registration (the 2008 path) cannot send a
- * key and is not affected.
+ * key and is not affected. Wrong keys count as failures of account 'enroll'
+ * (limits.ts): the guessing address is slowed, laptops elsewhere still join.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
 import { bearer } from './auth.js';
 import type { Registry } from './registry.js';
+import { rateLimited, type SecretLimiter } from './limits.js';
 
 export const ENROLLMENT_HEADER = 'x-enrollment-key';
 
@@ -25,7 +27,13 @@ export function sameKey(a: string, b: string): boolean {
 }
 
 /** Throws 403 forbidden unless registering `serial` is allowed by the key setting. */
-export function checkEnrollment(key: string, registry: Registry, req: FastifyRequest, serial: string): void {
+export function checkEnrollment(
+  key: string,
+  registry: Registry,
+  req: FastifyRequest,
+  serial: string,
+  limiter: SecretLimiter,
+): void {
   if (!key) return;
   const token = bearer(req);
   if (token && registry.authenticate(token)?.serial === serial) return;
@@ -36,7 +44,9 @@ export function checkEnrollment(key: string, registry: Registry, req: FastifyReq
       "this school server registers new laptops only with the school's enrollment key: ask the school's IT person for it, then run ds-backup register --enroll-key KEY (install line: … | DSB_ENROLL_KEY=KEY sh)",
       { details: { enrollmentKey: 'required' } },
     );
-  if (!sameKey(given, key))
+  const r = limiter.attempt(req.ip, 'enroll', () => sameKey(given, key));
+  if (r.result === 'limited') throw rateLimited(r.verdict, 'wrong enrollment keys');
+  if (r.result === 'wrong')
     throw new AppError('forbidden', "wrong enrollment key; ask the school's IT person for the right one", {
       details: { enrollmentKey: 'wrong' },
     });

@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../../platform/durable.js';
 import type { Catalog, DeviceRow } from '../catalog/catalog.js';
 import { deviceBySerial, upsertDevice, type DeviceRecord } from '../catalog/devices.js';
 import { hashToken, newSecret, safeEqual } from './tokens.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import { readJsonState } from '../../platform/fs-errors.js';
 
 /** What users/<SN>/device.json holds (defined beside the catalog rows it indexes into). */
@@ -33,8 +34,10 @@ export class Registry {
     private readonly usersDir: string,
   ) {}
 
+  /** The laptop of a serial given in any case (protocol/names.ts canonicalSerial), or undefined. */
   bySerial(serial: string): DeviceRow | undefined {
-    return deviceBySerial(this.db, serial);
+    const sn = canonicalSerial(serial);
+    return sn ? deviceBySerial(this.db, sn) : undefined;
   }
 
   /** The device a bearer token belongs to, or undefined. */

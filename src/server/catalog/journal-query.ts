@@ -17,6 +17,7 @@
 import type { Catalog, EntryRow, SnapshotRow } from './catalog.js';
 import { sql } from './statements.js';
 import { entriesAtSnapshot } from './entries.js';
+import { accountSnapshot } from './snapshots.js';
 
 export const SOURCE = 'datastore';
 export const PER_PAGE = 50;
@@ -79,11 +80,9 @@ export class JournalQuery {
     ).all(accountId, source);
   }
 
+  /** A snapshot of the account; `serial` in any case (a URL's). */
   snapshot(accountId: number, serial: string, name: string): SnapshotRow | undefined {
-    return sql<[number, string, string], SnapshotRow>(
-      this.db,
-      'SELECT * FROM snapshots WHERE account_id = ? AND serial = ? AND name = ?',
-    ).get(accountId, serial, name);
+    return accountSnapshot(this.db, accountId, serial, name);
   }
 
   private page(where: string, args: unknown[], q: ListQuery): Page<EntryRow> {

@@ -5,6 +5,7 @@
  */
 import type { Catalog, SnapshotRow } from './catalog.js';
 import { sql } from './statements.js';
+import { canonicalSerial } from '../../protocol/names.js';
 
 export function allSnapshots(db: Catalog): SnapshotRow[] {
   return sql<[], SnapshotRow>(db, 'SELECT * FROM snapshots').all();
@@ -19,10 +20,12 @@ export function accountSnapshots(db: Catalog, accountId: number): SnapshotRow[] 
 
 /** One snapshot of an account, or undefined (also when it belongs to another account). */
 export function accountSnapshot(db: Catalog, accountId: number, serial: string, name: string): SnapshotRow | undefined {
+  const sn = canonicalSerial(serial);
+  if (!sn) return undefined;
   return sql<[string, string, number], SnapshotRow>(
     db,
     'SELECT * FROM snapshots WHERE serial = ? AND name = ? AND account_id = ?',
-  ).get(serial, name, accountId);
+  ).get(sn, name, accountId);
 }
 
 export function snapshotNames(db: Catalog): Set<string> {

@@ -39,6 +39,15 @@ export function insertLink(db: Catalog, hash: string, serial: string, expiresAt:
   sql(db, 'INSERT INTO web_links (hash, serial, expires_at) VALUES (?, ?, ?)').run(hash, serial, expiresAt);
 }
 
+/** The serial of a live, unused link, without using it. */
+export function peekLink(db: Catalog, hash: string, now: number): string | null {
+  const r = sql<[string, number], { serial: string }>(
+    db,
+    'SELECT serial FROM web_links WHERE hash = ? AND used = 0 AND expires_at >= ?',
+  ).get(hash, now);
+  return r?.serial ?? null;
+}
+
 /** Marks a live, unused link used; returns its serial, or null. Atomic (UPDATE … WHERE used = 0). */
 export function consumeLink(db: Catalog, hash: string, now: number): string | null {
   const r = sql(db, 'UPDATE web_links SET used = 1 WHERE hash = ? AND used = 0 AND expires_at >= ?').run(hash, now);

@@ -6,6 +6,8 @@
  *    API_AUTH) resolves its token first. A request that fails is answered
  *    401/403 without its body being read, and its connection is closed
  *    (`Connection: close`), so a 200 MiB body without a token costs nothing.
+ *  - Wrong tokens count per address (accounts/limits.ts TOKEN): an address
+ *    flooding them is answered 429 rate_limited before any check.
  *  - Every body has a deadline: BODY_GRACE_SEC plus its length (or the route's
  *    bodyLimit when the length is not declared) at BODY_MIN_RATE bytes/s. A
  *    sender slower than that (slow-loris) has its connection destroyed; its
@@ -15,7 +17,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API, API_AUTH, type ApiAuth, type ApiName } from '../../protocol/api.js';
 import { BODY_MIN_RATE, JSON_BODY } from '../../protocol/limits.js';
-import { requireDevice } from '../accounts/auth.js';
+import { AppError } from '../../platform/errors.js';
+import { bearer, requireDevice } from '../accounts/auth.js';
+import { rateLimited } from '../accounts/limits.js';
 import type { ServerContext } from './context.js';
 
 function hasBody(req: FastifyRequest): boolean {
@@ -34,9 +38,19 @@ export function installGuard(app: FastifyInstance, ctx: ServerContext): void {
   app.addHook('onRequest', async (req, reply) => {
     const who = auth.get(`${req.method} ${req.routeOptions.url}`);
     if (!who || who === 'none') return;
+    const limiter = ctx.store.webAuth.limiter;
+    const presented = bearer(req) !== undefined;
     try {
-      if (who === 'device') requireDevice(ctx.store.registry, req);
-      else ctx.store.admin.requireAdmin(req);
+      const v = presented ? limiter.checkToken(req.ip) : { allow: true as const };
+      if (!v.allow) throw rateLimited(v, 'wrong tokens');
+      try {
+        if (who === 'device') requireDevice(ctx.store.registry, req);
+        else ctx.store.admin.requireAdmin(req);
+      } catch (e) {
+        // Only a wrong secret counts (not a missing one, nor a disabled laptop's right one).
+        if (presented && e instanceof AppError && e.code === 'unauthorized') limiter.failToken(req.ip);
+        throw e;
+      }
     } catch (e) {
       if (hasBody(req)) reply.header('connection', 'close');
       throw e;

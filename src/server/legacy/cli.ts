@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { action, EXIT, ExitError, printJson } from '../../platform/cli-util.js';
-import { isSerial } from '../../protocol/names.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import type { ServerConfig } from '../config.js';
 import { newToken } from '../accounts/registry.js';
 import { Store } from '../store/store.js';
@@ -138,8 +138,9 @@ Put the token in the laptop's <profile>/ds-backup/config.json ({"server","serial
 so the native agent can list and restore the laptop's backups.`,
     )
     .action(
-      action((serial: string, opts: Opts) => {
-        if (!isSerial(serial)) throw new ExitError(EXIT.usage, `${serial} is not a serial number`);
+      action((given: string, opts: Opts) => {
+        const serial = canonicalSerial(given);
+        if (!serial) throw new ExitError(EXIT.usage, `${given} is not a serial number`);
         const store = new Store(config(opts).root);
         try {
           const rec = store.registry.readRecord(serial);

@@ -18,7 +18,7 @@
 import { existsSync, lstatSync, readdirSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { isSerial } from '../../protocol/names.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import type { ServerContext } from '../http/context.js';
 import { ingestFolders, legacySources } from './folder-ingest.js';
 import { releaseLegacyLease } from './routes.js';
@@ -44,13 +44,14 @@ export function judgeFlag(
       ? { ok: false, reason: 'temp file', keep: true }
       : { ok: false, reason: 'stale temp file' };
   if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
-  if (!isSerial(name)) return { ok: false, reason: 'name is not a serial number' };
-  const account = accounts[name];
-  if (!account || !known(name))
+  const sn = canonicalSerial(name);
+  if (!sn) return { ok: false, reason: 'name is not a serial number' };
+  const account = accounts[sn];
+  if (!account || !known(sn))
     return { ok: false, reason: 'no registered laptop with a legacy account has this serial' };
   if (st.uid !== account.uid)
     return { ok: false, reason: `owned by uid ${st.uid}, not by ${account.user} (${account.uid})` };
-  return { ok: true, serial: name, account };
+  return { ok: true, serial: sn, account };
 }
 
 export class CompletionWatcher {

@@ -27,7 +27,7 @@
  * `error` (Sugar shows it), not a fault.
  */
 import { AppError } from '../../platform/errors.js';
-import { isSerial } from '../../protocol/names.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import type { DeviceRecord, Registry } from '../accounts/registry.js';
 
 const KEY_TYPES =
@@ -87,11 +87,12 @@ function hasControl(s: string): boolean {
 export function checkRegistration(params: string[]): LegacyRegistration {
   if (params.length !== 4)
     throw new AppError('bad_request', `register takes 4 params (sn, nick, uuid, pubkey), got ${params.length}`);
-  const [serial, nickname, uuid, key] = params;
-  if (!isSerial(serial))
+  const [given, nickname, uuid, key] = params;
+  const serial = canonicalSerial(given);
+  if (!serial)
     throw new AppError(
       'bad_request',
-      `serial ${JSON.stringify(String(serial).slice(0, 40))} is not a laptop serial number`,
+      `serial ${JSON.stringify(String(given).slice(0, 40))} is not a laptop serial number`,
     );
   if (nickname.length > 200) throw new AppError('bad_request', 'nickname too long');
   if (uuid.length > 200 || hasControl(uuid)) throw new AppError('bad_request', 'bad uuid');

@@ -21,7 +21,6 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../platform/errors.js';
-import { isSerial } from '../../protocol/names.js';
 import { SESSION_MARK } from './command-policy.js';
 import type { ServerContext } from '../http/context.js';
 import { checkRegistration, registerLegacy } from './registration.js';
@@ -119,8 +118,8 @@ export function legacyRoutes(app: FastifyInstance, ctx: ServerContext): void {
       schema: { params: { type: 'object', required: ['sn'], properties: { sn: { type: 'string', maxLength: 200 } } } },
     },
     async (req, reply) => {
-      const sn = req.params.sn;
-      const dev = isSerial(sn) ? ctx.store.registry.bySerial(sn) : undefined;
+      const dev = ctx.store.registry.bySerial(req.params.sn); // any case: the canonical laptop
+      const sn = dev?.serial ?? '';
       // Only a laptop registered through Sugar with its key: a native laptop (or none) gets no slot here.
       if (!dev || dev.disabled || !dev.pubkey) return reply.status(403).type('text/plain').send('Forbidden\n');
       keepStartedSessions(ctx);

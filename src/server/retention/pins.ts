@@ -142,6 +142,7 @@ export class Pins {
   pinSnapshot(accountId: number, serial: string, name: string, now = Date.now()): Pin {
     const s = accountSnapshot(this.store.db, accountId, serial, name);
     if (!s) throw new AppError('not_found', `no snapshot ${serial}/${name} in your backups`);
+    serial = s.serial; // the canonical form (a web form's or URL's may differ in case)
     const dup = this.list(accountId).find((p) => p.kind === 'snapshot' && p.serial === serial && p.snapshot === name);
     if (dup) return dup;
     return this.add(accountId, {

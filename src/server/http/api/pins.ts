@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
-import { SERIAL_RE, SNAPSHOT_NAME_RE } from '../../../protocol/names.js';
+import { canonicalSerial, SERIAL_RE, SNAPSHOT_NAME_RE } from '../../../protocol/names.js';
 import type { PinsAnswer, PinView } from '../../../protocol/api-types.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
@@ -66,7 +66,7 @@ export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const b = req.body;
       if (Boolean(b.snapshot) === Boolean(b.entry)) throw new AppError('bad_request', 'give either snapshot or entry');
       const pin = b.snapshot
-        ? pins.pinSnapshot(dev.account_id, b.serial ?? dev.serial, b.snapshot)
+        ? pins.pinSnapshot(dev.account_id, canonicalSerial(b.serial) ?? dev.serial, b.snapshot)
         : pins.pinEntry(dev.account_id, b.entry!, b.version);
       req.log.info({ serial: dev.serial, pin: pin.id, kind: pin.kind }, 'pinned');
       return reply.status(201).send(pinView(pin));

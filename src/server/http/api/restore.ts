@@ -16,7 +16,7 @@ import { API } from '../../../protocol/api.js';
 import type { EntryView, SnapshotsAnswer, SnapshotView, TreesAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
 import { FETCH_BODY, FETCH_IDS_MAX } from '../../../protocol/limits.js';
-import { isSerial, isSnapshotName } from '../../../protocol/names.js';
+import { canonicalSerial, isSnapshotName } from '../../../protocol/names.js';
 import { requireDevice } from '../../accounts/auth.js';
 import type { EntryRow, SnapshotRow } from '../../catalog/catalog.js';
 import { accountSnapshot, accountSnapshots } from '../../catalog/snapshots.js';
@@ -83,8 +83,9 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get<{ Params: { serial: string; name: string } }>(API.snapshotEntries.url, async (req) => {
     const dev = requireDevice(store.registry, req);
-    const { serial, name } = req.params;
-    if (!isSerial(serial) || !isSnapshotName(name)) throw new AppError('bad_request', 'bad snapshot reference');
+    const { name } = req.params;
+    const serial = canonicalSerial(req.params.serial);
+    if (!serial || !isSnapshotName(name)) throw new AppError('bad_request', 'bad snapshot reference');
     const snap = accountSnapshot(store.db, dev.account_id, serial, name);
     if (!snap) throw new AppError('not_found', `no snapshot ${serial}/${name} in your backups`);
     const rows = entriesAtSnapshot(store.db, snap);

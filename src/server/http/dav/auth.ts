@@ -8,6 +8,9 @@
  * the secret. A request without credentials is not a failure: clients first
  * ask without, and send them after the 401 challenge.
  *
+ * The limits are accounts/limits.ts's (per address and per account: a
+ * guesser is slowed, the owner elsewhere is not).
+ *
  * Basic sends the secret in clear text, so plain HTTP is refused (403)
  * unless the server runs with --dav-allow-http (a LAN without TLS). A
  * request counts as https when the connection is TLS, or when it comes from
@@ -18,7 +21,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { isSerial } from '../../../protocol/names.js';
+import { canonicalSerial } from '../../../protocol/names.js';
+import { retryAfterSec } from '../../accounts/limits.js';
 import type { Store } from '../../store/store.js';
 import type { Viewer } from './tree.js';
 
@@ -64,24 +68,23 @@ export class DavAuth {
     if (!cred || cred.user.length > 64 || cred.pass.length > 1000)
       return { ok: false, status: 401, message: 'sign in with your serial number and restore PIN' };
     const isAdmin = cred.user.toLowerCase() === 'admin';
-    const serial = cred.user.trim().toUpperCase();
-    const keys = [`ip:${req.ip}`, isAdmin ? 'sn:(admin)' : `sn:${serial}`];
-    const limiter = this.store.webAuth.limiter;
-    const d = limiter.check(keys);
-    if (!d.allow)
+    const serial = canonicalSerial(cred.user) ?? '';
+    let viewer: Viewer | null = null;
+    const r = this.store.webAuth.limiter.attempt(req.ip, isAdmin ? 'admin' : serial, () => {
+      viewer = isAdmin ? this.admin(cred.pass) : this.student(serial, cred.pass);
+      return viewer !== null;
+    });
+    if (r.result === 'limited')
       return {
         ok: false,
         status: 429,
         message: 'too many failed sign-ins; try again later',
-        retryAfterSec: Math.ceil(d.retryAfterMs / 1000),
+        retryAfterSec: retryAfterSec(r.verdict.retryAfterMs),
       };
-    const viewer = isAdmin ? this.admin(cred.pass) : this.student(serial, cred.pass);
     if (!viewer) {
-      limiter.fail(keys);
       req.log.warn({ user: cred.user, ip: req.ip }, 'webdav sign-in failed');
       return { ok: false, status: 401, message: 'wrong serial number or restore PIN' };
     }
-    limiter.succeed(keys[1]);
     return { ok: true, viewer };
   }
 
@@ -96,7 +99,7 @@ export class DavAuth {
   }
 
   private student(serial: string, pin: string): Viewer | null {
-    const dev = isSerial(serial) ? this.store.registry.bySerial(serial) : undefined;
+    const dev = serial ? this.store.registry.bySerial(serial) : undefined;
     if (!dev || dev.disabled || !this.store.restoreCodes.check(serial, pin)) return null;
     return { kind: 'student', serial: dev.serial, accountId: dev.account_id };
   }

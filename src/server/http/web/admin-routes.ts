@@ -18,7 +18,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
-import { isSerial } from '../../../protocol/names.js';
+import { canonicalSerial, isSerial } from '../../../protocol/names.js';
 import type { DeviceRow } from '../../catalog/catalog.js';
 import { accountSnapshots } from '../../catalog/snapshots.js';
 import { DashboardCatalog } from '../../catalog/web-dashboard.js';
@@ -261,8 +261,9 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    const newSerial = formString(req.body, 'newSerial', 64).replace(/\s+/g, '').toUpperCase();
-    const r = attachReplacement(kit.ctx, dev.serial, newSerial);
+    const typed = formString(req.body, 'newSerial', 64).replace(/\s+/g, '');
+    const r = attachReplacement(kit.ctx, dev.serial, typed);
+    const newSerial = canonicalSerial(typed) ?? typed;
     req.log.info({ serial: dev.serial, newSerial, r }, 'admin: replaced laptop');
     return reply.redirect(back(dev.serial, 'attached' in r ? 'attached' : 'approved', newSerial), 303);
   });
@@ -287,7 +288,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
     const dev = laptop(w, req.params.serial);
-    if (formString(req.body, 'confirm', 64).replace(/\s+/g, '').toUpperCase() !== dev.serial)
+    if (canonicalSerial(formString(req.body, 'confirm', 64).replace(/\s+/g, '')) !== dev.serial)
       return reply.redirect(`/ui/admin/laptops/${dev.serial}/delete?wrong=1`, 303);
     const serials = await deleteAccount(store, dev.account_id);
     for (const sn of serials) dash.forget(sn);

@@ -3,29 +3,59 @@
  *
  *   GET  /ui/login            serial + restore code form (?next=page asked for, ?ended=1 the session ended)
  *   POST /ui/login            → session for the laptop's account, then the page asked for
- *   GET  /ui/link/:token      one-time link from `ds-backup restore --web` → session
+ *   GET  /ui/link/:token      one-time link from `ds-backup restore --web` → session; signed in to
+ *                             another account: a page asking first (the link stays unused)
+ *   POST /ui/link/:token      the answer "yes, switch" (CSRF) → session, 303 to the laptop's page
  *   GET  /ui/admin/login      admin password form (says how to set one if none)
  *   POST /ui/admin/login      → admin session
  *   POST /ui/logout           ends the session
  *
  * Sign-in forms carry the CSRF token of a short anonymous session; a
  * successful sign-in always starts a new session id (no fixation). Failed
- * attempts count per IP and per serial (rate-limit.ts); past the limit the
- * form answers 429 without checking the secret. A code typed with spaces
+ * attempts count per address and per account (accounts/limits.ts: a guesser
+ * is slowed, the owner elsewhere is not); past a limit the form answers 429
+ * with Retry-After without checking the secret (guarded(), the one preamble). A code typed with spaces
  * or dashes ("123 456") is accepted; an empty form says what is missing
  * (400, not counted as a failed attempt). `next` is followed only when it
  * is a page of the signed-in account (kit.safeNext).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isSerial } from '../../../protocol/names.js';
+import { canonicalSerial } from '../../../protocol/names.js';
+import { retryAfterSec } from '../../accounts/limits.js';
+import type { DeviceRow } from '../../catalog/catalog.js';
 import { html } from './html.js';
 import { formString, safeNext, type WebKit, type WebReq } from './kit.js';
-
-const tooMany = (w: WebReq, ms: number) => w.t('tooManyAttempts', { minutes: Math.ceil(ms / 60_000) });
 
 export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
   const { store } = kit.ctx;
   const limiter = kit.auth.limiter;
+
+  /**
+   * The one sign-in preamble: the limits (accounts/limits.ts) for this
+   * address and account, then the secret. Limited: the form again with 429
+   * and Retry-After (the secret not even looked at); wrong: 401. Returns
+   * null when the secret was right.
+   */
+  const guarded = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    w: WebReq,
+    account: string,
+    verify: () => boolean,
+    form: (msg: string, status: number) => FastifyReply,
+    wrong: 'badLogin' | 'badPassword' | 'linkExpired',
+  ): FastifyReply | null => {
+    const r = limiter.attempt(req.ip, account, verify);
+    if (r.result === 'ok') return null;
+    if (r.result === 'limited') {
+      const sec = retryAfterSec(r.verdict.retryAfterMs);
+      req.log.warn({ account, ip: req.ip, reason: r.verdict.reason }, 'web sign-in rate-limited');
+      reply.header('Retry-After', String(sec));
+      return form(w.t('tooManyAttempts', { minutes: Math.ceil(sec / 60) }), 429);
+    }
+    req.log.warn({ account, ip: req.ip }, 'web sign-in failed');
+    return form(w.t(wrong), 401);
+  };
 
   const nextOf = (v: unknown) => (typeof v === 'string' ? v.slice(0, 500) : '');
   const studentForm = (
@@ -106,30 +136,73 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
   app.post<{ Body: Record<string, unknown> }>('/login', async (req, reply) => {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
-    const serial = formString(req.body, 'serial', 64).replace(/\s+/g, '').toUpperCase();
+    const typed = formString(req.body, 'serial', 64).replace(/\s+/g, '');
+    const serial = canonicalSerial(typed) ?? typed.toUpperCase();
     // `pin`: the field's name before the rename (a page loaded before an upgrade).
     const code = (formString(req.body, 'restoreCode', 32) || formString(req.body, 'pin', 32)).replace(/[\s-]+/g, '');
     const next = nextOf(formString(req.body, 'next', 500));
     if (!serial || !code) return studentForm(req, reply, w, w.t(serial ? 'needCode' : 'needSerial'), 400, serial, next);
-    const keys = [`ip:${req.ip}`, `sn:${serial}`];
-    const d = limiter.check(keys);
-    if (!d.allow) return studentForm(req, reply, w, tooMany(w, d.retryAfterMs), 429, serial, next);
-    const dev = isSerial(serial) ? store.registry.bySerial(serial) : undefined;
-    if (!dev || dev.disabled || !store.restoreCodes.check(serial, code)) {
-      limiter.fail(keys);
-      req.log.warn({ serial, ip: req.ip }, 'web sign-in failed');
-      return studentForm(req, reply, w, w.t('badLogin'), 401, serial, next);
-    }
-    limiter.succeed(`sn:${serial}`);
-    return start(req, reply, w, 'student', dev.account_id, dev.serial, next);
+    const dev = store.registry.bySerial(serial);
+    const refused = guarded(
+      req,
+      reply,
+      w,
+      serial,
+      () => Boolean(dev && !dev.disabled && store.restoreCodes.check(dev.serial, code)),
+      (msg, status) => studentForm(req, reply, w, msg, status, serial, next),
+      'badLogin',
+    );
+    return refused ?? start(req, reply, w, 'student', dev!.account_id, dev!.serial, next);
   });
 
+  /**
+   * The laptop of a one-time link (consumed or only looked at), under the
+   * limits of the address (a link belongs to no account until it is right);
+   * otherwise the sign-in form with the reason.
+   */
+  const linkDevice = (req: FastifyRequest, reply: FastifyReply, w: WebReq, consume: boolean) => {
+    const token = req.params as { token: string };
+    let dev: DeviceRow | undefined;
+    const refused = guarded(
+      req,
+      reply,
+      w,
+      '',
+      () => {
+        const serial = consume ? kit.auth.consumeLink(token.token) : kit.auth.peekLink(token.token);
+        dev = serial ? store.registry.bySerial(serial) : undefined;
+        return Boolean(dev && !dev.disabled);
+      },
+      (msg, status) => studentForm(req, reply, w, msg, status),
+      'linkExpired',
+    );
+    return refused ?? (dev as DeviceRow);
+  };
+
+  // Signed in to another account (or as the admin): ask before switching (issue #16 §9).
   app.get<{ Params: { token: string } }>('/link/:token', async (req, reply) => {
     const w = kit.req(req);
-    const serial = kit.auth.consumeLink(req.params.token);
-    const dev = serial ? store.registry.bySerial(serial) : undefined;
-    if (!dev || dev.disabled) return studentForm(req, reply, w, w.t('linkExpired'), 401);
-    return start(req, reply, w, 'student', dev.account_id, dev.serial);
+    const dev = linkDevice(req, reply, w, false);
+    if (!('account_id' in dev)) return dev;
+    const s = w.session;
+    if (s && s.kind !== 'anon' && (s.kind === 'admin' || s.accountId !== dev.account_id)) {
+      const vars = { current: s.kind === 'admin' ? w.t('theAdmin') : (s.serial ?? ''), serial: dev.serial };
+      const body = html`<p class="msg">${w.t('switchAsk', vars)}</p>
+        <form method="post" action="/ui/link/${req.params.token}">
+          ${kit.csrfField(w)}<button type="submit">${w.t('switchYes', vars)}</button>
+          <a class="button light" href="/">${w.t('cancel')}</a>
+        </form>`;
+      return kit.send(reply, w, w.t('switchTitle'), body, kit.nav(w));
+    }
+    const used = linkDevice(req, reply, w, true);
+    return 'account_id' in used ? start(req, reply, w, 'student', used.account_id, used.serial) : used;
+  });
+
+  app.post<{ Params: { token: string }; Body: Record<string, unknown> }>('/link/:token', async (req, reply) => {
+    const w = kit.req(req);
+    kit.checkCsrf(w, req.body);
+    const dev = linkDevice(req, reply, w, true);
+    return 'account_id' in dev ? start(req, reply, w, 'student', dev.account_id, dev.serial) : dev;
   });
 
   const adminForm = (req: FastifyRequest, reply: FastifyReply, w: WebReq, msg = '', status = 200, next = '') => {
@@ -162,19 +235,19 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
   app.post<{ Body: Record<string, unknown> }>('/admin/login', async (req, reply) => {
     const w = kit.req(req);
     kit.checkCsrf(w, req.body);
-    const keys = [`ip:${req.ip}`, 'sn:(admin)'];
     const next = nextOf(formString(req.body, 'next', 500));
     const password = formString(req.body, 'password', 1000);
     if (!password) return adminForm(req, reply, w, w.t('needPassword'), 400, next);
-    const d = limiter.check(keys);
-    if (!d.allow) return adminForm(req, reply, w, tooMany(w, d.retryAfterMs), 429, next);
-    if (!store.admin.checkPassword(password)) {
-      limiter.fail(keys);
-      req.log.warn({ ip: req.ip }, 'admin sign-in failed');
-      return adminForm(req, reply, w, w.t('badPassword'), 401, next);
-    }
-    limiter.succeed('sn:(admin)');
-    return start(req, reply, w, 'admin', null, null, next);
+    const refused = guarded(
+      req,
+      reply,
+      w,
+      'admin',
+      () => store.admin.checkPassword(password),
+      (msg, status) => adminForm(req, reply, w, msg, status, next),
+      'badPassword',
+    );
+    return refused ?? start(req, reply, w, 'admin', null, null, next);
   });
 
   app.post<{ Body: Record<string, unknown> }>('/logout', async (req, reply) => {

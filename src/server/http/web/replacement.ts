@@ -11,20 +11,22 @@
  *    registered yet gets an approval for its registration.
  */
 import { AppError } from '../../../platform/errors.js';
-import { isSerial } from '../../../protocol/names.js';
+import { canonicalSerial } from '../../../protocol/names.js';
 import type { ServerContext } from '../context.js';
+import { rateLimited } from '../../accounts/limits.js';
 import { snapshotCount } from '../../catalog/snapshots.js';
 
 export function replacementAccount(
   ctx: ServerContext,
   serial: string,
-  oldSerial: string,
+  replaces: string,
   restoreCode: string,
   ip: string,
 ): string {
   const { registry, webAuth } = ctx.store;
-  if (!isSerial(oldSerial) || oldSerial === serial)
-    throw new AppError('bad_request', `--replaces ${oldSerial} is not another laptop's serial number`);
+  const oldSerial = canonicalSerial(replaces);
+  if (!oldSerial || oldSerial === serial)
+    throw new AppError('bad_request', `--replaces ${replaces} is not another laptop's serial number`);
   const account = registry.accountOf(oldSerial);
   if (!account || !registry.bySerial(oldSerial))
     throw new AppError('not_found', `laptop ${oldSerial} is not registered on this server`);
@@ -34,15 +36,9 @@ export function replacementAccount(
       `serial ${serial} is already registered; ask the administrator to attach it to ${oldSerial}`,
     );
   if (ctx.store.replacements.take(serial, oldSerial)) return account;
-  const keys = [`ip:${ip}`, `sn:${oldSerial}`];
-  const d = webAuth.limiter.check(keys);
-  if (!d.allow)
-    throw new AppError(
-      'rate_limited',
-      `too many wrong restore codes; retry in ${Math.ceil(d.retryAfterMs / 60_000)} minutes`,
-    );
-  if (!restoreCode || !ctx.store.restoreCodes.check(oldSerial, restoreCode)) {
-    webAuth.limiter.fail(keys);
+  const r = webAuth.limiter.attempt(ip, oldSerial, () => ctx.store.restoreCodes.check(oldSerial, restoreCode));
+  if (r.result === 'limited') throw rateLimited(r.verdict, 'wrong restore codes');
+  if (r.result === 'wrong') {
     throw new AppError(
       'forbidden',
       `wrong restore code for ${oldSerial}; give --old-restore-code (ds-backup status on the old laptop shows it) or ask the administrator to approve the replacement`,
@@ -53,10 +49,11 @@ export function replacementAccount(
 
 export type AttachResult = { attached: true } | { approved: true };
 
-export function attachReplacement(ctx: ServerContext, oldSerial: string, newSerial: string): AttachResult {
+export function attachReplacement(ctx: ServerContext, oldSerial: string, typed: string): AttachResult {
   const { registry, db } = ctx.store;
-  if (!isSerial(newSerial) || newSerial === oldSerial)
-    throw new AppError('bad_request', `${newSerial} is not another laptop's serial number`);
+  const newSerial = canonicalSerial(typed);
+  if (!newSerial || newSerial === oldSerial)
+    throw new AppError('bad_request', `${typed} is not another laptop's serial number`);
   const account = registry.accountOf(oldSerial);
   if (!account) throw new AppError('not_found', `laptop ${oldSerial} is not registered`);
   const dev = registry.bySerial(newSerial);

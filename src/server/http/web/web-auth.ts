@@ -12,9 +12,16 @@
  * (accounts/restore-codes.ts, accounts/replacements.ts), not here.
  */
 import type { Catalog } from '../../catalog/catalog.js';
-import { consumeLink, deleteSession, insertLink, insertSession, sessionByHash } from '../../catalog/web-sessions.js';
+import {
+  consumeLink,
+  peekLink,
+  deleteSession,
+  insertLink,
+  insertSession,
+  sessionByHash,
+} from '../../catalog/web-sessions.js';
 import { hashToken, newSecret } from '../../accounts/tokens.js';
-import { LoginLimiter } from './rate-limit.js';
+import { SecretLimiter } from '../../accounts/limits.js';
 
 export const SESSION_MS = 8 * 3600_000;
 export const LINK_MS = 5 * 60_000;
@@ -28,14 +35,14 @@ export interface Session {
 }
 
 export class WebAuth {
-  /** Failed sign-ins and restore-code checks, per IP and per serial. */
-  readonly limiter: LoginLimiter;
+  /** Failed secret checks per address and per account (accounts/limits.ts). */
+  readonly limiter: SecretLimiter;
 
   constructor(
     private readonly db: Catalog,
     private readonly now: () => number = Date.now,
   ) {
-    this.limiter = new LoginLimiter(now);
+    this.limiter = new SecretLimiter(now);
   }
 
   createSession(
@@ -75,6 +82,12 @@ export class WebAuth {
     const expiresAt = this.now() + LINK_MS;
     insertLink(this.db, hashToken(token), serial, expiresAt, this.now());
     return { token, expiresAt };
+  }
+
+  /** The serial of a live, unused link token (not consumed), or null. */
+  peekLink(token: string): string | null {
+    if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return null;
+    return peekLink(this.db, hashToken(token), this.now());
   }
 
   /** Consumes a link token; returns its serial, or null when unknown, used or expired. */

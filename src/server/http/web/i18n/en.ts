@@ -22,6 +22,11 @@ export const en = {
   needPassword: 'Type the password.',
   badLogin: 'That serial number and restore code do not go together. Check them and try again.',
   tooManyAttempts: 'Too many tries. Wait {minutes} minutes and try again.',
+  switchTitle: 'Switch laptop?',
+  switchAsk:
+    'You are signed in as {current}. This link opens the backups of laptop {serial}. Sign out of {current} and open {serial}?',
+  switchYes: 'Yes, open {serial}',
+  theAdmin: 'the administrator',
   linkExpired:
     'This sign-in link was already used or is too old. Ask for a new one, or sign in with your restore code.',
   sessionExpired: 'You were signed out because you were away for a long time. Please sign in again.',

@@ -21,6 +21,11 @@ export const es: Messages = {
   needPassword: 'Escribe la contraseña.',
   badLogin: 'Ese número de serie y ese código no van juntos. Revísalos e inténtalo otra vez.',
   tooManyAttempts: 'Demasiados intentos. Espera {minutes} minutos e inténtalo de nuevo.',
+  switchTitle: '¿Cambiar de laptop?',
+  switchAsk:
+    'Entraste como {current}. Este enlace abre las copias de la laptop {serial}. ¿Salir de {current} y abrir {serial}?',
+  switchYes: 'Sí, abrir {serial}',
+  theAdmin: 'el administrador',
   linkExpired: 'Este enlace ya se usó o es muy viejo. Pide uno nuevo, o entra con tu código de restauración.',
   sessionExpired: 'Se cerró tu sesión porque pasó mucho tiempo. Vuelve a entrar, por favor.',
   badCsrf: 'Este formulario es muy viejo. Vuelve atrás, recarga la página e inténtalo otra vez.',

@@ -20,6 +20,11 @@ export const fr: Messages = {
   needPassword: 'Tape le mot de passe.',
   badLogin: 'Ce numéro de série et ce code ne vont pas ensemble. Vérifie-les et essaie encore.',
   tooManyAttempts: 'Trop d’essais. Attends {minutes} minutes et essaie encore.',
+  switchTitle: 'Changer d’ordinateur ?',
+  switchAsk:
+    'Tu es connecté comme {current}. Ce lien ouvre les sauvegardes de l’ordinateur {serial}. Quitter {current} et ouvrir {serial} ?',
+  switchYes: 'Oui, ouvrir {serial}',
+  theAdmin: 'l’administrateur',
   linkExpired:
     'Ce lien a déjà servi ou il est trop vieux. Demandes-en un nouveau, ou entre avec ton code de restauration.',
   sessionExpired: 'Tu as été déconnecté parce que tu es parti longtemps. Entre de nouveau, s’il te plaît.',

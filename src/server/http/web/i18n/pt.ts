@@ -20,6 +20,11 @@ export const pt: Messages = {
   needPassword: 'Digite a senha.',
   badLogin: 'Esse número de série e esse código não combinam. Confira e tente de novo.',
   tooManyAttempts: 'Tentativas demais. Espere {minutes} minutos e tente de novo.',
+  switchTitle: 'Trocar de laptop?',
+  switchAsk:
+    'Você entrou como {current}. Este link abre as cópias do laptop {serial}. Sair de {current} e abrir {serial}?',
+  switchYes: 'Sim, abrir {serial}',
+  theAdmin: 'o administrador',
   linkExpired: 'Este link já foi usado ou está velho. Peça um novo, ou entre com o seu código de restauração.',
   sessionExpired: 'Você saiu porque ficou muito tempo sem usar. Entre de novo, por favor.',
   badCsrf: 'Este formulário está velho. Volte, recarregue a página e tente de novo.',
