@@ -55,7 +55,7 @@ describe('decide() (pure)', () => {
       (decide(p, { active: 9, load1: 1, diskUsedPct: 50, held: 1 }, 0) as { reason: string }).reason,
       'priority',
     );
-    assert.deepEqual(decide(p, { active: 9, load1: 5, diskUsedPct: 90 }, 0), { grant: true });
+    assert.deepEqual(decide(p, { active: 9, load1: p.loadLimit, diskUsedPct: 90 }, 0), { grant: true });
     assert.deepEqual(decide(p, { active: 8, load1: 1, diskUsedPct: 50, held: 1 }, 0), { grant: true });
   });
 
@@ -177,7 +177,7 @@ describe('Admission (fake clock)', () => {
       c.now,
       () => 0,
     );
-    assert.equal(refusal(() => a.request(1, 'A')).retryAfter, 120);
+    assert.equal(refusal(() => a.request(1, 'A', { lastSuccess: c.now() })).retryAfter, 120);
     sys = { load1: 0, diskUsedPct: 95 };
     // A disk over the limit is said as such (507 disk_full), not as a busy server.
     assert.equal(refusal(() => a.request(1, 'A'), 'disk_full').retryAfter, 1800);

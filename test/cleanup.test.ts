@@ -204,7 +204,7 @@ describe('cleanup on a real store', () => {
     const opts = { now: T0 + DAY, disk: noQuota, loadLimit: 5 };
     assert.deepEqual(await attemptCleanup(store, POLICY, { ...opts, load: () => 9 }), {
       ran: false,
-      reason: 'load 9.00 is above 5',
+      reason: 'load 9.00 per core is above 5',
     });
     const first = await attemptCleanup(store, POLICY, { ...opts, load: () => 0 });
     assert.ok(first.ran);

@@ -4,7 +4,7 @@
  * the cleanup's figures) — the one place that calls statfs.
  */
 import { statfsSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 
 export interface DiskUsage {
   usedPct: number;
@@ -45,6 +45,11 @@ export function diskFigures(path: string): {
 
 export function load1(): number {
   return loadavg()[0];
+}
+
+/** Cores the load average is shared by. */
+export function cores(): number {
+  return availableParallelism();
 }
 
 /** Is a process with this pid alive (ours or not)? */

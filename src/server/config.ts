@@ -13,6 +13,7 @@ export interface ServerConfig {
   port: number;
   maxConcurrent: number;
   leaseTimeoutSec: number;
+  /** Per core: backups (and the daily cleanup) wait while the 1-minute load ÷ cores is above it. */
   loadLimit: number;
   diskLimitPct: number;
   bandwidth: number;
@@ -66,6 +67,12 @@ export interface ServerConfig {
   davAllowHttp: boolean;
   /** GET /metrics: a Bearer token accepted besides admin tokens ('' = admin tokens only). */
   metricsToken: string;
+  /**
+   * Behind a reverse proxy: take the client's address from X-Forwarded-For (Fastify's trustProxy:
+   * true, or the proxy's address/CIDR list). Off by default: the header is then ignored, since a
+   * client could otherwise pick its own address and escape the per-address sign-in limits.
+   */
+  trustProxy: boolean | string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -74,7 +81,7 @@ export const DEFAULTS: ServerConfig = {
   port: 8080,
   maxConcurrent: 10,
   leaseTimeoutSec: 120,
-  loadLimit: 5,
+  loadLimit: 2,
   diskLimitPct: 90,
   bandwidth: 0,
   logLevel: 'info',
@@ -104,6 +111,7 @@ export const DEFAULTS: ServerConfig = {
   agentBundle: '',
   davAllowHttp: false,
   metricsToken: '',
+  trustProxy: false,
 };
 
 export function configPath(explicit?: string): string | null {

@@ -15,6 +15,9 @@
  * come back in a herd. The
  * typical lease length (EWMA of completed leases) scales Retry-After.
  *
+ * A high load (per core) refuses, but never a laptop whose last backup is
+ * days old (load-policy.ts).
+ *
  * The decision itself is the pure function `decide()` so it can be tested and
  * explained; the Admission class holds the live state and counts every
  * decision (GET /api/v1/status shows them).
@@ -23,10 +26,12 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../../platform/errors.js';
 import { slotsRetryAfter, WaitQueue } from './admission-queue.js';
 import { LatencyWindow } from './latency.js';
+import { loadVerdict } from './load-policy.js';
 
 export interface AdmissionPolicy {
   maxConcurrent: number;
   leaseTimeoutMs: number;
+  /** Per core: the 1-minute load average divided by the cores (load-policy.ts). */
   loadLimit: number;
   diskLimitPct: number;
 }
@@ -34,7 +39,7 @@ export interface AdmissionPolicy {
 export const DEFAULT_POLICY: AdmissionPolicy = {
   maxConcurrent: 10,
   leaseTimeoutMs: 120_000,
-  loadLimit: 5,
+  loadLimit: 2,
   diskLimitPct: 90,
 };
 /** Assumed lease length for decide() callers that do not say. */
@@ -58,6 +63,11 @@ export interface SystemState {
   position?: number;
   /** Typical lease length in seconds (default INITIAL_LEASE_S). */
   avgLeaseSec?: number;
+  /** Cores the load is shared by (default 1). */
+  cores?: number;
+  /** The asking laptop's last successful backup (ms; null = never; absent = now, i.e. not overdue). */
+  lastSuccess?: number | null;
+  now?: number;
 }
 
 export type RefuseReason = 'slots' | 'priority' | 'load' | 'disk';
@@ -72,7 +82,15 @@ export function decide(policy: AdmissionPolicy, s: SystemState, jitter: number):
   const spread = (base: number) => Math.round(base * (1 + jitter));
   const held = s.held ?? 0;
   if (s.diskUsedPct > policy.diskLimitPct) return { grant: false, reason: 'disk', retryAfter: spread(1800) };
-  if (s.load1 > policy.loadLimit) return { grant: false, reason: 'load', retryAfter: spread(120) };
+  const now = s.now ?? 0;
+  const load = loadVerdict({
+    load1: s.load1,
+    cores: s.cores ?? 1,
+    limitPerCore: policy.loadLimit,
+    lastSuccess: s.lastSuccess === undefined ? now : s.lastSuccess,
+    now,
+  });
+  if (!load.ok) return { grant: false, reason: 'load', retryAfter: spread(120) };
   if (s.active + held >= policy.maxConcurrent) {
     const retryAfter = slotsRetryAfter(
       s.position ?? held,
@@ -111,7 +129,7 @@ export class Admission {
 
   constructor(
     readonly policy: AdmissionPolicy,
-    private readonly system: () => { load1: number; diskUsedPct: number },
+    private readonly system: () => { load1: number; diskUsedPct: number; cores?: number },
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
   ) {
@@ -159,6 +177,8 @@ export class Admission {
       held: this.queue.heldFor(me),
       position: this.queue.position(me),
       avgLeaseSec: this.leaseEstimate(),
+      lastSuccess,
+      now: this.now(),
     };
     const d = decide(this.policy, s, this.random());
     if (!d.grant) {

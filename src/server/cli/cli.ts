@@ -15,6 +15,7 @@ import { action, configureProgram, intOption, printJson } from '../../platform/c
 import { buildServer } from '../http/app.js';
 import { configPath, loadConfig, type ServerConfig } from '../config.js';
 import { reindex, syncMissing } from '../catalog/reindex.js';
+import { canonicalizeFolders } from '../store/serial-folders.js';
 import { Store } from '../store/store.js';
 import { legacyCommands } from '../legacy/cli.js';
 import { startLegacy } from '../legacy/serve.js';
@@ -168,13 +169,19 @@ program
     action((opts: CommonOpts) => {
       const store = new Store(config(opts).root);
       const t = Date.now();
+      const folders = canonicalizeFolders(store.usersDir);
       const r = reindex(store);
       store.close();
-      if (opts.json) printJson({ ...r, seconds: (Date.now() - t) / 1000 });
+      if (opts.json) printJson({ ...r, folders, seconds: (Date.now() - t) / 1000 });
       else {
         process.stdout.write(
           `reindexed ${r.devices} laptops, ${r.snapshots} snapshots, ${r.entries} Journal entry versions in ${((Date.now() - t) / 1000).toFixed(1)} s\n`,
         );
+        for (const m of folders.renamed) process.stdout.write(`renamed users/${m.from} to users/${m.to}\n`);
+        for (const g of folders.collisions)
+          process.stdout.write(
+            `serial folders differing only by case, left alone: ${g.map((n) => `users/${n}`).join(' ')}\n`,
+          );
         for (const s of r.skipped) process.stdout.write(`skipped ${s}\n`);
       }
     }),

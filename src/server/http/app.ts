@@ -22,8 +22,10 @@ import { pinRoutes } from './api/pins.js';
 import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
 import { Store } from '../store/store.js';
+import { canonicalizeFolders } from '../store/serial-folders.js';
+import { reindex } from '../catalog/reindex.js';
 import { ensureReserve } from '../store/reserve.js';
-import { diskUsage, load1 } from '../../platform/system.js';
+import { cores, diskUsage, load1 } from '../../platform/system.js';
 import { webRoutes } from './web/index.js';
 import { agentDistRoutes } from './agent-dist/routes.js';
 import { davRoutes } from './dav/routes.js';
@@ -37,6 +39,9 @@ export interface BuiltServer {
 export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {}): BuiltServer {
   const store = new Store(config.root);
   store.repair();
+  // Folders of serials written before the canonical form (store/serial-folders.ts); the catalog follows.
+  const folders = canonicalizeFolders(store.usersDir);
+  if (folders.renamed.length || folders.rewritten.length) reindex(store);
   ensureReserve(store.root);
   const admission = new Admission(
     {
@@ -45,12 +50,14 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
       loadLimit: config.loadLimit,
       diskLimitPct: config.diskLimitPct,
     },
-    () => ({ load1: load1(), diskUsedPct: diskUsage(store.root).usedPct }),
+    () => ({ load1: load1(), cores: cores(), diskUsedPct: diskUsage(store.root).usedPct }),
   );
   const ctx: ServerContext = { store, admission, config, bandwidth: new TokenBucket(config.bandwidth) };
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: JSON_BODY,
+    // req.ip: the socket's address, or X-Forwarded-For's only when config trustProxy says so.
+    trustProxy: config.trustProxy,
     keepAliveTimeout: 65_000,
     // An idle socket closes; slow bodies are cut by the guard's body deadline.
     connectionTimeout: IDLE_SEC * 1000,
@@ -68,6 +75,12 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     }
   });
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+  if (folders.renamed.length) app.log.warn({ renamed: folders.renamed }, 'serial folders renamed to canonical form');
+  if (folders.collisions.length)
+    app.log.error(
+      { collisions: folders.collisions },
+      'serial folders differing only by case: left alone, not merged; an admin must decide which is the laptop',
+    );
   installErrorHandler(app);
   installGuard(app, ctx);
   const agentDist = agentDistRoutes(app, ctx);

@@ -8,8 +8,11 @@
  * the folder's name read as UTC, so the new snapshot has the very same
  * name. The per-serial hash cache makes the hard-linked unchanged files of
  * the next folder cost a stat each; identical content is stored once.
- * Idempotent: a folder whose snapshot name already exists is skipped, so a
- * second run adds nothing. A serial without a device record gets one (no
+ * Idempotent: a folder whose time a datastore snapshot of the laptop already
+ * has is skipped (datastoreTimes), so a second run adds nothing, whatever
+ * accepted name the folder has (`_HH:MM`, `_HH:MM:SS`, a serial in any case).
+ * Serials are canonical (folder shc123 → laptop SHC123); two folders
+ * differing only by case are reported as errors and not imported. A serial without a device record gets one (no
  * token, no key); a later XML-RPC registration from that laptop claims it
  * (registration.ts), a native laptop needs `ds-backup-server device token`.
  * `-latest` is pointed back at the newest snapshot; when an imported folder
@@ -18,7 +21,7 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSerial } from '../../protocol/names.js';
+import { canonicalSerial } from '../../protocol/names.js';
 import { DATASTORE_EXCLUDES } from '../../snapshot/scan.js';
 import type { DeviceRecord } from '../accounts/registry.js';
 import { reindex } from '../catalog/reindex.js';
@@ -36,17 +39,29 @@ export interface OldFolder {
   date: Date;
 }
 
-/** The dated datastore folders of an old /library/users, oldest first per serial. */
-export function findOldFolders(usersDir: string): { folders: OldFolder[]; ignored: string[] } {
+/**
+ * The dated datastore folders of an old /library/users, oldest first per
+ * serial (its canonical form: folder shc123 is laptop SHC123). Folders whose
+ * names differ only by case are not merged: they are reported in `collisions`
+ * and none of them is imported.
+ */
+export function findOldFolders(usersDir: string): { folders: OldFolder[]; ignored: string[]; collisions: string[] } {
   const folders: OldFolder[] = [];
   const ignored: string[] = [];
-  for (const serial of readdirSync(usersDir).sort()) {
-    const dir = join(usersDir, serial);
-    if (!lstatSync(dir).isDirectory()) continue;
-    if (!isSerial(serial)) {
-      ignored.push(`${serial}: not a serial number`);
+  const bySerial = new Map<string, string[]>();
+  for (const folder of readdirSync(usersDir).sort()) {
+    if (!lstatSync(join(usersDir, folder)).isDirectory()) continue;
+    const serial = canonicalSerial(folder);
+    if (!serial) ignored.push(`${folder}: not a serial number`);
+    else bySerial.set(serial, [...(bySerial.get(serial) ?? []), folder]);
+  }
+  const collisions: string[] = [];
+  for (const [serial, found] of bySerial) {
+    if (found.length > 1) {
+      collisions.push(`${found.join(', ')}: folders of one serial (${serial}) differing only by case; none imported`);
       continue;
     }
+    const dir = join(usersDir, found[0]);
     for (const name of readdirSync(dir).sort()) {
       const m = OLD_RE.exec(name);
       if (!m) continue;
@@ -54,15 +69,22 @@ export function findOldFolders(usersDir: string): { folders: OldFolder[]; ignore
       if (!lstatSync(path).isDirectory()) continue; // datastore-latest is a link
       const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x ?? 0));
       const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-      if (Number.isNaN(date.getTime()) || date.getUTCMonth() !== mo - 1) {
-        ignored.push(`${serial}/${name}: not a date`);
+      const same = [
+        date.getUTCMonth() + 1,
+        date.getUTCDate(),
+        date.getUTCHours(),
+        date.getUTCMinutes(),
+        date.getUTCSeconds(),
+      ];
+      if (Number.isNaN(date.getTime()) || same.join() !== [mo, d, h, mi, s].join()) {
+        ignored.push(`${found[0]}/${name}: not a date`);
         continue;
       }
       folders.push({ serial, name, path, date });
     }
   }
   folders.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : a.date.getTime() - b.date.getTime()));
-  return { folders, ignored };
+  return { folders, ignored, collisions };
 }
 
 export interface ImportResult {
@@ -106,6 +128,22 @@ function fixLatest(store: Store, serial: string): void {
   if (best) store.objects.sync?.setAlias(`users/${serial}`, 'datastore-latest', best.name);
 }
 
+/**
+ * When the laptop's datastore snapshots were taken: a folder whose time is
+ * here was imported already (its snapshot may carry another name: `_10:00:00`
+ * becomes `_10:00`), which makes a second run import nothing for every
+ * folder name OLD_RE accepts.
+ */
+function datastoreTimes(store: Store, serial: string): Set<number> {
+  const out = new Set<number>();
+  for (const name of listSnapshotNames(store.objects, serial)) {
+    if (!name.startsWith('datastore-')) continue;
+    const info = readSnapshot(store.objects, serial, name);
+    if (info) out.add(info.createdAt);
+  }
+  return out;
+}
+
 function newestCreatedAt(store: Store, serial: string): number {
   return newestJournalAt(store.db, serial);
 }
@@ -115,7 +153,7 @@ export async function importLegacy(
   usersDir: string,
   onProgress?: (done: number, total: number, what: string) => void,
 ): Promise<ImportResult> {
-  const { folders, ignored } = findOldFolders(usersDir);
+  const { folders, ignored, collisions } = findOldFolders(usersDir);
   const res: ImportResult = {
     serials: 0,
     devicesCreated: 0,
@@ -126,8 +164,9 @@ export async function importLegacy(
     copiedBytes: 0,
     reindexed: false,
     ignored,
-    errors: [],
+    errors: collisions,
   };
+  const imported = new Map<string, Set<number>>();
   const serials = new Set<string>();
   let needReindex = false;
   let done = 0;
@@ -135,11 +174,14 @@ export async function importLegacy(
     if (!serials.has(f.serial)) {
       serials.add(f.serial);
       if (ensureDevice(store, f.serial, f.date.getTime())) res.devicesCreated++;
+      imported.set(f.serial, datastoreTimes(store, f.serial));
     }
     onProgress?.(done, folders.length, `${f.serial}/${f.name}`);
-    if (listSnapshotNames(store.objects, f.serial).includes(f.name)) {
+    const times = imported.get(f.serial)!;
+    if (times.has(f.date.getTime())) {
       res.skipped++;
     } else {
+      times.add(f.date.getTime());
       try {
         if (newestCreatedAt(store, f.serial) > f.date.getTime()) needReindex = true;
         const device = store.registry.bySerial(f.serial)!;

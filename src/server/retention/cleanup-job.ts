@@ -13,7 +13,8 @@
 import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
+import { perCoreLoad } from '../admission/load-policy.js';
 import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import { runCleanup, type CleanupOptions, type CleanupPolicy, type CleanupReport } from './cleanup.js';
@@ -96,9 +97,9 @@ export async function attemptCleanup(store: Store, policy: CleanupPolicy, opts: 
   const today = dayOf(opts.now ?? Date.now());
   if (!opts.force && !opts.dryRun && lastRunDay(store) === today)
     return { ran: false, reason: `already done today (${today})` };
-  const load = (opts.load ?? (() => loadavg()[0]))();
+  const load = (opts.load ?? (() => perCoreLoad(loadavg()[0], availableParallelism())))();
   if (!opts.force && !opts.dryRun && load > opts.loadLimit)
-    return { ran: false, reason: `load ${load.toFixed(2)} is above ${opts.loadLimit}` };
+    return { ran: false, reason: `load ${load.toFixed(2)} per core is above ${opts.loadLimit}` };
   // A full disk: give back the reserve and every partial upload first, so the lock,
   // the catalog's journal and the report can be written (store/reserve.ts).
   if (!opts.dryRun && diskIsFull(store.root)) {
