@@ -19,6 +19,7 @@ import { AppError } from '../../platform/errors.js';
 import { bearer } from '../accounts/auth.js';
 import type { ServerContext } from '../http/context.js';
 import { safeEqual } from '../accounts/tokens.js';
+import { rateLimited } from '../accounts/limits.js';
 import { API, isEndpoint } from '../../protocol/api.js';
 import { ServerMetrics } from './metrics.js';
 
@@ -61,10 +62,20 @@ export function metricsRoutes(app: FastifyInstance, ctx: ServerContext, opts: { 
 
   app.get('/metrics', async (req, reply) => {
     const t = bearer(req);
-    const ok =
-      t !== undefined &&
-      ((ctx.config.metricsToken !== '' && safeEqual(t, ctx.config.metricsToken)) || ctx.store.admin.checkToken(t));
-    if (!ok) throw new AppError('unauthorized', 'GET /metrics needs an admin token or the metrics token (Bearer)');
+    // The metrics token is chosen by a person: limited like a password (accounts/limits.ts).
+    const r =
+      t === undefined
+        ? { result: 'wrong' as const }
+        : ctx.store.webAuth.limiter.attempt(
+            req.ip,
+            'metrics',
+            () =>
+              (ctx.config.metricsToken !== '' && safeEqual(t, ctx.config.metricsToken)) ||
+              ctx.store.admin.checkToken(t),
+          );
+    if (r.result === 'limited') throw rateLimited(r.verdict, 'wrong metrics tokens');
+    if (r.result === 'wrong')
+      throw new AppError('unauthorized', 'GET /metrics needs an admin token or the metrics token (Bearer)');
     const text = await m.registry.metrics();
     return reply.type(m.registry.contentType).header('Cache-Control', 'no-store').send(text);
   });
