@@ -161,7 +161,7 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
    * otherwise the sign-in form with the reason.
    */
   const linkDevice = (req: FastifyRequest, reply: FastifyReply, w: WebReq, consume: boolean) => {
-    const token = req.params as { token: string };
+    const { token } = req.params as { token: string };
     let dev: DeviceRow | undefined;
     const refused = guarded(
       req,
@@ -169,7 +169,7 @@ export function loginRoutes(app: FastifyInstance, kit: WebKit): void {
       w,
       '',
       () => {
-        const serial = consume ? kit.auth.consumeLink(token.token) : kit.auth.peekLink(token.token);
+        const serial = consume ? kit.auth.consumeLink(token) : kit.auth.peekLink(token);
         dev = serial ? store.registry.bySerial(serial) : undefined;
         return Boolean(dev && !dev.disabled);
       },
