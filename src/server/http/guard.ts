@@ -67,7 +67,7 @@ export function installGuard(app: FastifyInstance, ctx: ServerContext): void {
     const ms = (ctx.config.bodyGraceSec + bytes / minRate) * 1000;
     const timer = setTimeout(() => {
       req.log.warn({ url: req.url, ms }, 'request body too slow: connection closed');
-      req.raw.socket?.destroy();
+      req.raw.socket?.destroy?.();
     }, ms);
     timer.unref();
     const done = () => clearTimeout(timer);
