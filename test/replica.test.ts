@@ -99,7 +99,10 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
 
   const admin = srv.ctx.store.admin.newToken(); // (admin.json changes: made before the first run)
   // First replication: everything, encrypted.
-  const r1 = await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
+  const r1 = await serverCli(
+    ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+    s3.env,
+  );
   assert.equal(r1.code, 0, r1.stderr);
   const first = JSON.parse(r1.stdout) as { objects: number; records: number; bytes: number; keyCreated: boolean };
   assert.ok(first.keyCreated && first.objects > 50 && first.records >= 3 * 5, r1.stdout);
@@ -141,7 +144,17 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     const lb = await registered(schoolB.url, 'SHR00000B01', { seed: serials[0], entries: 12, documents: false });
     await backupJson(lb.profile);
     const rB = await serverCli(
-      ['replicate', '--root', schoolB.root, '--replica', REPLICA.replace('school-a', 'school-b'), '--json'],
+      [
+        'replicate',
+        '--now',
+        '--bandwidth',
+        '0',
+        '--root',
+        schoolB.root,
+        '--replica',
+        REPLICA.replace('school-a', 'school-b'),
+        '--json',
+      ],
       {
         ...s3.env,
         DSB_REPLICA_KEY: key,
@@ -172,12 +185,22 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
 
   // Incremental: nothing new → nothing sent; a lost sent log is rebuilt from a listing, still nothing sent.
   const r2 = JSON.parse(
-    (await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env)).stdout,
+    (
+      await serverCli(
+        ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+        s3.env,
+      )
+    ).stdout,
   );
   assert.deepEqual([r2.objects, r2.records], [0, 0]);
   rmSync(join(srv.root, 'replica'), { recursive: true });
   const r3 = JSON.parse(
-    (await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env)).stdout,
+    (
+      await serverCli(
+        ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+        s3.env,
+      )
+    ).stdout,
   );
   assert.equal(r3.listed, true);
   assert.equal(r3.objects, 0, 'content objects found by the listing are not sent again');
@@ -237,11 +260,17 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     assert.ok(changed.uploadedBlobs > 0 && changed.uploadedBytes < changed.bytes / 2, 'only new data is sent');
     // The rebuilt server replicates on: its first run lists, then a 1 % change sends only that.
     const env = { ...s3.env, DSB_REPLICA_KEY: key };
-    const after1 = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    const after1 = await serverCli(
+      ['replicate', '--now', '--bandwidth', '0', '--root', newRoot, '--replica', REPLICA, '--json'],
+      env,
+    );
     assert.equal(after1.code, 0, after1.stderr);
     mutateJournal(join(laptops[2].profile, 'datastore'), { seed: 'one-percent', fraction: 0.01 });
     const small = await backupJson(laptops[2].profile);
-    const inc = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    const inc = await serverCli(
+      ['replicate', '--now', '--bandwidth', '0', '--root', newRoot, '--replica', REPLICA, '--json'],
+      env,
+    );
     const daily = JSON.parse(inc.stdout) as { objects: number; listed: boolean; requests: number };
     t.diagnostic(`1 % change (${small.uploadedBlobs} blobs backed up): ${inc.stdout.replace(/\s+/g, ' ')}`);
     assert.equal(daily.listed, false);
