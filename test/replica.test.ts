@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { generateJournal, mutateJournal } from '../src/journal/gen/generator.js';
 import { TokenBucket } from '../src/server/admission/bandwidth.js';
+import { attemptReplica } from '../src/server/replica/daily.js';
 import { snapshotFolderKey } from '../src/server/store/object-store.js';
 import { Store } from '../src/server/store/store.js';
 import { buildServer } from '../src/server/http/app.js';
@@ -384,5 +385,18 @@ test('deletions wait for the grace; the night window; the cap paces the uploads;
   assert.equal((await listKeys('objects/')).length, contentBefore, 'content objects are never deleted');
   const again = await run('--now', '--at', '2027-04-03T12:00:00Z');
   assert.deepEqual([again.objects, again.records, again.deleted, again.graceHeld], [0, 0, 0, 0]);
+
+  // The daily job's step (inside serve): once per opening of the night window, local time.
+  const cfg = { ...DEFAULTS, root, replica: GRACE, replicaBandwidth: '0' };
+  const at = (d: number, h: number) => () => new Date(2027, 3, d, h, 0).getTime();
+  const noon = await attemptReplica(cfg, at(4, 14));
+  assert.equal(noon.ran, false);
+  assert.match(noon.ran ? '' : noon.reason, /outside the replication window/);
+  const night = await attemptReplica(cfg, at(4, 23));
+  assert.ok(night.ran && night.result.stopped === null && night.result.objects === 0);
+  const later = await attemptReplica(cfg, at(5, 2));
+  assert.match(later.ran ? '' : later.reason, /already replicated in this window/);
+  assert.equal((await attemptReplica(cfg, at(5, 23))).ran, true, 'the next night runs again');
+  assert.equal((await attemptReplica({ ...cfg, replica: '' }, at(6, 23))).ran, false);
   rmSync(root, { recursive: true, force: true });
 });
