@@ -99,6 +99,14 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
   );
 
   const admin = srv.ctx.store.admin.newToken(); // (admin.json changes: made before the first run)
+  srv.ctx.store.admin.setPassword('correct horse battery');
+  const dashboard = async (url: string, lang = 'en') => {
+    const c = new WebClient(url, lang);
+    const page = await c.text('/ui/admin/login');
+    const r = await c.post('/ui/admin/login', { _csrf: WebClient.csrf(page), password: 'correct horse battery' });
+    assert.equal(r.status, 303);
+    return /<p id="replica"[^>]*>([\s\S]*?)<\/p>/.exec(await c.text('/ui/admin'))?.[1].replace(/\s+/g, ' ') ?? '';
+  };
   // First replication: everything, encrypted.
   const r1 = await serverCli(
     ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
@@ -120,6 +128,11 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
   assert.equal(st.replica.pendingSnapshots, 0);
   assert.equal(st.replica.lagSec, 0);
   assert.ok(st.replica.lastSuccessAt);
+  assert.match(
+    await dashboard(srv.url),
+    /Every backup is in the off-site copy \(s3:\/\/school-replica\/district\/school-a\)\. Last copy: Today/,
+  );
+  assert.match(await dashboard(srv.url, 'pt'), /Todas as cópias estão na cópia externa/);
   const v = await serverCli(['verify', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
   assert.equal(v.code, 0, v.stderr);
   assert.equal((JSON.parse(v.stdout) as { checked: number }).checked, first.objects + first.records);
@@ -268,6 +281,12 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     assert.equal(after1.code, 0, after1.stderr);
     mutateJournal(join(laptops[2].profile, 'datastore'), { seed: 'one-percent', fraction: 0.01 });
     const small = await backupJson(laptops[2].profile);
+    // The lag: the new snapshot waits for the next run, on the dashboard and in the status.
+    const lagging = (await (
+      await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin}` } })
+    ).json()) as { replica: { pendingSnapshots: number; lagSec: number } };
+    assert.ok(lagging.replica.pendingSnapshots >= 1 && lagging.replica.lagSec >= 0);
+    assert.match(await dashboard(srv.url), /\d+ backups are not yet in the off-site copy .* the oldest was made/);
     const inc = await serverCli(
       ['replicate', '--now', '--bandwidth', '0', '--root', newRoot, '--replica', REPLICA, '--json'],
       env,
