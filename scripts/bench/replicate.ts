@@ -19,7 +19,9 @@
  * the two are counted the same way. ds-backup runs without its bandwidth cap
  * and outside-window check (--now --bandwidth 0); rclone runs with
  * --transfers 12 (ds-backup's 12 uploads in flight) and skips ds-backup's own
- * replica/ folder. Each run starts from empty buckets; figures are medians.
+ * replica/ folder and the store's reserve file (zeros kept for a full disk).
+ * The school's server keeps running (as in a school), its daily job included.
+ * Each run starts from empty buckets; figures are medians.
  */
 import { createServer, request, Agent, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
@@ -91,7 +93,14 @@ async function countingProxy(
   };
 }
 
-async function school(opts: ReplicateBenchOptions, tag: string, entries: number, shared?: boolean) {
+/** A school: its laptop's corpus backed up into a running server's store (closed at the end). */
+async function school(
+  opts: ReplicateBenchOptions,
+  tools: DsBackupTool[],
+  tag: string,
+  entries: number,
+  shared?: boolean,
+) {
   const profile = join(opts.work, 'corpus', tag);
   rmSync(profile, { recursive: true, force: true });
   const s = writeProfile(profile, {
@@ -105,7 +114,7 @@ async function school(opts: ReplicateBenchOptions, tag: string, entries: number,
   await tool.reset();
   await tool.prepare(laptop);
   await tool.backup(laptop);
-  await tool.close(); // no server (and no daily job) touches the store while it is copied
+  tools.push(tool);
   opts.log(`school ${tag}: ${s.entries.length} entries, ${s.files} files, ${(s.bytes / 1e6).toFixed(0)} MB backed up`);
   return {
     laptop,
@@ -156,7 +165,19 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
     proxy.take();
     const { sample } = await timed(
       'rclone',
-      ['sync', store, target, '--transfers', '12', '--exclude', '/replica/**', '--exclude', '/replica-key'],
+      [
+        'sync',
+        store,
+        target,
+        '--transfers',
+        '12',
+        '--exclude',
+        '/replica/**',
+        '--exclude',
+        '/replica-key',
+        '--exclude',
+        '/reserve',
+      ],
       { env: rcloneEnv },
     );
     return { wall: sample.wall, ...proxy.take() };
@@ -170,8 +191,9 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
     daily: { ds: [], rclone: [] },
     schools: [],
   };
+  const tools: DsBackupTool[] = [];
   try {
-    const a = await school(opts, 'school', opts.entries);
+    const a = await school(opts, tools, 'school', opts.entries);
     res.corpus = a.info;
     for (let rep = 0; rep < opts.runs; rep++) {
       rmSync(join(a.store, 'replica'), { recursive: true, force: true });
@@ -185,9 +207,7 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
         show(`first #${rep + 1} ${who === 'ds' ? 'ds-backup' : 'rclone'}`, m);
       }
       const changed = mutateJournal(a.laptop.datastore, { seed: `replicate-${rep}`, fraction: 0.01 });
-      await a.tool.prepare(a.laptop);
       await a.tool.backup(a.laptop);
-      await a.tool.close();
       opts.log(`  1 % change: ${changed.changed.length} changed, ${changed.added.length} added, backed up`);
       for (const who of order) {
         const m =
@@ -196,12 +216,11 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
         show(`daily #${rep + 1} ${who === 'ds' ? 'ds-backup' : 'rclone'}`, m);
       }
     }
-    await a.tool.reset();
     await a.tool.close();
 
     const half = Math.max(8, Math.round(opts.entries / 2));
-    const sa = await school(opts, 'school-a', half, true);
-    const sb = await school(opts, 'school-b', half, true);
+    const sa = await school(opts, tools, 'school-a', half, true);
+    const sb = await school(opts, tools, 'school-b', half, true);
     res.district.entries = half;
     for (let rep = 0; rep < opts.runs; rep++) {
       for (const s of [sa, sb]) rmSync(join(s.store, 'replica'), { recursive: true, force: true });
@@ -213,13 +232,9 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
         `  district #${rep + 1}: school A ${(ma.bytes / 1e6).toFixed(2)} MB, school B ${(mb.bytes / 1e6).toFixed(2)} MB (${(mb.bytes / ma.bytes).toFixed(2)}×)`,
       );
     }
-    for (const s of [sa, sb]) {
-      await s.tool.reset();
-      await s.tool.close();
-      rmSync(s.laptop.profile, { recursive: true, force: true });
-    }
-    rmSync(a.laptop.profile, { recursive: true, force: true });
+    for (const s of [a, sa, sb]) rmSync(s.laptop.profile, { recursive: true, force: true });
   } finally {
+    for (const t of tools) await t.close().catch(() => {});
     await new Promise<void>((ok) => proxy.server.close(() => ok()));
     proxy.server.closeAllConnections();
     await s3.stop();
