@@ -40,8 +40,10 @@ export async function attemptReplica(cfg: ServerConfig, clock: () => number = Da
   return { ran: true, result };
 }
 
-/** Starts the attempts inside `serve`; returns the stop function. */
+/** Starts the attempts inside `serve`; returns the stop function. A bad window or cap stops `serve` at once. */
 export function startDailyReplica(cfg: ServerConfig, log: FastifyBaseLogger): () => void {
+  parseWindow(cfg.replicaWindow);
+  parseBandwidth(cfg.replicaBandwidth);
   return scheduleCleanup(
     async () => {
       try {
