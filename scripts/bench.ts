@@ -7,7 +7,10 @@
  *   npm run bench -- --scenarios first,nochange --tools ds-backup,rsync --runs 5
  *   npm run bench -- --scenarios scaling --factors 4,16
  *
- * Options: --scenarios LIST (first,nochange,change1,restore,classroom,scaling)
+ *   npm run bench -- --scenarios replicate       the off-site copy against rclone sync (real Swift S3)
+ *
+ * Options: --scenarios LIST (first,nochange,change1,restore,classroom,scaling,edit-large,insert-large,
+ *   versions-large,replicate)
  *   --tools LIST (ds-backup,rsync,restic,cp)  --runs N (default 3)
  *   --entries N (1× size, default 1500)  --scale reference|small
  *   --factors LIST (scaling, default 4)  --scaling-tools LIST (default ds-backup,rsync)
@@ -25,7 +28,8 @@ import { parseArgs } from 'node:util';
 import { builtCliMissing, REPO } from './bench/dsbackup.js';
 import { GNU_TIME } from './bench/measure.js';
 import { goals, goalTable, machine, markdownTable, summarize } from './bench/report.js';
-import { writeBenchmarksMd } from './bench/markdown.js';
+import { writeBenchmarksMd, writeNamedSection } from './bench/markdown.js';
+import { replicateBench, replicateGoals, replicateMarkdown } from './bench/replicate.js';
 import { ALL_SCENARIOS, runBench, type BenchOptions, type ScenarioName } from './bench/scenarios.js';
 import type { ToolName } from './bench/peers.js';
 
@@ -93,17 +97,18 @@ async function main(): Promise<void> {
   const tools: ToolName[] = ['ds-backup', 'rsync', 'restic', 'cp'];
   const [laptops, perLaptop] = (a.classroom ?? (quick ? '3x10' : '30x150')).split('x').map(Number);
   if (!(laptops > 0 && perLaptop > 0)) fail('--classroom wants LAPTOPSxENTRIES, e.g. 30x150');
+  const wanted = list<ScenarioName | 'replicate'>(
+    a.scenarios,
+    [...ALL_SCENARIOS, 'replicate'],
+    quick ? ['first', 'nochange', 'change1', 'restore', 'classroom'] : [...ALL_SCENARIOS, 'replicate'],
+  );
   const opts: BenchOptions = {
     work: a.work ?? '/tmp/ds-bench',
     entries: Number(a.entries ?? (quick ? 30 : 1500)),
     scale: (a.scale ?? (quick ? 'small' : 'reference')) as 'reference' | 'small',
     runs: Number(a.runs ?? (quick ? 1 : 3)),
     tools: list(a.tools, tools, tools),
-    scenarios: list<ScenarioName>(
-      a.scenarios,
-      ALL_SCENARIOS,
-      quick ? ['first', 'nochange', 'change1', 'restore', 'classroom'] : ALL_SCENARIOS,
-    ),
+    scenarios: wanted.filter((s): s is ScenarioName => s !== 'replicate'),
     classroom: { laptops, entries: perLaptop },
     factors: (a.factors ?? (quick ? '' : '4')).split(',').filter(Boolean).map(Number),
     scalingTools: list(a['scaling-tools'], tools, ['ds-backup', 'rsync']),
@@ -118,6 +123,8 @@ async function main(): Promise<void> {
   reexecInNetns();
 
   const started = new Date();
+  if (wanted.includes('replicate')) await replicateScenario(opts, quick);
+  if (!opts.scenarios.length) return;
   const res = await runBench(opts);
   const summaries = res.rows.map(summarize);
   const g = goals(summaries);
@@ -152,6 +159,29 @@ async function main(): Promise<void> {
       netns: json.netns,
     });
     process.stdout.write(`updated ${join(REPO, 'BENCHMARKS.md')}\n`);
+  }
+}
+
+/** The `replicate` scenario (bench/replicate.ts): its own table and goals, its own part of BENCHMARKS.md. */
+async function replicateScenario(opts: BenchOptions, quick: boolean): Promise<void> {
+  opts.log(`== replicate (${opts.entries} entries; ds-backup-server replicate vs rclone sync, real Swift S3)`);
+  const started = new Date();
+  const r = await replicateBench(opts);
+  const md = replicateMarkdown(r, opts.runs);
+  process.stdout.write(`\n${md}\n`);
+  const out = a.out ?? join(REPO, 'bench-output');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'replicate.json'),
+    JSON.stringify(
+      { date: started.toISOString(), machine: machine(opts.work), result: r, goals: replicateGoals(r) },
+      null,
+      2,
+    ),
+  );
+  if (!quick && !a['no-md']) {
+    const head = `Latest run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`npm run bench -- ${process.argv.slice(2).join(' ')}\``;
+    writeNamedSection(join(REPO, 'BENCHMARKS.md'), 'replicate', `${head}\n\n${md}`);
   }
 }
 

@@ -10,14 +10,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mutateJournal } from '../src/journal/gen/generator.js';
+import { generateJournal, mutateJournal } from '../src/journal/gen/generator.js';
+import { TokenBucket } from '../src/server/admission/bandwidth.js';
+import { attemptReplica } from '../src/server/replica/daily.js';
+import { snapshotFolderKey } from '../src/server/store/object-store.js';
+import { Store } from '../src/server/store/store.js';
 import { buildServer } from '../src/server/http/app.js';
 import { DEFAULTS } from '../src/server/config.js';
 import { makeS3Client } from '../src/server/replica/s3.js';
-import { contentIds } from '../src/server/replica/replicate.js';
+import { contentIds, readReplicaStatus, replicate } from '../src/server/replica/replicate.js';
 import {
   agent,
   backupJson,
@@ -29,7 +33,7 @@ import {
   tmp,
   type TestServer,
 } from './helpers/harness.js';
-import { simBackup, DAY } from './helpers/sim.js';
+import { device, simBackup, DAY } from './helpers/sim.js';
 import { WebClient } from './helpers/web-client.js';
 import { s3ForSuite } from './helpers/s3.js';
 
@@ -95,8 +99,19 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
   );
 
   const admin = srv.ctx.store.admin.newToken(); // (admin.json changes: made before the first run)
+  srv.ctx.store.admin.setPassword('correct horse battery');
+  const dashboard = async (url: string, lang = 'en') => {
+    const c = new WebClient(url, lang);
+    const page = await c.text('/ui/admin/login');
+    const r = await c.post('/ui/admin/login', { _csrf: WebClient.csrf(page), password: 'correct horse battery' });
+    assert.equal(r.status, 303);
+    return /<p id="replica"[^>]*>([\s\S]*?)<\/p>/.exec(await c.text('/ui/admin'))?.[1].replace(/\s+/g, ' ') ?? '';
+  };
   // First replication: everything, encrypted.
-  const r1 = await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
+  const r1 = await serverCli(
+    ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+    s3.env,
+  );
   assert.equal(r1.code, 0, r1.stderr);
   const first = JSON.parse(r1.stdout) as { objects: number; records: number; bytes: number; keyCreated: boolean };
   assert.ok(first.keyCreated && first.objects > 50 && first.records >= 3 * 5, r1.stdout);
@@ -113,6 +128,11 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
   assert.equal(st.replica.pendingSnapshots, 0);
   assert.equal(st.replica.lagSec, 0);
   assert.ok(st.replica.lastSuccessAt);
+  assert.match(
+    await dashboard(srv.url),
+    /Every backup is in the off-site copy \(s3:\/\/school-replica\/district\/school-a\)\. Last copy: Today/,
+  );
+  assert.match(await dashboard(srv.url, 'pt'), /Todas as cópias estão na cópia externa/);
   const v = await serverCli(['verify', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env);
   assert.equal(v.code, 0, v.stderr);
   assert.equal((JSON.parse(v.stdout) as { checked: number }).checked, first.objects + first.records);
@@ -138,7 +158,17 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     const lb = await registered(schoolB.url, 'SHR00000B01', { seed: serials[0], entries: 12, documents: false });
     await backupJson(lb.profile);
     const rB = await serverCli(
-      ['replicate', '--root', schoolB.root, '--replica', REPLICA.replace('school-a', 'school-b'), '--json'],
+      [
+        'replicate',
+        '--now',
+        '--bandwidth',
+        '0',
+        '--root',
+        schoolB.root,
+        '--replica',
+        REPLICA.replace('school-a', 'school-b'),
+        '--json',
+      ],
       {
         ...s3.env,
         DSB_REPLICA_KEY: key,
@@ -169,12 +199,22 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
 
   // Incremental: nothing new → nothing sent; a lost sent log is rebuilt from a listing, still nothing sent.
   const r2 = JSON.parse(
-    (await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env)).stdout,
+    (
+      await serverCli(
+        ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+        s3.env,
+      )
+    ).stdout,
   );
   assert.deepEqual([r2.objects, r2.records], [0, 0]);
   rmSync(join(srv.root, 'replica'), { recursive: true });
   const r3 = JSON.parse(
-    (await serverCli(['replicate', '--root', srv.root, '--replica', REPLICA, '--json'], s3.env)).stdout,
+    (
+      await serverCli(
+        ['replicate', '--now', '--bandwidth', '0', '--root', srv.root, '--replica', REPLICA, '--json'],
+        s3.env,
+      )
+    ).stdout,
   );
   assert.equal(r3.listed, true);
   assert.equal(r3.objects, 0, 'content objects found by the listing are not sent again');
@@ -234,11 +274,23 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     assert.ok(changed.uploadedBlobs > 0 && changed.uploadedBytes < changed.bytes / 2, 'only new data is sent');
     // The rebuilt server replicates on: its first run lists, then a 1 % change sends only that.
     const env = { ...s3.env, DSB_REPLICA_KEY: key };
-    const after1 = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    const after1 = await serverCli(
+      ['replicate', '--now', '--bandwidth', '0', '--root', newRoot, '--replica', REPLICA, '--json'],
+      env,
+    );
     assert.equal(after1.code, 0, after1.stderr);
     mutateJournal(join(laptops[2].profile, 'datastore'), { seed: 'one-percent', fraction: 0.01 });
     const small = await backupJson(laptops[2].profile);
-    const inc = await serverCli(['replicate', '--root', newRoot, '--replica', REPLICA, '--json'], env);
+    // The lag: the new snapshot waits for the next run, on the dashboard and in the status.
+    const lagging = (await (
+      await fetch(`${srv.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin}` } })
+    ).json()) as { replica: { pendingSnapshots: number; lagSec: number } };
+    assert.ok(lagging.replica.pendingSnapshots >= 1 && lagging.replica.lagSec >= 0);
+    assert.match(await dashboard(srv.url), /\d+ backups are not yet in the off-site copy .* the oldest was made/);
+    const inc = await serverCli(
+      ['replicate', '--now', '--bandwidth', '0', '--root', newRoot, '--replica', REPLICA, '--json'],
+      env,
+    );
     const daily = JSON.parse(inc.stdout) as { objects: number; listed: boolean; requests: number };
     t.diagnostic(`1 % change (${small.uploadedBlobs} blobs backed up): ${inc.stdout.replace(/\s+/g, ' ')}`);
     assert.equal(daily.listed, false);
@@ -253,4 +305,117 @@ test('replicate, destroy the root, rebuild: every snapshot, pin and restore code
     await srv.close();
     rmSync(newRoot, { recursive: true, force: true });
   }
+});
+
+/** Names under a prefix of the test bucket. */
+async function listKeys(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const r = await makeS3Client().send(
+      new ListObjectsV2Command({ Bucket: 'school-replica', Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of r.Contents ?? []) out.push(o.Key!);
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+test('deletions wait for the grace; the night window; the cap paces the uploads; the window end stops a run cleanly', async (t) => {
+  if (s3.skip) return t.skip(s3.skip);
+  const GRACE = 's3://school-replica/district/school-g';
+  const root = tmp('grace');
+  const store = new Store(root);
+  const ds = join(tmp('journal'), 'datastore');
+  generateJournal(ds, { seed: 'grace', entries: 30 });
+  const dev = device(store, 'SHR00000G01');
+  const T0 = Date.parse('2027-03-01T12:00:00Z');
+  const old = await simBackup(store, dev, ds, T0 - 3 * DAY);
+  mutateJournal(ds, { seed: 'grace-1', fraction: 0.3 });
+  await simBackup(store, dev, ds, T0 - 2 * DAY);
+  store.close();
+  const env = { ...s3.env, TZ: 'UTC' };
+  const run = async (...args: string[]) => {
+    const r = await serverCli(['replicate', '--root', root, '--replica', GRACE, '--json', ...args], env);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as Record<string, unknown> & { objects: number; records: number; deleted: number };
+  };
+
+  // Outside the night window (22:00-06:00, local time): nothing happens, exit 0, a clear reason.
+  const out = await run('--at', '2027-03-01T14:00:00Z');
+  assert.match(String(out.skipped), /outside the replication window 22:00-06:00 .*opens at 22:00/);
+  assert.equal(existsSync(join(root, 'replica-key')), false, 'a skipped run touches nothing');
+
+  // The window end: a run whose clock passes 06:00 stops starting uploads, sends no snapshot
+  // record (the replica stays consistent), and the next run resumes without resending.
+  let now = Date.parse('2027-03-02T05:50:00Z');
+  const stopped = await replicate({
+    root,
+    replica: GRACE,
+    concurrency: 2,
+    deadline: Date.parse('2027-03-02T06:00:00Z'),
+    clock: () => (now += 30_000),
+  });
+  const total = contentIds(root).length;
+  assert.match(String(stopped.stopped), /window closed/);
+  assert.ok(stopped.objects > 0 && stopped.objects < total, `${stopped.objects} of ${total} objects before 06:00`);
+  assert.equal(stopped.records, 0, 'no record goes up in a stopped run');
+  assert.equal((await listKeys('district/school-g/records/')).length, 0);
+  assert.ok(readReplicaStatus(root)?.lastStoppedAt && !readReplicaStatus(root)?.lastSuccessAt);
+
+  // The cap: every byte sent passes the token bucket; its (simulated) clock shows the pace.
+  let fake = 0;
+  const slept: number[] = [];
+  const pace = new TokenBucket(
+    256 * 1024,
+    64 * 1024,
+    () => fake,
+    async (ms) => {
+      slept.push(ms);
+      fake += ms;
+    },
+  );
+  const rest = await replicate({ root, replica: GRACE, pace, clock: () => T0 });
+  assert.equal(rest.stopped, null);
+  assert.equal(stopped.objects + rest.objects, total, 'the resumed run sends only what the stopped one had not');
+  assert.ok(rest.records >= 3);
+  assert.equal(pace.bytes, rest.bytes, 'every byte sent went through the bucket');
+  assert.ok(
+    fake >= ((rest.bytes - 64 * 1024) / (256 * 1024)) * 1000 - 1,
+    `${rest.bytes} bytes at 256 KiB/s took ${fake} simulated ms`,
+  );
+  t.diagnostic(`capped run: ${rest.bytes} bytes, ${slept.length} waits, ${fake.toFixed(0)} simulated ms`);
+
+  // A snapshot removed locally stays off-site for the grace (30 days), then its record goes;
+  // content objects stay (they may be shared with the district's other schools).
+  const s2 = new Store(root);
+  assert.ok(await s2.objects.deleteFolder(snapshotFolderKey(dev.serial, old.name)));
+  s2.close();
+  const recordsBefore = (await listKeys('district/school-g/records/')).length;
+  const contentBefore = (await listKeys('objects/')).length;
+  const day1 = await run('--now', '--at', '2027-03-02T12:00:00Z');
+  assert.deepEqual([day1.deleted, day1.graceHeld], [0, 1]);
+  const day29 = await run('--now', '--at', '2027-03-31T11:00:00Z');
+  assert.deepEqual([day29.deleted, day29.graceHeld], [0, 1], 'still within the grace');
+  assert.equal((await listKeys('district/school-g/records/')).length, recordsBefore);
+  const day31 = await run('--now', '--at', '2027-04-02T12:00:00Z');
+  assert.deepEqual([day31.deleted, day31.graceHeld], [1, 0]);
+  assert.equal((await listKeys('district/school-g/records/')).length, recordsBefore - 1);
+  assert.equal((await listKeys('objects/')).length, contentBefore, 'content objects are never deleted');
+  const again = await run('--now', '--at', '2027-04-03T12:00:00Z');
+  assert.deepEqual([again.objects, again.records, again.deleted, again.graceHeld], [0, 0, 0, 0]);
+
+  // The daily job's step (inside serve): once per opening of the night window, local time.
+  const cfg = { ...DEFAULTS, root, replica: GRACE, replicaBandwidth: '0' };
+  const at = (d: number, h: number) => () => new Date(2027, 3, d, h, 0).getTime();
+  const noon = await attemptReplica(cfg, at(4, 14));
+  assert.equal(noon.ran, false);
+  assert.match(noon.ran ? '' : noon.reason, /outside the replication window/);
+  const night = await attemptReplica(cfg, at(4, 23));
+  assert.ok(night.ran && night.result.stopped === null && night.result.objects === 0);
+  const later = await attemptReplica(cfg, at(5, 2));
+  assert.match(later.ran ? '' : later.reason, /already replicated in this window/);
+  assert.equal((await attemptReplica(cfg, at(5, 23))).ran, true, 'the next night runs again');
+  assert.equal((await attemptReplica({ ...cfg, replica: '' }, at(6, 23))).ran, false);
+  rmSync(root, { recursive: true, force: true });
 });

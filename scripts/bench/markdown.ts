@@ -49,3 +49,16 @@ export function writeBenchmarksMd(path: string, m: MdInput): void {
     i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + END.length) : `${old.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
 }
+
+/** Rewrites one named generated section (`<!-- bench:NAME:begin -->` … `end`), appended when absent. */
+export function writeNamedSection(path: string, name: string, body: string): void {
+  const [b, e] = [`<!-- bench:${name}:begin -->`, `<!-- bench:${name}:end -->`];
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const section = `${b}\n${body}\n${e}`;
+  const i = old.indexOf(b);
+  const j = old.indexOf(e);
+  writeFileSync(
+    path,
+    i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + e.length) : `${old.trimEnd()}\n\n${section}\n`,
+  );
+}

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { AppError } from '../platform/errors.js';
 import { BODY_GRACE_SEC } from '../protocol/limits.js';
+import { DEFAULT_DELETE_GRACE_DAYS, DEFAULT_REPLICA_BANDWIDTH, DEFAULT_REPLICA_WINDOW } from './replica/policy.js';
 
 export interface ServerConfig {
   root: string;
@@ -55,6 +56,12 @@ export interface ServerConfig {
   replica: string;
   /** Off-site copy: the 64-hex-digit key ('' = $DSB_REPLICA_KEY or <root>/replica-key). */
   replicaKey: string;
+  /** Off-site copy: upload cap, e.g. "2MB/s" ("0" = none); replica/policy.ts. */
+  replicaBandwidth: string;
+  /** Off-site copy: when replicate may run, local time, e.g. "22:00-06:00" ("always" = any time). */
+  replicaWindow: string;
+  /** Off-site copy: days a record removed locally is kept off-site before it is deleted there. */
+  replicaDeleteGraceDays: number;
   /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
   s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
   /** Seconds a request body may take beyond its length at 32 KiB/s before the connection is cut (http/guard.ts). */
@@ -105,6 +112,9 @@ export const DEFAULTS: ServerConfig = {
   dailyCleanup: true,
   replica: '',
   replicaKey: '',
+  replicaBandwidth: DEFAULT_REPLICA_BANDWIDTH,
+  replicaWindow: DEFAULT_REPLICA_WINDOW,
+  replicaDeleteGraceDays: DEFAULT_DELETE_GRACE_DAYS,
   s3: {},
   bodyGraceSec: BODY_GRACE_SEC,
   enrollmentKey: '',

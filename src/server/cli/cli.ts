@@ -21,6 +21,7 @@ import { legacyCommands } from '../legacy/cli.js';
 import { startLegacy } from '../legacy/serve.js';
 import { addCleanupCommands, startDailyCleanup } from './cleanup-cli.js';
 import { addReplicaCommands } from '../replica/cli.js';
+import { startDailyReplica } from '../replica/daily.js';
 
 interface CommonOpts {
   root?: string;
@@ -146,8 +147,10 @@ program
         if (opts.json) printJson({ url, root: ctx.store.root });
         else process.stdout.write(`ds-backup-server listening on ${url} (root ${ctx.store.root})\n`);
         const stopCleanup = cfg.dailyCleanup ? startDailyCleanup(ctx, app.log) : () => {};
+        const stopReplica = cfg.dailyCleanup && cfg.replica ? startDailyReplica(cfg, app.log) : () => {};
         const stop = () => {
           stopCleanup();
+          stopReplica();
           void legacy
             .close()
             .then(() => app.close())

@@ -4,13 +4,17 @@
  *
  *   <root>/replica/sent-<tag>.log   one line per object the replica acknowledged:
  *     c <blob|tree> <id>            a content object
- *     r <sha256 of bytes> <path>    a record (the last line for a path wins)
+ *     r <sha256 of bytes> <path>    a record (the last line for a path wins; clears a tombstone)
+ *     g <ms since epoch> <path>     tombstone: the record vanished locally then (the grace starts)
+ *     x <path>                      the record was deleted from the replica (forget it)
  *
  * A line is appended only after the PUT succeeded, so after a kill -9 or a
  * network cut the next run resends only what had not been acknowledged.
  * When the file is lost, `fromListing` rebuilds it from one listing of the
  * bucket (content names, and immutable snapshot records; other records are
  * few and simply sent again).
+ * Content objects get no tombstones: they are never deleted off-site
+ * (replicate.ts says why).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -19,6 +23,8 @@ import { join } from 'node:path';
 export class SentLog {
   readonly content = new Set<string>();
   readonly records = new Map<string, string>();
+  /** path → when it was first seen gone locally (ms since epoch). */
+  readonly gone = new Map<string, number>();
   readonly file: string;
   private pending: string[] = [];
 
@@ -35,7 +41,17 @@ export class SentLog {
   load(): void {
     for (const line of readFileSync(this.file, 'utf8').split('\n')) {
       if (line.startsWith('c ')) this.content.add(line.slice(2));
-      else if (line.startsWith('r ')) this.records.set(line.slice(67), line.slice(2, 66));
+      else if (line.startsWith('r ')) {
+        this.records.set(line.slice(67), line.slice(2, 66));
+        this.gone.delete(line.slice(67));
+      } else if (line.startsWith('g ')) {
+        const sp = line.indexOf(' ', 2);
+        const path = line.slice(sp + 1);
+        if (!this.gone.has(path)) this.gone.set(path, Number(line.slice(2, sp)));
+      } else if (line.startsWith('x ')) {
+        this.records.delete(line.slice(2));
+        this.gone.delete(line.slice(2));
+      }
     }
   }
 
@@ -47,8 +63,22 @@ export class SentLog {
 
   addRecord(path: string, digest: string): void {
     this.records.set(path, digest);
+    this.gone.delete(path);
     this.pending.push(`r ${digest} ${path}\n`);
     this.flush();
+  }
+
+  /** A record the replica holds vanished locally at `at`: its grace starts. */
+  addGone(path: string, at: number): void {
+    this.gone.set(path, at);
+    this.pending.push(`g ${Math.round(at)} ${path}\n`);
+  }
+
+  /** A record was deleted from the replica. */
+  addDeleted(path: string): void {
+    this.records.delete(path);
+    this.gone.delete(path);
+    this.pending.push(`x ${path}\n`);
   }
 
   /** Appends acknowledged lines (the page cache survives a killed process). */

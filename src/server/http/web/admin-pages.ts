@@ -7,6 +7,7 @@
  */
 import type { AgentReport } from '../../catalog/web-dashboard.js';
 import type { CleanupReport } from '../../retention/cleanup.js';
+import type { ReplicaStatus } from '../../replica/status.js';
 import { html, type SafeHtml } from './html.js';
 import type { WebReq } from './kit.js';
 import type { LaptopRow, LaptopStatus } from './admin-data.js';
@@ -83,4 +84,31 @@ export function reportList(w: WebReq, reports: AgentReport[]): SafeHtml {
   return html`<ul class="sentences">
     ${reports.slice(0, 10).map((r) => html`<li><span title="${w.dates.full(r.at)}">${w.dates.when(r.at)}</span>: ${problemText(w, r)}</li>`)}
   </ul>`;
+}
+
+/** The off-site copy: up to date or how far behind (the oldest backup not yet in it), last copy, last failure. */
+export function replicaSection(w: WebReq, r: ReplicaStatus | null, now: number): SafeHtml | string {
+  if (!r) return '';
+  const last = r.lastSuccessAt ? w.dates.when(Date.parse(r.lastSuccessAt)) : w.t('replicaNever');
+  const failedLast = r.lastErrorAt && (!r.lastSuccessAt || r.lastErrorAt > r.lastSuccessAt);
+  return html`<h2>${w.t('offsite')}</h2>
+    <p id="replica" class="${r.pendingSnapshots ? 'msg err' : 'msg ok'}">
+      ${
+        r.pendingSnapshots
+          ? w.t('replicaPending', {
+              count: r.pendingSnapshots,
+              replica: r.replica,
+              ago: w.dates.ago(now - r.lagSec * 1000),
+              when: last,
+            })
+          : w.t('replicaUpToDate', { replica: r.replica, when: last })
+      }
+    </p>
+    ${
+      failedLast
+        ? html`<p class="msg err">
+            ${w.t('replicaFailed', { when: w.dates.when(Date.parse(r.lastErrorAt!)), error: cut(r.lastError ?? '', 200) })}
+          </p>`
+        : ''
+    }`;
 }

@@ -26,7 +26,8 @@ import { latestReports } from '../../retention/cleanup-job.js';
 import { diskUsage } from '../../../platform/system.js';
 import { accountSerials, deleteAccount } from './account-delete.js';
 import { daily, laptops, type LaptopRow } from './admin-data.js';
-import { cleanupSentences, laptopTable, needsSentence, reportList, statusCell } from './admin-pages.js';
+import { cleanupSentences, laptopTable, needsSentence, replicaSection, reportList, statusCell } from './admin-pages.js';
+import { replicaStatus } from '../../replica/status.js';
 import { barChart } from './charts.js';
 import { html, qs, type SafeHtml } from './html.js';
 import { formatSize } from './layout.js';
@@ -97,6 +98,7 @@ export function adminRoutes(app: FastifyInstance, kit: WebKit): void {
         <p>
           ${w.t('diskUsed', { pct: disk.usedPct.toFixed(1), free: formatSize(disk.freeBytes), total: formatSize(disk.totalBytes), limit: config.diskLimitPct })}
         </p>
+        ${replicaSection(w, replicaStatus(store.root, store.db, config.replica, now), now)}
         <h2>${w.t('runningNow')}</h2>
         ${
           running.length

@@ -158,6 +158,12 @@ export const en = {
   diskUsed: '{pct}% used, {free} free of {total}; backups are refused above {limit}%',
   runningNow: 'Backups running now',
   noneRunning: 'None.',
+  offsite: 'Off-site copy',
+  replicaUpToDate: 'Every backup is in the off-site copy ({replica}). Last copy: {when}.',
+  replicaPending:
+    '{count} backups are not yet in the off-site copy ({replica}); the oldest was made {ago}. Last copy: {when}.',
+  replicaNever: 'never',
+  replicaFailed: 'The last attempt failed ({when}): {error}',
   since: 'since {time}',
   backupsPerDay: 'Backups per day (last 30 days)',
   storageOverTime: 'Size of the latest backups (last 30 days)',

@@ -156,6 +156,12 @@ export const es: Messages = {
   diskUsed: '{pct}% usado, {free} libres de {total}; por encima del {limit}% se rechazan las copias',
   runningNow: 'Copias en curso',
   noneRunning: 'Ninguna.',
+  offsite: 'Copia externa',
+  replicaUpToDate: 'Todas las copias están en la copia externa ({replica}). Última copia: {when}.',
+  replicaPending:
+    '{count} copias aún no están en la copia externa ({replica}); la más antigua se hizo {ago}. Última copia: {when}.',
+  replicaNever: 'nunca',
+  replicaFailed: 'El último intento falló ({when}): {error}',
   since: 'desde {time}',
   backupsPerDay: 'Copias por día (últimos 30 días)',
   storageOverTime: 'Tamaño de las últimas copias (últimos 30 días)',

@@ -156,6 +156,12 @@ export const fr: Messages = {
   diskUsed: '{pct} % utilisé, {free} libres sur {total} ; au-delà de {limit} % les sauvegardes sont refusées',
   runningNow: 'Sauvegardes en cours',
   noneRunning: 'Aucune.',
+  offsite: 'Copie hors site',
+  replicaUpToDate: 'Toutes les sauvegardes sont dans la copie hors site ({replica}). Dernière copie : {when}.',
+  replicaPending:
+    '{count} sauvegardes ne sont pas encore dans la copie hors site ({replica}) ; la plus ancienne a été faite {ago}. Dernière copie : {when}.',
+  replicaNever: 'jamais',
+  replicaFailed: 'La dernière tentative a échoué ({when}) : {error}',
   since: 'depuis {time}',
   backupsPerDay: 'Sauvegardes par jour (30 derniers jours)',
   storageOverTime: 'Taille des dernières sauvegardes (30 derniers jours)',

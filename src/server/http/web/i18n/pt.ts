@@ -154,6 +154,12 @@ export const pt: Messages = {
   diskUsed: '{pct}% usado, {free} livres de {total}; acima de {limit}% as cópias são recusadas',
   runningNow: 'Cópias em andamento',
   noneRunning: 'Nenhuma.',
+  offsite: 'Cópia externa',
+  replicaUpToDate: 'Todas as cópias estão na cópia externa ({replica}). Última cópia: {when}.',
+  replicaPending:
+    '{count} cópias ainda não estão na cópia externa ({replica}); a mais antiga foi feita {ago}. Última cópia: {when}.',
+  replicaNever: 'nunca',
+  replicaFailed: 'A última tentativa falhou ({when}): {error}',
   since: 'desde {time}',
   backupsPerDay: 'Cópias por dia (últimos 30 dias)',
   storageOverTime: 'Tamanho das últimas cópias (últimos 30 dias)',
