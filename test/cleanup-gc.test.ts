@@ -18,6 +18,8 @@ import { writeLeaseFile } from '../src/server/admission/lease-file.js';
 import { cleanup, serverCli, startServer, type TestServer } from './helpers/harness.js';
 import { ageStore, assertRestorable } from './helpers/sim.js';
 import { blobFile, putBlob } from './helpers/store-files.js';
+import { proofHmac } from '../src/protocol/proof.js';
+import type { MissingAnswer, ProofsAnswer } from '../src/protocol/api-types.js';
 
 let srv: TestServer;
 let token: string;
@@ -81,10 +83,20 @@ describe('GC during an in-flight backup', () => {
       ageStore(store, 4 * 3_600_000);
       const fresh = Buffer.from(`fresh upload ${where}`);
       const lease = (await api<{ lease: string }>('POST', '/api/v1/backups')).json.lease;
-      const m = await api<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, {
+      const m = await api<MissingAnswer>('POST', `/api/v1/backups/${lease}/missing`, {
         ids: [told, sha(fresh)],
+        prove: true,
       });
       assert.deepEqual(m.json.missing, [sha(fresh)], 'the garbage blob is reported present');
+      // Present but never sent by this laptop: proved (protocol/proof.ts) so the commit may cite it.
+      const { nonce, ids } = m.json.challenge!;
+      assert.deepEqual(ids, [told]);
+      const proof = proofHmac(nonce).update(`told ${where}`).digest('hex');
+      const p = await api<ProofsAnswer>('POST', `/api/v1/backups/${lease}/proofs`, {
+        nonce,
+        proofs: { [told]: proof },
+      });
+      assert.deepEqual(p.json, { proven: [told], refused: [] });
       assert.equal((await upload(fresh, lease)).json.stored, 1);
       // A long backup: its lease was granted an hour ago and the claims were made just after.
       const l = srv.ctx.admission.active().find((x) => x.id === lease)!;
