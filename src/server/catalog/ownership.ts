@@ -24,13 +24,13 @@ export const OWNER_ROW_DAYS = 7;
 /** Does the account own this blob (referenced, uploaded or proved)? */
 export function ownsBlob(db: Catalog, accountId: number, id: string): boolean {
   return (
-    sql<[number, string], number>(
+    sql<[{ acc: number; id: string }], number>(
       db,
-      `SELECT EXISTS (SELECT 1 FROM account_blobs WHERE account_id = ?1 AND id = ?2)
-           OR EXISTS (SELECT 1 FROM blob_owners WHERE account_id = ?1 AND id = ?2)`,
+      `SELECT EXISTS (SELECT 1 FROM account_blobs WHERE account_id = @acc AND id = @id)
+           OR EXISTS (SELECT 1 FROM blob_owners WHERE account_id = @acc AND id = @id)`,
     )
       .pluck()
-      .get(accountId, id) === 1
+      .get({ acc: accountId, id }) === 1
   );
 }
 
@@ -46,9 +46,9 @@ export function grantOwnership(db: Catalog, accountId: number, ids: Iterable<str
 export function settleOwnership(db: Catalog, accountId: number, now = Date.now()): void {
   sql(
     db,
-    `DELETE FROM blob_owners WHERE account_id = ?1
-       AND (at < ?2 OR EXISTS (SELECT 1 FROM account_blobs a WHERE a.account_id = ?1 AND a.id = blob_owners.id))`,
-  ).run(accountId, now - OWNER_ROW_DAYS * 86_400_000);
+    `DELETE FROM blob_owners WHERE account_id = @acc
+       AND (at < @old OR EXISTS (SELECT 1 FROM account_blobs a WHERE a.account_id = @acc AND a.id = blob_owners.id))`,
+  ).run({ acc: accountId, old: now - OWNER_ROW_DAYS * 86_400_000 });
 }
 
 /** The account's uncommitted ownership rows (tests, diagnostics). */
