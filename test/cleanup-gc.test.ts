@@ -11,13 +11,12 @@ import { chmodSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { frameHeader } from '../src/protocol/frames.js';
-import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
 import { runCleanup, DEFAULT_CLEANUP } from '../src/server/retention/cleanup.js';
 import { verifyStore } from '../src/server/retention/verify.js';
 import { writeLeaseFile } from '../src/server/admission/lease-file.js';
 import { cleanup, serverCli, startServer, type TestServer } from './helpers/harness.js';
 import { ageStore, assertRestorable } from './helpers/sim.js';
-import { blobFile, putBlob } from './helpers/store-files.js';
+import { blobFile, putBlob, treeOf } from './helpers/store-files.js';
 import { proofHmac } from '../src/protocol/proof.js';
 import type { MissingAnswer, ProofsAnswer } from '../src/protocol/api-types.js';
 
@@ -64,14 +63,6 @@ async function garbage(text: string): Promise<string> {
 async function upload(data: Buffer, lease: string) {
   const frame = Buffer.concat([frameHeader(sha(data), 0, data.length), data]);
   return api<{ stored: number }>('POST', `/api/v1/backups/${lease}/blobs`, undefined, frame);
-}
-
-function treeOf(files: Array<[string, string, number]>): { id: string; text: string } {
-  const entries: TreeEntry[] = files
-    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-    .map(([name, id, size]) => [name, 'f', 0o644, 1_700_000_000_000, size, id]);
-  const text = serializeTree(entries);
-  return { id: treeId(text), text };
 }
 
 describe('GC during an in-flight backup', () => {

@@ -17,11 +17,11 @@ import Database from 'better-sqlite3';
 import type { MissingAnswer, ProofsAnswer } from '../src/protocol/api-types.js';
 import { proofHmac } from '../src/protocol/proof.js';
 import { frameHeader } from '../src/protocol/frames.js';
-import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
 import { ingestFolders } from '../src/server/legacy/folder-ingest.js';
 import { Store } from '../src/server/store/store.js';
 import { grantOwnership } from '../src/server/catalog/ownership.js';
 import { SCHEMA_VERSION } from '../src/server/catalog/schema.js';
+import { bytes, treeOf } from './helpers/store-files.js';
 import {
   agent,
   backupJson,
@@ -38,17 +38,6 @@ import {
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-/** Deterministic pseudo-random bytes. */
-function bytes(n: number, seed: string): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let block = createHash('sha256').update(seed).digest();
-  for (let at = 0; at < n; at += 32) {
-    block.copy(out, at, 0, Math.min(32, n - at));
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
 
 /** The data file of the first entry of a generated Journal. */
 function firstDataFile(profile: string): string {
@@ -90,14 +79,6 @@ function client(url: string, bearer: string) {
     }
     return { status: res.status, json, text };
   };
-}
-
-function treeOf(files: Array<[string, string, number]>): { id: string; text: string } {
-  const entries: TreeEntry[] = files
-    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-    .map(([name, id, size]) => [name, 'f', 0o644, 1_700_000_000_000, size, id]);
-  const text = serializeTree(entries);
-  return { id: treeId(text), text };
 }
 
 /** Points a registered profile at a server restarted on another port. */
