@@ -6,7 +6,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CDC_MAX, CDC_MIN, Chunker, cutAll, type Cut } from '../src/protocol/fastcdc.js';
@@ -16,18 +15,9 @@ import { verifyStore } from '../src/server/retention/verify.js';
 import { makeEntry, parseTree, serializeTree, blobsOf } from '../src/protocol/tree.js';
 import { sha256Hex } from '../src/protocol/hash.js';
 import { agent, backupJson, cleanup, registered, serverForSuite, tmp, type TestServer } from './helpers/harness.js';
+import { bytes } from './helpers/store-files.js';
 
 const MiB = 1024 * 1024;
-/** Deterministic pseudo-random bytes (so cut points are the same every run). */
-function bytes(n: number, seed: string): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let block = createHash('sha256').update(seed).digest();
-  for (let at = 0; at < n; at += 32) {
-    block.copy(out, at, 0, Math.min(32, n - at));
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
 const ids = (data: Buffer, cuts: Cut[]) => cuts.map((c) => sha256Hex(data.subarray(c.offset, c.offset + c.size)));
 
 describe('FastCDC chunker', () => {

@@ -11,13 +11,14 @@ import { chmodSync, existsSync, mkdirSync, renameSync, utimesSync, writeFileSync
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { frameHeader } from '../src/protocol/frames.js';
-import { serializeTree, treeId, type TreeEntry } from '../src/protocol/tree.js';
 import { runCleanup, DEFAULT_CLEANUP } from '../src/server/retention/cleanup.js';
 import { verifyStore } from '../src/server/retention/verify.js';
 import { writeLeaseFile } from '../src/server/admission/lease-file.js';
 import { cleanup, serverCli, startServer, type TestServer } from './helpers/harness.js';
 import { ageStore, assertRestorable } from './helpers/sim.js';
-import { blobFile, putBlob } from './helpers/store-files.js';
+import { blobFile, putBlob, treeOf } from './helpers/store-files.js';
+import { proofHmac } from '../src/protocol/proof.js';
+import type { MissingAnswer, ProofsAnswer } from '../src/protocol/api-types.js';
 
 let srv: TestServer;
 let token: string;
@@ -64,14 +65,6 @@ async function upload(data: Buffer, lease: string) {
   return api<{ stored: number }>('POST', `/api/v1/backups/${lease}/blobs`, undefined, frame);
 }
 
-function treeOf(files: Array<[string, string, number]>): { id: string; text: string } {
-  const entries: TreeEntry[] = files
-    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-    .map(([name, id, size]) => [name, 'f', 0o644, 1_700_000_000_000, size, id]);
-  const text = serializeTree(entries);
-  return { id: treeId(text), text };
-}
-
 describe('GC during an in-flight backup', () => {
   for (const where of ['in the server process', 'as a separate cleanup process'] as const) {
     test(`keeps what a client was told exists and what it uploaded (${where})`, async () => {
@@ -81,10 +74,20 @@ describe('GC during an in-flight backup', () => {
       ageStore(store, 4 * 3_600_000);
       const fresh = Buffer.from(`fresh upload ${where}`);
       const lease = (await api<{ lease: string }>('POST', '/api/v1/backups')).json.lease;
-      const m = await api<{ missing: string[] }>('POST', `/api/v1/backups/${lease}/missing`, {
+      const m = await api<MissingAnswer>('POST', `/api/v1/backups/${lease}/missing`, {
         ids: [told, sha(fresh)],
+        prove: true,
       });
       assert.deepEqual(m.json.missing, [sha(fresh)], 'the garbage blob is reported present');
+      // Present but never sent by this laptop: proved (protocol/proof.ts) so the commit may cite it.
+      const { nonce, ids } = m.json.challenge!;
+      assert.deepEqual(ids, [told]);
+      const proof = proofHmac(nonce).update(`told ${where}`).digest('hex');
+      const p = await api<ProofsAnswer>('POST', `/api/v1/backups/${lease}/proofs`, {
+        nonce,
+        proofs: { [told]: proof },
+      });
+      assert.deepEqual(p.json, { proven: [told], refused: [] });
       assert.equal((await upload(fresh, lease)).json.stored, 1);
       // A long backup: its lease was granted an hour ago and the claims were made just after.
       const l = srv.ctx.admission.active().find((x) => x.id === lease)!;

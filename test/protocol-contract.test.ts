@@ -75,6 +75,11 @@ test("the agent's batches stay within what the server accepts", () => {
   assert.ok(L.BATCH_BYTES <= L.BATCH_BODY_MAX);
   assert.ok(L.ASK_COUNT <= L.MISSING_IDS_MAX && idsBody(L.ASK_COUNT) <= L.MISSING_BODY);
   assert.ok(L.TREE_FETCH_COUNT <= L.FETCH_IDS_MAX && idsBody(L.TREE_FETCH_COUNT) <= L.FETCH_BODY);
+  // Proofs answer one challenge, at most every id of one `missing` request (protocol/proof.ts).
+  const proofs = { nonce: 'a'.repeat(64), proofs: Object.fromEntries([0].map(() => ['a'.repeat(64), 'b'.repeat(64)])) };
+  const perProof = JSON.stringify(proofs.proofs).length - 2 + 1;
+  assert.ok(JSON.stringify(proofs).length + L.MISSING_IDS_MAX * perProof <= L.PROOFS_BODY);
+  assert.ok(L.MISSING_IDS_MAX <= L.CHALLENGE_IDS_MAX);
   assert.ok(L.BLOB_FETCH_COUNT <= L.FETCH_IDS_MAX && idsBody(L.BLOB_FETCH_COUNT) <= L.FETCH_BODY);
   // A batch of trees ahead closes at TREES_AHEAD_BATCH, so holds at most that plus one tree (≤ TREE_AHEAD_MAX),
   // each at most doubled by JSON escaping.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { allTrees, hashFile, scanSource } from '../src/snapshot/scan.js';
 import { readTrustedTree } from '../src/protocol/tree.js';
 import { commit } from '../src/server/ingest/ingest.js';
+import { grantOwnership } from '../src/server/catalog/ownership.js';
 import { Store } from '../src/server/store/store.js';
 import { cleanup, tmp } from './helpers/harness.js';
 import { putBlob } from './helpers/store-files.js';
@@ -36,6 +37,7 @@ test('a commit publishes every subtree before the tree that names it', async () 
   const scan = scanSource('documents', src, join(root, 'cache.json'), 'test');
   const [blobId, blob] = [...scan.blobs][0];
   await putBlob(store, blobId, Buffer.from('x'.repeat(100)));
+  grantOwnership(store.db, dev.account_id, [blobId]);
   assert.equal(blob.size, 100);
   const trees = allTrees(scan);
   const order: string[] = [];

@@ -54,6 +54,8 @@ const okResult: BackupResult = {
   hashedFiles: 1,
   uploadedBlobs: 1,
   uploadedBytes: 1,
+  provenBlobs: 0,
+  provenBytes: 0,
   sentBytes: 1,
   seconds: 0,
   commitMs: 1,

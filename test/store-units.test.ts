@@ -67,22 +67,42 @@ test('uploads: a resumable upload completes through the object store; wrong byte
   const store = new Store(root);
   const data = Buffer.alloc(300_000, 7);
   const id = sha(data);
-  let r = await appendUpload(store, 'SN1', id, 0, data.length, Readable.from([data.subarray(0, 100_000)]));
+  let r = await appendUpload(
+    store,
+    'SN1',
+    id,
+    0,
+    data.length,
+    Readable.from([data.subarray(0, 100_000)]),
+    false,
+    () => {},
+  );
   assert.deepEqual(r, { offset: 100_000, complete: false });
-  assert.deepEqual(uploadOffset(store, 'SN1', id), { offset: 100_000, complete: false });
+  assert.deepEqual(uploadOffset(store, 'SN1', id, false), { offset: 100_000, complete: false });
   await assert.rejects(
-    appendUpload(store, 'SN1', id, 5, data.length, Readable.from([data.subarray(5)])),
+    appendUpload(store, 'SN1', id, 5, data.length, Readable.from([data.subarray(5)]), false, () => {}),
     /at offset 100000/,
   );
-  r = await appendUpload(store, 'SN1', id, 100_000, data.length, Readable.from([data.subarray(100_000)]));
+  r = await appendUpload(
+    store,
+    'SN1',
+    id,
+    100_000,
+    data.length,
+    Readable.from([data.subarray(100_000)]),
+    false,
+    () => {},
+  );
   assert.deepEqual(r, { offset: data.length, complete: true });
   assert.equal(existsSync(partPath(store, 'SN1', id)), false, 'the part became the blob');
   assert.ok(readFileSync(blobFile(store, id)).equals(data));
-  assert.deepEqual(uploadOffset(store, 'SN1', id), { offset: data.length, complete: true });
+  assert.deepEqual(uploadOffset(store, 'SN1', id, true), { offset: data.length, complete: true });
+  // Another account (not owning it) learns neither existence nor size: an ordinary upload from 0.
+  assert.deepEqual(uploadOffset(store, 'SN2', id, false), { offset: 0, complete: false });
 
   const bad = Buffer.alloc(1000, 1);
   await assert.rejects(
-    appendUpload(store, 'SN1', sha('something else'), 0, bad.length, Readable.from([bad])),
+    appendUpload(store, 'SN1', sha('something else'), 0, bad.length, Readable.from([bad]), false, () => {}),
     /do not match/,
   );
   assert.equal(existsSync(partPath(store, 'SN1', sha('something else'))), false);

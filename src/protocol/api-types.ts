@@ -59,8 +59,33 @@ export interface HeartbeatAnswer {
 export interface IdsRequest {
   ids: string[];
 }
+/** POST /backups/:lease/missing (protocol/proof.ts). */
+export interface MissingRequest {
+  ids: string[];
+  /** The agent answers challenges; without it, blobs the account does not own are `missing`. */
+  prove?: boolean;
+}
 export interface MissingAnswer {
+  /** Upload these. */
   missing: string[];
+  /** The pool has these but the account does not own them: prove (or upload) them. */
+  challenge?: Challenge;
+}
+export interface Challenge {
+  /** 32 random bytes, hex; single use, dies with the lease. */
+  nonce: string;
+  ids: string[];
+}
+/** POST /backups/:lease/proofs: proof = hex HMAC-SHA256(key = nonce bytes, message = blob bytes). */
+export interface ProofsRequest {
+  nonce: string;
+  proofs: Record<string, string>;
+}
+export interface ProofsAnswer {
+  /** Now owned by the account. */
+  proven: string[];
+  /** Wrong or no proof: upload these. */
+  refused: string[];
 }
 export interface BatchAnswer {
   stored: number;

@@ -51,7 +51,9 @@ export const API = {
   lease: ep<void, T.LeaseAnswer>()('POST', `${V1}/backups`),
   heartbeat: ep<void, T.HeartbeatAnswer>()('POST', `${V1}/backups/:lease/heartbeat`),
   abort: ep<void, void>()('DELETE', `${V1}/backups/:lease`),
-  missing: ep<T.IdsRequest, T.MissingAnswer>()('POST', `${V1}/backups/:lease/missing`),
+  missing: ep<T.MissingRequest, T.MissingAnswer>()('POST', `${V1}/backups/:lease/missing`),
+  /** Answers to a `missing` challenge: proof of possession (protocol/proof.ts). */
+  proofs: ep<T.ProofsRequest, T.ProofsAnswer>()('POST', `${V1}/backups/:lease/proofs`),
   /** Body: frames (protocol/frames.ts), application/octet-stream. */
   blobs: ep<never, T.BatchAnswer>()('POST', `${V1}/backups/:lease/blobs`),
   uploadOffset: ep<void, T.UploadAnswer>()('GET', `${V1}/backups/:lease/uploads/:id`),
@@ -116,6 +118,7 @@ export const API_AUTH: Record<ApiName, ApiAuth> = {
   heartbeat: 'device',
   abort: 'device',
   missing: 'device',
+  proofs: 'device',
   blobs: 'device',
   uploadOffset: 'device',
   upload: 'device',

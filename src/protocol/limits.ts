@@ -49,6 +49,14 @@ export const MISSING_BODY = 16 * MiB;
 export const ASK_COUNT = 4000;
 export const ASK_BYTES = 64 * MiB;
 
+// ---- backups: proofs of possession (POST /backups/:lease/proofs, protocol/proof.ts) ----
+/** One proof per challenged id (at most MISSING_IDS_MAX): ~135 bytes of JSON each. */
+export const PROOFS_BODY = 16 * MiB;
+/** Challenged ids a lease may hold unanswered (older challenges are forgotten first). */
+export const CHALLENGE_IDS_MAX = 200_000;
+/** The agent uploads a challenged blob this small rather than prove it (a proof costs ~135 bytes). */
+export const PROVE_MIN = 256;
+
 // ---- backups: trees sent ahead of the commit (POST /backups/:lease/trees) ----
 export const TREES_AHEAD_BODY = 16 * MiB;
 /** The agent sends trees ahead in batches of this many bytes of tree text ... */

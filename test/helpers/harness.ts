@@ -115,6 +115,8 @@ export async function backupJson(profile: string, extra: string[] = []) {
     hashedFiles: number;
     uploadedBlobs: number;
     uploadedBytes: number;
+    provenBlobs: number;
+    provenBytes: number;
     sentBytes: number;
   };
 }

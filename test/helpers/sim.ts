@@ -14,6 +14,7 @@ import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/snapshot/sca
 import { readTrustedTree } from '../../src/protocol/tree.js';
 import type { DeviceRow } from '../../src/server/catalog/catalog.js';
 import { commit } from '../../src/server/ingest/ingest.js';
+import { grantOwnership } from '../../src/server/catalog/ownership.js';
 import { POOL_DEPTH } from '../../src/server/store/local-store.js';
 import type { StagedObject } from '../../src/server/store/object-store.js';
 import type { SnapshotInfo } from '../../src/server/store/snapshots.js';
@@ -47,6 +48,7 @@ export async function simBackup(
     if (store.pool.blobSize(id) < 0) staged.push(await store.pool.stageBlob(id, [readFileSync(b.path)]));
   await store.pool.flush();
   await store.pool.publish(staged);
+  grantOwnership(store.db, dev.account_id, scan.blobs.keys()); // as an upload (or a proof) would
   const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
   return info;
 }

@@ -39,6 +39,9 @@ export interface BackupResult {
   hashedFiles: number;
   uploadedBlobs: number;
   uploadedBytes: number;
+  /** Blobs the server had from another laptop, proved instead of sent (protocol/proof.ts), and their bytes. */
+  provenBlobs: number;
+  provenBytes: number;
   sentBytes: number;
   seconds: number;
   /** Server time spent in the commit (ms), as the server reports it. */
@@ -151,6 +154,8 @@ async function resendAll(
   stats.blobs += up.blobs;
   stats.bytes += up.bytes;
   stats.wireBytes += up.wireBytes;
+  stats.proven += up.proven;
+  stats.provenBytes += up.provenBytes;
   return commit(client, lease, scans, true, stats);
 }
 
@@ -177,6 +182,8 @@ function summary(
     hashedFiles: sum((s) => s.hashedFiles),
     uploadedBlobs: stats.blobs,
     uploadedBytes: stats.bytes,
+    provenBlobs: stats.proven,
+    provenBytes: stats.provenBytes,
     sentBytes: client.sentBytes + stats.wireBytes,
     seconds: (Date.now() - started) / 1000,
     commitMs: res.commitMs ?? null,

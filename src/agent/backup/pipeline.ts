@@ -14,6 +14,10 @@
  * KB per request, so the server checks and writes them while blobs still
  * arrive and the commit carries only what was not sent (`sentTrees`).
  *
+ * Blobs the server has but this account never sent come back as a challenge
+ * (protocol/proof.ts): they are proved from the local bytes (prove.ts)
+ * instead of sent, and only what the server refuses is uploaded.
+ *
  * pause() is the scan's side of it: a promise to wait on when uploads are
  * waiting for the event loop (every few milliseconds while work is in
  * flight), or when a full batch cannot leave yet. The first failure of any
@@ -31,6 +35,7 @@ import {
 } from '../../protocol/limits.js';
 import type { ApiClient } from '../client.js';
 import { sendBatch, sendLarge, type UploadItem, type UploadStats } from './upload.js';
+import { answerChallenge } from './prove.js';
 
 export interface PipelineLimits {
   /** Ask the server once this many blobs (or askBytes of them) are pending. */
@@ -46,7 +51,7 @@ const PARALLEL = 2;
 const SLICE_MS = 4;
 
 export class BlobPipeline {
-  readonly stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0 };
+  readonly stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0, proven: 0, provenBytes: 0 };
   private offered = new Set<string>();
   private pending: UploadItem[] = [];
   private pendingBytes = 0;
@@ -171,12 +176,18 @@ export class BlobPipeline {
       API.missing,
       { lease: this.lease },
       {
-        json: { ids: [...byId.keys()] },
+        json: { ids: [...byId.keys()], prove: true },
       },
     );
+    const send = r.missing.map((id) => byId.get(id));
+    if (r.challenge) {
+      const p = await answerChallenge(this.client, this.lease, r.challenge, byId);
+      this.stats.proven += p.proven.length;
+      this.stats.provenBytes += p.proven.reduce((a, it) => a + it.size, 0);
+      send.push(...p.upload);
+    }
     let bytes = 0;
-    for (const id of r.missing) {
-      const it = byId.get(id);
+    for (const it of send) {
       if (!it) continue;
       bytes += it.size;
       if (it.size > BATCH_BLOB_MAX) this.large.push(it);

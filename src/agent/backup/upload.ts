@@ -32,6 +32,9 @@ export interface UploadStats {
   blobs: number;
   bytes: number;
   wireBytes: number;
+  /** Blobs the server had and this laptop proved instead of sending (prove.ts), and their bytes. */
+  proven: number;
+  provenBytes: number;
 }
 
 const histogram = new Uint32Array(256);

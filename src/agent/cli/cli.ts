@@ -160,7 +160,7 @@ program
       if (o.json) return printJson(r);
       for (const w of r.warnings) say(`warning: ${w}`);
       say(
-        `backed up ${r.files} files (${mb(r.bytes)}) in ${r.seconds.toFixed(1)} s: ${r.uploadedBlobs} new files sent (${mb(r.sentBytes)} on the wire)`,
+        `backed up ${r.files} files (${mb(r.bytes)}) in ${r.seconds.toFixed(1)} s: ${r.uploadedBlobs} new files sent (${mb(r.sentBytes)} on the wire)${r.provenBlobs ? `, ${r.provenBlobs} already on the server proved instead of sent` : ''}`,
       );
       for (const s of r.snapshots) say(`  ${s.name}`);
     }),

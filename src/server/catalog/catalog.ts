@@ -46,7 +46,7 @@ export function openCatalog(path: string, hooks: MigrationHooks): Catalog {
 export function clearIndex(db: Catalog): void {
   db.transaction(() =>
     db.exec(`DELETE FROM entries; DELETE FROM snapshots; DELETE FROM account_blobs; DELETE FROM tree_stats;
-             DELETE FROM devices; DELETE FROM accounts;`),
+             DELETE FROM blob_owners; DELETE FROM devices; DELETE FROM accounts;`),
   )();
 }
 

@@ -86,6 +86,7 @@ function deleteRows(db: Catalog, accountId: number): void {
   sql(db, 'DELETE FROM entries WHERE account_id = ?').run(accountId);
   sql(db, 'DELETE FROM snapshots WHERE account_id = ?').run(accountId);
   sql(db, 'DELETE FROM account_blobs WHERE account_id = ?').run(accountId);
+  sql(db, 'DELETE FROM blob_owners WHERE account_id = ?').run(accountId);
   sql(db, 'DELETE FROM devices WHERE account_id = ?').run(accountId);
   sql(db, 'DELETE FROM accounts WHERE id = ?').run(accountId);
   sql(db, 'DELETE FROM pins WHERE account_id = ?').run(accountId);

@@ -14,6 +14,14 @@
  *     under the store root (accounts/), so that `reindex` loses nothing a
  *     student or the admin relies on: their rows are handed to `secrets` (the
  *     store writes the files) and the tables are dropped.
+ *  3  the web dashboard's archived laptops and the agents' reports.
+ *  4  proof of possession (issue 16 §4, ownership.ts): `blob_owners`, the blobs
+ *     an account uploaded or proved and has not committed yet. An account owns
+ *     what its snapshots and pins reference (account_blobs) plus these rows, so
+ *     every blob an existing catalog's snapshots reference is owned by its
+ *     account from the first open on (an upgrade breaks no backup), and
+ *     `reindex`, which rebuilds account_blobs from the snapshots, rebuilds
+ *     ownership the same way.
  */
 import type { Database } from 'better-sqlite3';
 import { AppError } from '../../platform/errors.js';
@@ -114,6 +122,13 @@ CREATE TABLE IF NOT EXISTS agent_reports (
   reason TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS agent_reports_serial ON agent_reports(serial, id);
+`),
+  // 3 → 4: blobs uploaded or proved by an account, not yet referenced by its snapshots (ownership.ts).
+  (db) =>
+    db.exec(`
+CREATE TABLE IF NOT EXISTS blob_owners (
+  account_id INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (account_id, id)
+) WITHOUT ROWID;
 `),
 ];
 

@@ -27,6 +27,7 @@ import { allocateName, writeSnapshot, type SnapshotInfo } from '../store/snapsho
 import { indexSnapshot, treeStats } from '../catalog/snapshot-index.js';
 import { accountKey } from '../catalog/devices.js';
 import { owns } from '../catalog/refs.js';
+import { ownsBlob, settleOwnership } from '../catalog/ownership.js';
 import type { Store } from '../store/store.js';
 import type { StashedTree } from './tree-stash.js';
 import { treeKey } from '../store/object-store.js';
@@ -79,10 +80,12 @@ function findMissing(store: Store, accountId: number, root: string, trees: NewTr
       if (isDirEntry(e)) {
         if (!trees.has(ref) && !oldTreeOk(ref)) missing.add(ref);
       } else {
-        // One blob ('f') or each chunk ('c'): present in the pool with the size the tree says.
+        // One blob ('f') or each chunk ('c'): owned by the account (else "missing": nothing
+        // about the pool's copy is said), present in the pool with the size the tree says.
         for (const [id, want] of blobsOf(e)) {
           let size = sizes.get(id);
-          if (size === undefined) sizes.set(id, (size = store.pool.claimBlob(id)));
+          if (size === undefined)
+            sizes.set(id, (size = ownsBlob(store.db, accountId, id) ? store.pool.claimBlob(id) : -1));
           if (size < 0) missing.add(id);
           else if (size !== want)
             throw new AppError(
@@ -148,7 +151,7 @@ export async function commit(
     if (missing.length) {
       throw new AppError(
         'missing_blobs',
-        `${missing.length} blobs or trees are missing; upload them and commit again`,
+        `${missing.length} blobs or trees are missing (or not uploaded or proved by this account); upload them and commit again`,
         {
           details: { missing: missing.slice(0, MAX_REPORTED_MISSING), count: missing.length },
         },
@@ -208,5 +211,6 @@ async function writeAndRecord(
     indexSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id }, trees);
     out.push(info);
   }
+  settleOwnership(store.db, device.account_id);
   return out;
 }

@@ -17,7 +17,11 @@
  * (the laptop changed it meanwhile → `conflict`, the caller rescans).
  * Copies are staged, flushed with one syncfs, published, and then the same
  * ingest.commit() a native client reaches writes the trees, the snapshot
- * folders, `-latest` and the catalog rows.
+ * folders, `-latest` and the catalog rows. The files are physically on the
+ * server in the laptop's own folders (read through a confined descriptor, or
+ * matched by a hash cache this server wrote after reading them), so every
+ * blob the new trees name counts as the account's own (catalog/ownership.ts)
+ * without a challenge.
  */
 import {
   closeSync,
@@ -41,6 +45,8 @@ import { saveCache } from '../../snapshot/cache.js';
 import type { DeviceRow } from '../catalog/catalog.js';
 import { owns } from '../catalog/refs.js';
 import { commit } from '../ingest/ingest.js';
+import { grantOwnership } from '../catalog/ownership.js';
+import { blobsOf, readTrustedTree } from '../../protocol/tree.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
 import type { Store } from '../store/store.js';
 import { blobKey, type StagedObject } from '../store/object-store.js';
@@ -178,6 +184,15 @@ function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<str
   return out;
 }
 
+/** Every blob (whole file or chunk) the trees name. */
+function namedBlobs(trees: Array<Record<string, string>>): Set<string> {
+  const out = new Set<string>();
+  for (const t of trees)
+    for (const text of Object.values(t))
+      for (const e of readTrustedTree(text).e) for (const [id] of blobsOf(e)) out.add(id);
+  return out;
+}
+
 async function ingestOnce(
   store: Store,
   device: DeviceRow,
@@ -218,13 +233,13 @@ async function ingestOnce(
     throw e;
   }
   const runId = opts.runId ?? randomBytes(8).toString('hex');
-  const snapshots = await commit(
-    store,
-    device,
-    scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: newTrees(store, device, scan) })),
-    runId,
-    opts.now,
-  );
+  const commits = scans.map(({ scan }) => ({
+    source: scan.source,
+    root: scan.root,
+    trees: newTrees(store, device, scan),
+  }));
+  grantOwnership(store.db, device.account_id, namedBlobs(commits.map((c) => c.trees)));
+  const snapshots = await commit(store, device, commits, runId, opts.now);
   for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
     snapshots,

@@ -11,6 +11,13 @@
  * declared length it is hashed, flushed and handed to the object store
  * (putFile: a rename locally, an upload elsewhere). A broken connection
  * keeps every byte received, so a retry sends only the rest.
+ *
+ * Proof of possession (protocol/proof.ts): every blob whose bytes arrived and
+ * hashed to its name — stored, or a duplicate of one the pool had — is
+ * reported to the caller (`received`), which makes the account its owner. A
+ * resumable upload says "complete" up front only for a blob the account
+ * owns; for any other it is an ordinary upload (a laptop learns neither
+ * existence nor size of another's blob from it).
  */
 import {
   createWriteStream,
@@ -87,10 +94,15 @@ function hashParts(parts: Buffer[]): { id: string; bytes: number } {
  * a temp file off the event loop (a few at a time) while the next frames are
  * read; then one flush, then every blob is published under its name.
  */
-export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): Promise<BatchResult> {
+export async function receiveBatch(
+  store: Store,
+  body: AsyncIterable<Buffer>,
+  received: (ids: string[]) => void = () => {},
+): Promise<BatchResult> {
   const result: BatchResult = { stored: 0, duplicates: 0, bytes: 0, rejected: [] };
   const staged: StagedObject[] = [];
   const inBatch = new Set<string>();
+  const verified: string[] = [];
   const writes = new Set<Promise<void>>();
   let failed: unknown = null;
   const write = (id: string, parts: Buffer[]) => {
@@ -112,6 +124,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
         continue;
       }
       result.bytes += got.bytes;
+      verified.push(f.id);
       if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
         result.duplicates++;
         continue;
@@ -132,6 +145,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
     throw e;
   }
   result.stored = staged.length;
+  received(verified);
   if (result.rejected.length) {
     throw new AppError(
       'hash_mismatch',
@@ -149,9 +163,17 @@ export function partPath(store: Store, serial: string, id: string): string {
   return store.objects.scratchPath(`${id}.${serial}.part`);
 }
 
-/** Bytes of a resumable upload already received (the blob's size when complete). */
-export function uploadOffset(store: Store, serial: string, id: string): { offset: number; complete: boolean } {
-  const size = store.pool.claimBlob(id);
+/**
+ * Bytes of a resumable upload already received (the blob's size when complete:
+ * only when `owned`, the account owns it — else the part file's size).
+ */
+export function uploadOffset(
+  store: Store,
+  serial: string,
+  id: string,
+  owned: boolean,
+): { offset: number; complete: boolean } {
+  const size = owned ? store.pool.claimBlob(id) : -1;
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };
@@ -181,7 +203,10 @@ function limitStream(max: number): Transform {
  */
 const busyParts = new Set<string>();
 
-/** Appends a body at `offset`; completes the blob when `length` is reached. */
+/**
+ * Appends a body at `offset`; completes the blob when `length` is reached and
+ * the bytes hash to `id` (then `received` is called: the account owns it).
+ */
 export async function appendUpload(
   store: Store,
   serial: string,
@@ -189,12 +214,16 @@ export async function appendUpload(
   offset: number,
   length: number,
   body: NodeJS.ReadableStream,
+  owned: boolean,
+  received: () => void,
 ): Promise<{ offset: number; complete: boolean }> {
   const part = partPath(store, serial, id);
   if (busyParts.has(part)) throw new AppError('conflict', `another upload of ${id} from this laptop is in progress`);
   busyParts.add(part);
   try {
-    return await appendLocked(store, part, serial, id, offset, length, body);
+    const r = await appendLocked(store, part, serial, id, offset, length, body, owned);
+    if (r.complete) received();
+    return r;
   } finally {
     busyParts.delete(part);
   }
@@ -208,8 +237,9 @@ async function appendLocked(
   offset: number,
   length: number,
   body: NodeJS.ReadableStream,
+  owned: boolean,
 ): Promise<{ offset: number; complete: boolean }> {
-  const cur = uploadOffset(store, serial, id);
+  const cur = uploadOffset(store, serial, id, owned);
   if (cur.complete) return cur;
   if (offset !== cur.offset)
     throw new AppError('conflict', `upload of ${id} is at offset ${cur.offset}, not ${offset}`, {

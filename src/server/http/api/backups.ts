@@ -4,7 +4,8 @@
  *   POST   /api/v1/backups                       admission → 201 {lease, leaseTimeout} | 503 + Retry-After
  *   POST   /api/v1/backups/:lease/heartbeat      keeps the lease alive
  *   DELETE /api/v1/backups/:lease                abort, frees the slot
- *   POST   /api/v1/backups/:lease/missing        {ids} → {missing}: blobs the pool lacks
+ *   POST   /api/v1/backups/:lease/missing        {ids, prove?} → {missing, challenge?}: blobs to upload or prove
+ *   POST   /api/v1/backups/:lease/proofs         {nonce, proofs} → {proven, refused} (protocol/proof.ts)
  *   POST   /api/v1/backups/:lease/blobs          frames of small blobs → {stored, duplicates}
  *   GET    /api/v1/backups/:lease/uploads/:id    → {offset, complete} of a resumable upload
  *   PATCH  /api/v1/backups/:lease/uploads/:id    append at Upload-Offset (Upload-Length = total)
@@ -15,14 +16,16 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
 import { API } from '../../../protocol/api.js';
-import type { CommitAnswer, LeaseAnswer } from '../../../protocol/api-types.js';
+import type { CommitAnswer, LeaseAnswer, MissingAnswer, ProofsAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
+import { NONCE_RE, PROOF_RE } from '../../../protocol/proof.js';
 import { SOURCE_RE } from '../../../protocol/names.js';
 import {
   COMMIT_BODY,
   COMMIT_SOURCES_MAX,
   MISSING_BODY,
   MISSING_IDS_MAX,
+  PROOFS_BODY,
   RUN_ID_MAX,
   TREES_AHEAD_BODY,
   UPLOAD_LENGTH_MAX,
@@ -31,6 +34,8 @@ import { requireDevice } from '../../accounts/auth.js';
 import type { ServerContext } from '../context.js';
 import { commit, type CommitSource } from '../../ingest/ingest.js';
 import { TreeStash } from '../../ingest/tree-stash.js';
+import { Challenges } from '../../ingest/challenges.js';
+import { grantOwnership, ownsBlob } from '../../catalog/ownership.js';
 import { appendUpload, receiveBatch, releaseParts, uploadOffset } from '../../store/uploads.js';
 import { diskUsage } from '../../../platform/system.js';
 
@@ -70,7 +75,10 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return dev;
   };
 
-  const stash = new TreeStash(store.pool, (id) => admission.active().some((l) => l.id === id));
+  const live = (id: string) => admission.active().some((l) => l.id === id);
+  const stash = new TreeStash(store.pool, live);
+  const challenges = new Challenges(live);
+  const owned = (accountId: number, id: string) => ownsBlob(store.db, accountId, id);
   // A lease that ends without a commit gives back its resumable parts when the disk is tight
   // (else they stay, so the laptop's next run resumes them).
   const tight = () => {
@@ -84,6 +92,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   };
   admission.onExpired.push((l) => {
     stash.drop(l.id);
+    challenges.drop(l.id);
     ended(l.serial, 'lease expired');
   });
 
@@ -135,11 +144,12 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     admission.release(req.params.lease);
     stash.drop(req.params.lease);
     stash.sweep();
+    challenges.drop(req.params.lease);
     ended(dev.serial, 'backup aborted');
     return reply.status(204).send();
   });
 
-  app.post<{ Params: { lease: string }; Body: { ids: string[] } }>(
+  app.post<{ Params: { lease: string }; Body: { ids: string[]; prove?: boolean } }>(
     API.missing.url,
     {
       bodyLimit: MISSING_BODY,
@@ -151,19 +161,61 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
           additionalProperties: false,
           properties: {
             ids: { type: 'array', maxItems: MISSING_IDS_MAX, items: { type: 'string', pattern: BLOB_ID_RE.source } },
+            prove: { type: 'boolean' },
           },
         },
       },
     },
-    async (req) => {
-      leased(req);
-      return { missing: [...new Set(req.body.ids)].filter((id) => store.pool.claimBlob(id) < 0) };
+    async (req): Promise<MissingAnswer> => {
+      const dev = leased(req);
+      // Absent: upload. Present and owned: nothing. Present, not owned: prove it (an
+      // agent that cannot is told to upload it) — protocol/proof.ts.
+      const missing: string[] = [];
+      const prove: string[] = [];
+      for (const id of new Set(req.body.ids)) {
+        if (store.pool.claimBlob(id) < 0) missing.push(id);
+        else if (!owned(dev.account_id, id)) (req.body.prove ? prove : missing).push(id);
+      }
+      if (!prove.length) return { missing };
+      return { missing, challenge: challenges.issue(req.params.lease, dev.account_id, prove) };
+    },
+  );
+
+  app.post<{ Params: { lease: string }; Body: { nonce: string; proofs: Record<string, string> } }>(
+    API.proofs.url,
+    {
+      bodyLimit: PROOFS_BODY,
+      schema: {
+        params: leaseParam,
+        body: {
+          type: 'object',
+          required: ['nonce', 'proofs'],
+          additionalProperties: false,
+          properties: {
+            nonce: { type: 'string', pattern: NONCE_RE.source },
+            proofs: {
+              type: 'object',
+              maxProperties: MISSING_IDS_MAX,
+              additionalProperties: false,
+              patternProperties: { [BLOB_ID_RE.source]: { type: 'string', pattern: PROOF_RE.source } },
+            },
+          },
+        },
+      },
+    },
+    async (req): Promise<ProofsAnswer> => {
+      const dev = leased(req);
+      const ids = challenges.take(req.params.lease, dev.account_id, req.body.nonce);
+      const r = await challenges.verify(store.pool, req.body.nonce, ids, req.body.proofs);
+      grantOwnership(store.db, dev.account_id, r.proven);
+      return r;
     },
   );
 
   app.post<{ Params: { lease: string } }>(API.blobs.url, { schema: { params: leaseParam } }, async (req) => {
-    leased(req);
-    return receiveBatch(store, capped(req.body));
+    const dev = leased(req);
+    // Bytes that hashed to their id make the account an owner, duplicates included.
+    return receiveBatch(store, capped(req.body), (ids) => grantOwnership(store.db, dev.account_id, ids));
   });
 
   app.get<{ Params: { lease: string; id: string } }>(
@@ -171,7 +223,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     { schema: { params: uploadParams } },
     async (req) => {
       const dev = leased(req);
-      return uploadOffset(store, dev.serial, req.params.id);
+      return uploadOffset(store, dev.serial, req.params.id, owned(dev.account_id, req.params.id));
     },
   );
 
@@ -184,7 +236,10 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const length = header(req, 'upload-length');
       if (length > UPLOAD_LENGTH_MAX || offset > length) throw new AppError('too_large', 'upload length out of range');
       const body = bandwidth.rate > 0 ? Readable.from(capped(req.body)) : (req.body as NodeJS.ReadableStream);
-      return appendUpload(store, dev.serial, req.params.id, offset, length, body);
+      const { id } = req.params;
+      return appendUpload(store, dev.serial, id, offset, length, body, owned(dev.account_id, id), () =>
+        grantOwnership(store.db, dev.account_id, [id]),
+      );
     },
   );
 
@@ -247,6 +302,7 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
       admission.release(req.params.lease);
       stash.drop(req.params.lease);
       stash.sweep();
+      challenges.drop(req.params.lease);
       req.log.info({ serial: dev.serial, snapshots: snaps.map((s) => s.name), commitMs }, 'backup committed');
       return {
         snapshots: snaps.map((s) => ({
