@@ -36,8 +36,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256Hex } from '../../protocol/hash.js';
 import { AppError } from '../../platform/errors.js';
-import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../snapshot/scan.js';
-import { saveCache } from '../../snapshot/cache.js';
+import { allTrees, DATASTORE_EXCLUDES, scanBlobs, scanSource, type ScanResult } from '../../snapshot/scan.js';
 import type { DeviceRow } from '../catalog/catalog.js';
 import { owns } from '../catalog/refs.js';
 import { commit } from '../ingest/ingest.js';
@@ -186,8 +185,10 @@ async function ingestOnce(
 ): Promise<IngestResult> {
   const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
-    const from = opts.rehash ? join(cache, 'none') : cache;
-    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes, { keepHashed: true }), cache };
+    return {
+      scan: scanSource(s.source, s.dir, cache, 'legacy', s.excludes, { keepHashed: true, rehash: opts.rehash }),
+      cache,
+    };
   });
   const staged: StagedObject[] = [];
   const seen = new Set<string>();
@@ -206,8 +207,8 @@ async function ingestOnce(
       const confine = realpathSync(scan.dir);
       for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
-      for (const [id, b] of scan.blobs)
-        if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
+      for (const b of scanBlobs(scan))
+        if (!seen.has(b.id) && store.pool.blobSize(b.id) < 0) take(b.path, confine, b.id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
@@ -225,7 +226,6 @@ async function ingestOnce(
     runId,
     opts.now,
   );
-  for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
     snapshots,
     files: scans.reduce((n, s) => n + s.scan.files, 0),
