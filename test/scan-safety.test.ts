@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allTrees, hashFile, scanSource } from '../src/snapshot/scan.js';
+import { allTrees, hashFile, scanBlobs, scanSource } from '../src/snapshot/scan.js';
 import { readTrustedTree } from '../src/protocol/tree.js';
 import { commit } from '../src/server/ingest/ingest.js';
 import { grantOwnership } from '../src/server/catalog/ownership.js';
@@ -35,7 +35,8 @@ test('a commit publishes every subtree before the tree that names it', async () 
   const store = new Store(root);
   const dev = store.registry.register({ serial: 'SHF0RDER01', nickname: '' }).device;
   const scan = scanSource('documents', src, join(root, 'cache.json'), 'test');
-  const [blobId, blob] = [...scan.blobs][0];
+  const [blob] = [...scanBlobs(scan)];
+  const blobId = blob.id;
   await putBlob(store, blobId, Buffer.from('x'.repeat(100)));
   grantOwnership(store.db, dev.account_id, [blobId]);
   assert.equal(blob.size, 100);

@@ -1,8 +1,10 @@
 /**
  * scan — turns a source folder into a Merkle tree of blobs (common/tree.ts).
  *
- * The cache (cache.ts) keeps, per folder, the tree entries of the last scan
- * and each file's inode. A folder is read with one readdir and one lstat per
+ * The cache (cache.ts, a file on disk read and written a folder at a time,
+ * so memory does not grow with the source) keeps, per folder, the tree
+ * entries of the last scan and each file's inode. The walk is post-order
+ * (subfolders, then the folder), the cache file's order. A folder is read with one readdir and one lstat per
  * name; a file whose size, mtime and inode match its cached entry is not
  * read again (its hash is taken from the cache), and a folder whose every
  * entry matches is not serialized or hashed again (its tree id is taken from
@@ -54,7 +56,8 @@ import {
 } from '../protocol/tree.js';
 import { formatChunkList } from '../protocol/chunked.js';
 import { Chunker, CHUNK_THRESHOLD } from '../protocol/fastcdc.js';
-import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
+import { CacheReader, CacheWriter, readCache, type CachedDir } from './cache.js';
+import { RecentSet } from '../platform/recent-set.js';
 import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
 import { hashFd } from '../platform/file-hash.js';
 
@@ -90,24 +93,27 @@ export interface ScanHooks {
   keepHashed?: boolean;
   /** A blob named by a changed folder (each id once per scan). */
   onCandidate?(b: BlobRef): void;
-  /** The tree of a folder that differs from the last committed one (as soon as it is known). */
-  onTree?(id: string, text: string): void;
+  /** The tree of a folder that differs from the last committed one (as soon as it is known); seq: its record's index in the cache file. */
+  onTree?(id: string, text: string, seq: number): void;
   /** When it returns a promise the scan waits for it before the next folder. */
   pause?(): Promise<void> | null;
+  /** Read every file again (the cache's records are not trusted; it is still rewritten). */
+  rehash?: boolean;
 }
 
 export interface ScanResult {
   source: string;
   dir: string;
   root: string;
+  /** The cache file, holding this scan's folders once it is done (readCache, allTrees, scanBlobs). */
+  cacheFile: string;
+  server: string;
+  /** Folders scanned: records in the cache file. */
+  folders: number;
   /** Folders whose tree differs from the last committed snapshot. */
-  changedDirs: Set<string>;
-  /** Tree texts of the changed folders, by id. */
-  changedTrees: Map<string, string>;
-  /** One readable path per distinct file blob. */
-  blobs: Map<string, BlobRef>;
-  /** Blobs named in changed folders: what the server may lack. */
-  candidates: Set<string>;
+  changedFolders: number;
+  /** Blobs offered (onCandidate): named by changed folders, what the server may lack. */
+  offered: number;
   files: number;
   bytes: number;
   hashedFiles: number;
@@ -115,10 +121,10 @@ export interface ScanResult {
   /** The files read in this run (with ScanHooks.keepHashed only). */
   hashed: HashedFile[];
   warnings: string[];
-  /** The new cache: every folder of this scan. */
-  cache: HashCache;
-  /** The cache differs from what was loaded. */
+  /** The cache file was rewritten. */
   cacheDirty: boolean;
+  /** The cache already said every folder of this scan is committed (nothing to mark after a commit). */
+  wasCommitted: boolean;
 }
 
 const CHUNK = 1024 * 1024;
@@ -173,17 +179,18 @@ export function hashFile(path: string): { hash: string; size: number } {
 }
 
 class Scanner {
-  private readonly committed: Record<string, string>;
   /** mtimes at or after this are "racy" (see dir()). */
   private readonly racyAfter = Date.now() - RACY_MS;
+  /** Blobs and trees offered lately (a repeat costs a second offer, not memory for every id). */
+  private readonly offered = new RecentSet(4096);
+  private readonly trees = new RecentSet(1024);
   constructor(
     readonly r: ScanResult,
-    readonly old: HashCache,
+    readonly old: CacheReader,
+    readonly out: CacheWriter,
     readonly excludes: Set<string>,
     readonly hooks: ScanHooks,
-  ) {
-    this.committed = committedIds(old);
-  }
+  ) {}
 
   /** A regular file's entry: from the cache when size, mtime and inode match, else read. */
   private file(
@@ -253,18 +260,53 @@ class Scanner {
    * or damaged (the text must still hash to its id: the id is reused as is).
    */
   private static entriesOf(old: CachedDir | undefined): TreeEntry[] | undefined {
-    if (!old || typeof old[1] !== 'string' || treeId(old[1]) !== old[0]) return undefined;
+    if (!old || treeId(old.tree) !== old.id) return undefined;
     try {
-      const e = (JSON.parse(old[1]) as { e?: unknown }).e;
-      return Array.isArray(e) && Array.isArray(old[2]) && e.length === old[2].length ? (e as TreeEntry[]) : undefined;
+      const e = (JSON.parse(old.tree) as { e?: unknown }).e;
+      return Array.isArray(e) && e.length === old.inodes.length ? (e as TreeEntry[]) : undefined;
     } catch {
       return undefined; // a damaged cache entry: the folder is read again
     }
   }
 
+  /** Names and lstat results of a folder, sorted, without the excluded top-level names. */
+  private list(abs: string, rel: string): { names: string[]; stats: Stats[] } {
+    const names: string[] = [];
+    const stats: Stats[] = [];
+    for (const name of readdirSync(abs).sort(compareNames)) {
+      if (rel === '' && this.excludes.has(name)) continue;
+      try {
+        stats.push(lstatSync(`${abs}/${name}`));
+        names.push(name);
+      } catch (e) {
+        unlessMissing(e); // vanished while scanning
+      }
+    }
+    return { names, stats };
+  }
+
+  /**
+   * Subfolders first, then the folder itself: the order of the cache file
+   * (cache.ts), so its record is the next one the reader has.
+   */
   *dir(abs: string, rel: string): Generator<Promise<void>, string> {
-    const old = this.old.dirs[rel];
-    const was = Scanner.entriesOf(old);
+    const { names, stats } = this.list(abs, rel);
+    const sub: Array<string | null> = new Array<string | null>(names.length).fill(null);
+    for (let i = 0; i < names.length; i++) {
+      if (!stats[i].isDirectory()) continue;
+      const childRel = rel === '' ? names[i] : `${rel}/${names[i]}`;
+      try {
+        sub[i] = yield* this.dir(`${abs}/${names[i]}`, childRel);
+      } catch (err) {
+        // Only the filesystem's refusals skip a folder; anything else (an upload
+        // that failed meanwhile, surfacing through pause()) ends the scan.
+        if (!(err as NodeJS.ErrnoException).syscall) throw err;
+        this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(err as Error).message}`);
+      }
+    }
+    const old = this.old.take(rel);
+    if (this.old.skipped) this.out.diverge(); // a folder that is gone: the file changes
+    const was = this.hooks.rehash ? undefined : Scanner.entriesOf(old);
     const entries: TreeEntry[] = [];
     const inos: number[] = [];
     const blobs: BlobRef[] = [];
@@ -272,35 +314,22 @@ class Scanner {
     // there, so not offered again (a 100-byte edit of a 50 MB file then asks
     // `missing` about one or two chunks, not ~700). The commit still checks.
     const known = new Set<string>();
-    const committedHere = was !== undefined && this.committed[rel] === old![0];
+    const committedHere = was !== undefined && old!.committed === old!.id;
     const at = { i: 0 };
-    for (const name of readdirSync(abs).sort(compareNames)) {
-      if (rel === '' && this.excludes.has(name)) continue;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const st = stats[i];
       const childAbs = `${abs}/${name}`;
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      let st: Stats;
-      try {
-        st = lstatSync(childAbs);
-      } catch (e) {
-        unlessMissing(e);
-        continue; // vanished while scanning
-      }
       const k = Scanner.match(was, at, name);
       const prev = k >= 0 ? was![k] : undefined;
       if (committedHere && prev && isChunkedEntry(prev)) for (const [id] of blobsOf(prev)) known.add(id);
       let e: TreeEntry | null = null;
       let ino = 0;
       if (st.isDirectory()) {
-        try {
-          e = makeEntry(name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel));
-        } catch (err) {
-          // Only the filesystem's refusals skip a folder; anything else (an upload
-          // that failed meanwhile, surfacing through pause()) ends the scan.
-          if (!(err as NodeJS.ErrnoException).syscall) throw err;
-          this.r.warnings.push(`skipped unreadable folder ${childRel}: ${(err as Error).message}`);
-        }
+        if (sub[i] === null) continue;
+        e = makeEntry(name, 'd', st.mode & 0o7777, st.mtimeMs, 0, sub[i]!);
       } else if (st.isFile()) {
-        e = this.file(childAbs, childRel, name, st, prev, k >= 0 ? old![2][k] : 0);
+        e = this.file(childAbs, rel === '' ? name : `${rel}/${name}`, name, st, prev, k >= 0 ? old!.inodes[k] : 0);
         ino = st.ino;
         if (e && isBlobEntry(e)) blobs.push({ id: entryRef(e), path: childAbs, size: entrySize(e), mtime: st.mtimeMs });
         else if (e && isChunkedEntry(e)) {
@@ -320,19 +349,18 @@ class Scanner {
         }
       }
       if (!e) continue;
-      entries.push(prev && prev !== e && k >= 0 && old![2][k] === ino && sameEntry(prev, e) ? prev : e);
+      entries.push(prev && prev !== e && k >= 0 && old!.inodes[k] === ino && sameEntry(prev, e) ? prev : e);
       // A file modified in the last moments before this scan may still be
       // changing within the same mtime tick: its hash is not trusted next time.
       inos.push(ino && st.mtimeMs < this.racyAfter ? ino : 0);
     }
-    const id = this.finish(rel, was ? old : undefined, was, entries, inos);
-    for (const b of blobs) if (!this.r.blobs.has(b.id)) this.r.blobs.set(b.id, b);
-    if (this.committed[rel] !== id) {
-      this.r.changedDirs.add(rel);
+    const id = this.finish(rel, old, was, entries, inos);
+    if ((old?.committed ?? '') !== id) {
       for (const b of blobs) {
-        if (this.r.candidates.has(b.id) || known.has(b.id)) continue;
-        this.r.candidates.add(b.id);
-        this.hooks.onCandidate?.(this.r.blobs.get(b.id)!);
+        if (known.has(b.id) || this.offered.has(b.id)) continue;
+        this.offered.add(b.id);
+        this.r.offered++;
+        this.hooks.onCandidate?.(b);
       }
     }
     const wait = this.hooks.pause?.();
@@ -340,7 +368,7 @@ class Scanner {
     return id;
   }
 
-  /** The folder's id: the cached one when every entry is the cached object, else its hash. */
+  /** The folder's id (the cached one when every entry is the cached object, else its hash); writes its record. */
   private finish(
     rel: string,
     old: CachedDir | undefined,
@@ -348,35 +376,38 @@ class Scanner {
     entries: TreeEntry[],
     inos: number[],
   ): string {
+    const seq = this.out.count;
+    const committed = old?.committed ?? '';
     if (old && was && was.length === entries.length && entries.every((e, i) => e === was[i])) {
-      this.r.cache.dirs[rel] = old;
-      if (this.committed[rel] !== old[0]) this.changed(old[0], old[1]);
-      return old[0];
+      this.out.same(old);
+      if (committed !== old.id) this.changed(old.id, old.tree, seq);
+      return old.id;
     }
-    this.r.cacheDirty = true;
     const text = serializeTree(entries);
     const id = treeId(text);
-    this.r.cache.dirs[rel] = [id, text, inos];
-    if (this.committed[rel] !== id) this.changed(id, text);
+    this.out.put(rel, id, text, inos, committed);
+    if (committed !== id) this.changed(id, text, seq);
     return id;
   }
 
-  private changed(id: string, text: string): void {
-    if (this.r.changedTrees.has(id)) return;
-    this.r.changedTrees.set(id, text);
-    this.hooks.onTree?.(id, text);
+  private changed(id: string, text: string, seq: number): void {
+    this.r.changedFolders++;
+    if (this.trees.has(id)) return;
+    this.trees.add(id);
+    this.hooks.onTree?.(id, text, seq);
   }
 }
 
-function newResult(source: string, dir: string, old: HashCache, server: string): ScanResult {
+function newResult(source: string, dir: string, cacheFile: string, server: string): ScanResult {
   return {
     source,
     dir,
     root: '',
-    changedDirs: new Set(),
-    changedTrees: new Map(),
-    blobs: new Map(),
-    candidates: new Set(),
+    cacheFile,
+    server,
+    folders: 0,
+    changedFolders: 0,
+    offered: 0,
     files: 0,
     bytes: 0,
     hashedFiles: 0,
@@ -384,18 +415,8 @@ function newResult(source: string, dir: string, old: HashCache, server: string):
     hashed: [],
     warnings: [],
     cacheDirty: false,
-    cache: { v: 3, dirs: {}, committed: committedIds(old), root: old.root, server },
+    wasCommitted: false,
   };
-}
-
-function prepare(cacheFile: string, server: string): HashCache {
-  const old = loadCache(cacheFile);
-  // Committed tree ids say what *this* server has; for another server, start over.
-  if (old.server !== server) {
-    old.committed = {};
-    old.root = null;
-  }
-  return old;
 }
 
 /** A scan ready to walk: the generator yields whenever hooks.pause() asks the caller to wait. */
@@ -407,9 +428,32 @@ function startScan(
   excludes: Set<string>,
   hooks: ScanHooks,
 ) {
-  const old = prepare(cacheFile, server);
-  const r = newResult(source, dir, old, server);
-  return { r, old, walk: new Scanner(r, old, excludes, hooks).dir(dir, '') };
+  const old = new CacheReader(cacheFile, server);
+  const out = new CacheWriter(cacheFile, server, old);
+  // Committed tree ids say what *this* server has; for another server, start over.
+  if (!old.forServer) out.diverge();
+  const r = newResult(source, dir, cacheFile, server);
+  return { r, old, out, walk: new Scanner(r, old, out, excludes, hooks).dir(dir, '') };
+}
+
+/** Ends a scan: the new cache file in place when it differs from the old one. */
+function done(r: ScanResult, old: CacheReader, out: CacheWriter): ScanResult {
+  if (!out.diverged && !(old.skipped === 0 && old.taken === out.count && old.trailer?.folders === out.count))
+    out.diverge();
+  r.folders = out.count;
+  r.cacheDirty = out.diverged;
+  r.wasCommitted = !out.diverged && old.allCommitted && old.trailer?.root === r.root;
+  out.finish(r.root);
+  old.close();
+  return r;
+}
+
+type Walk = ReturnType<typeof startScan>;
+
+function fail(w: Walk, e: unknown): never {
+  w.out.abort();
+  w.old.close();
+  throw e;
 }
 
 /** Scans while letting the caller upload: waits on hooks.pause() between folders. */
@@ -421,11 +465,15 @@ export async function scanSourceAsync(
   excludes: Set<string>,
   hooks: ScanHooks,
 ): Promise<ScanResult> {
-  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, hooks);
-  let step = walk.next();
-  for (; !step.done; step = walk.next()) await step.value;
-  r.root = step.value;
-  return done(r, old);
+  const w = startScan(source, dir, cacheFile, server, excludes, hooks);
+  try {
+    let step = w.walk.next();
+    for (; !step.done; step = w.walk.next()) await step.value;
+    w.r.root = step.value;
+  } catch (e) {
+    fail(w, e);
+  }
+  return done(w.r, w.old, w.out);
 }
 
 /** The same scan, all at once (pause is not used). */
@@ -437,21 +485,53 @@ export function scanSource(
   excludes = new Set<string>(),
   hooks: ScanHooks = {},
 ): ScanResult {
-  const { r, old, walk } = startScan(source, dir, cacheFile, server, excludes, { ...hooks, pause: undefined });
-  let step = walk.next();
-  while (!step.done) step = walk.next();
-  r.root = step.value;
-  return done(r, old);
+  const w = startScan(source, dir, cacheFile, server, excludes, { ...hooks, pause: undefined });
+  try {
+    let step = w.walk.next();
+    while (!step.done) step = w.walk.next();
+    w.r.root = step.value;
+  } catch (e) {
+    fail(w, e);
+  }
+  return done(w.r, w.old, w.out);
 }
 
-function done(r: ScanResult, old: HashCache): ScanResult {
-  if (Object.keys(old.dirs).length !== Object.keys(r.cache.dirs).length) r.cacheDirty = true;
-  return r;
-}
-
-/** Every tree of the scan, by id (a full resend, or a server-side ingest). */
+/** Every tree of a finished scan, by id, read back from its cache file (a server-side ingest, tests). */
 export function allTrees(r: ScanResult): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const d of Object.values(r.cache.dirs)) out[d[0]] = d[1];
+  for (const d of readCache(r.cacheFile, r.server)) out[d.id] = d.tree;
   return out;
+}
+
+/**
+ * Every file blob a finished scan's trees name, once each, with where to
+ * read it (from its cache file, one folder at a time).
+ */
+export function* scanBlobs(
+  r: ScanResult,
+  seen: { has(id: string): boolean; add(id: string): void } = new Set(),
+): Generator<BlobRef> {
+  for (const d of readCache(r.cacheFile, r.server)) {
+    const base = d.rel === '' ? r.dir : `${r.dir}/${d.rel}`;
+    for (const e of (JSON.parse(d.tree) as { e: TreeEntry[] }).e) {
+      if (!isBlobEntry(e) && !isChunkedEntry(e)) continue;
+      const path = `${base}/${entryName(e)}`;
+      const mtime = entryMtime(e);
+      if (isBlobEntry(e)) {
+        if (!seen.has(entryRef(e))) {
+          seen.add(entryRef(e));
+          yield { id: entryRef(e), path, size: entrySize(e), mtime };
+        }
+        continue;
+      }
+      let offset = 0;
+      for (const [id, size] of blobsOf(e)) {
+        if (!seen.has(id)) {
+          seen.add(id);
+          yield { id, path, size, mtime, offset, fileSize: entrySize(e) };
+        }
+        offset += size;
+      }
+    }
+  }
 }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { allTrees, DATASTORE_EXCLUDES, scanSource } from '../../src/snapshot/scan.js';
+import { allTrees, DATASTORE_EXCLUDES, scanBlobs, scanSource } from '../../src/snapshot/scan.js';
 import { readTrustedTree } from '../../src/protocol/tree.js';
 import type { DeviceRow } from '../../src/server/catalog/catalog.js';
 import { commit } from '../../src/server/ingest/ingest.js';
@@ -44,11 +44,15 @@ export async function simBackup(
     source === 'datastore' ? DATASTORE_EXCLUDES : new Set(),
   );
   const staged: StagedObject[] = [];
-  for (const [id, b] of scan.blobs)
-    if (store.pool.blobSize(id) < 0) staged.push(await store.pool.stageBlob(id, [readFileSync(b.path)]));
+  for (const b of scanBlobs(scan))
+    if (store.pool.blobSize(b.id) < 0) staged.push(await store.pool.stageBlob(b.id, [readFileSync(b.path)]));
   await store.pool.flush();
   await store.pool.publish(staged);
-  grantOwnership(store.db, dev.account_id, scan.blobs.keys()); // as an upload (or a proof) would
+  grantOwnership(
+    store.db,
+    dev.account_id,
+    [...scanBlobs(scan)].map((b) => b.id),
+  ); // as an upload (or a proof) would
   const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
   return info;
 }

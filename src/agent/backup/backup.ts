@@ -13,13 +13,15 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { gather } from '../../platform/chunks.js';
 import { AppError } from '../../platform/errors.js';
-import { saveCache } from '../../snapshot/cache.js';
+import { readCache, markCommitted } from '../../snapshot/cache.js';
+import { RecentSet } from '../../platform/recent-set.js';
 import { API, apiPath } from '../../protocol/api.js';
 import type { CommitAnswer } from '../../protocol/api-types.js';
 import { ApiClient, type BodyProducer } from '../client.js';
 import { BlobPipeline } from './pipeline.js';
 import type { Profile } from '../profile.js';
-import { allTrees, DATASTORE_EXCLUDES, scanSourceAsync, type ScanResult } from '../../snapshot/scan.js';
+import { DATASTORE_EXCLUDES, scanBlobs, scanSourceAsync, type ScanResult } from '../../snapshot/scan.js';
+import type { SeqRanges } from './seq-ranges.js';
 import { markDone, writeState } from '../schedule/state.js';
 import { FileChangedError, type UploadItem, type UploadStats } from './upload.js';
 
@@ -49,9 +51,6 @@ export interface BackupResult {
   warnings: string[];
 }
 
-/** Save the hash cache before the commit once this much was hashed: an interrupted run then re-reads nothing. */
-const EARLY_SAVE_BYTES = 16 * 1024 * 1024;
-
 type Source = { source: string; dir: string; excludes: Set<string> };
 type CommitReply = CommitAnswer;
 
@@ -72,20 +71,21 @@ async function scanAndSend(
   sources: Source[],
 ): Promise<ScanResult[]> {
   const scans: ScanResult[] = [];
+  let base = 0;
   const hooks = {
     // Big files travel and are stored as content-defined chunks (issue #13);
     // DSB_WHOLE_FILES=1 keeps them whole (one resumable upload each: tests of that path).
     chunkBig: process.env.DSB_WHOLE_FILES !== '1',
     onCandidate: (b: UploadItem) => pipe.offer(b),
-    onTree: (id: string, text: string) => pipe.offerTree(id, text),
+    // seq numbers run on across sources (the commit counts them the same way)
+    onTree: (id: string, text: string, seq: number) => pipe.offerTree(id, text, base + seq),
     pause: () => pipe.pause(),
   };
+  // Each scan leaves its cache file written (so a failed run does not cost its
+  // hashing again); the commit reads the changed trees back from it.
   for (const s of sources) {
-    const scan = await scanSourceAsync(s.source, s.dir, profile.cacheFile(s.source), server, s.excludes, hooks);
-    // Saved before the commit only when much was hashed (so a failed run does
-    // not cost that hashing again); a small change is saved once, after it.
-    if (scan.cacheDirty && scan.hashedBytes >= EARLY_SAVE_BYTES) saveCache(profile.cacheFile(s.source), scan.cache);
-    scans.push(scan);
+    scans.push(await scanSourceAsync(s.source, s.dir, profile.cacheFile(s.source), server, s.excludes, hooks));
+    base += scans[scans.length - 1].folders;
   }
   await pipe.finish();
   return scans;
@@ -93,17 +93,24 @@ async function scanAndSend(
 
 /**
  * The commit body, {runId, sources: [{source, root, trees: {id: text}}]},
- * made piece by piece: a first backup's trees are megabytes of JSON, and one
- * JSON.stringify of them (and its Buffer) was the agent's memory peak.
+ * made piece by piece from the scans' cache files (a folder at a time: a
+ * first backup's trees are megabytes of JSON, never all in memory). Not
+ * full: the folders that differ from the last commit, less those the
+ * server took ahead (by their index in the cache file).
  */
-function* commitJson(scans: ScanResult[], full: boolean, sentAhead: ReadonlySet<string>): Generator<string> {
+function* commitJson(scans: ScanResult[], full: boolean, sentAhead: SeqRanges | null): Generator<string> {
   yield `{"runId":"${randomBytes(8).toString('hex')}","sources":[`;
+  let seq = -1; // runs on across sources, as in scanAndSend
   for (const [i, s] of scans.entries()) {
     yield `${i ? ',' : ''}{"source":${JSON.stringify(s.source)},"root":"${s.root}","trees":{`;
     let first = true;
-    for (const [id, text] of full ? Object.entries(allTrees(s)) : s.changedTrees) {
-      if (!full && sentAhead.has(id)) continue;
-      yield `${first ? '' : ','}"${id}":${JSON.stringify(text)}`;
+    const sent = new RecentSet(1024);
+    for (const d of readCache(s.cacheFile, s.server)) {
+      seq++;
+      if (!full && (d.committed === d.id || sentAhead?.has(seq))) continue;
+      if (sent.has(d.id)) continue;
+      sent.add(d.id);
+      yield `${first ? '' : ','}"${d.id}":${JSON.stringify(d.tree)}`;
       first = false;
     }
     yield '}}';
@@ -111,12 +118,7 @@ function* commitJson(scans: ScanResult[], full: boolean, sentAhead: ReadonlySet<
   yield ']}';
 }
 
-function commitBody(
-  scans: ScanResult[],
-  full: boolean,
-  stats: UploadStats,
-  sentAhead: ReadonlySet<string>,
-): BodyProducer {
+function commitBody(scans: ScanResult[], full: boolean, stats: UploadStats, sentAhead: SeqRanges | null): BodyProducer {
   return async (out) => {
     for (const chunk of gather(commitJson(scans, full, sentAhead))) {
       stats.wireBytes += chunk.length;
@@ -131,7 +133,7 @@ function commit(
   scans: ScanResult[],
   full: boolean,
   stats: UploadStats,
-  sentAhead: ReadonlySet<string> = new Set(),
+  sentAhead: SeqRanges | null = null,
 ): Promise<CommitReply> {
   return client.json<CommitReply>(API.commit.method, apiPath(API.commit, { lease }), {
     body: commitBody(scans, full, stats, sentAhead),
@@ -149,7 +151,8 @@ async function resendAll(
 ): Promise<CommitReply> {
   opts.onStage?.('the server lacks data this laptop thought it had; sending everything it needs');
   const pipe = new BlobPipeline(client, lease, opts.onMissing, opts.onProgress);
-  for (const s of scans) for (const b of s.blobs.values()) pipe.offer(b);
+  const seen = new RecentSet(8192);
+  for (const s of scans) for (const b of scanBlobs(s, seen)) pipe.offer(b);
   const up = await pipe.finish();
   stats.blobs += up.blobs;
   stats.bytes += up.bytes;
@@ -159,12 +162,9 @@ async function resendAll(
   return commit(client, lease, scans, true, stats);
 }
 
-function remember(profile: Profile, scans: ScanResult[]): void {
-  for (const s of scans) {
-    s.cache.committed = 'dirs';
-    s.cache.root = s.root;
-    if (s.changedDirs.size || s.cacheDirty) saveCache(profile.cacheFile(s.source), s.cache);
-  }
+/** The commit succeeded: every folder in each cache file is now committed. */
+function remember(scans: ScanResult[]): void {
+  for (const s of scans) if (!s.wasCommitted) markCommitted(s.cacheFile, s.folders, s.root);
 }
 
 function summary(
@@ -228,7 +228,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     }
     lease = null;
     const when = new Date(Math.max(...res.snapshots.map((s) => s.createdAt)));
-    remember(profile, scans);
+    remember(scans);
     markDone(profile, when);
     writeState(profile, {
       lastAttempt: started,

@@ -36,6 +36,8 @@ import {
 import type { ApiClient } from '../client.js';
 import { sendBatch, sendLarge, type UploadItem, type UploadStats } from './upload.js';
 import { answerChallenge } from './prove.js';
+import { RecentSet } from '../../platform/recent-set.js';
+import { SeqRanges } from './seq-ranges.js';
 
 export interface PipelineLimits {
   /** Ask the server once this many blobs (or askBytes of them) are pending. */
@@ -52,7 +54,8 @@ const SLICE_MS = 4;
 
 export class BlobPipeline {
   readonly stats: UploadStats = { blobs: 0, bytes: 0, wireBytes: 0, proven: 0, provenBytes: 0 };
-  private offered = new Set<string>();
+  /** Ids offered lately (bounded: the agent's memory must not grow with the Journal). */
+  private offered = new RecentSet(8192);
   private pending: UploadItem[] = [];
   private pendingBytes = 0;
   private queue: UploadItem[] = [];
@@ -63,10 +66,10 @@ export class BlobPipeline {
   private failure: unknown = null;
   private sliceStart = performance.now();
   private readonly limits: PipelineLimits;
-  private trees: Array<[string, string]> = [];
+  private trees: Array<[string, string, number]> = [];
   private treeBytes = 0;
-  /** Trees the server has taken ahead of the commit. */
-  readonly sentTrees = new Set<string>();
+  /** Trees the server has taken ahead of the commit, by their index in the scan's cache file. */
+  readonly sentTrees = new SeqRanges();
   /** The server takes trees ahead of the commit (POST /backups/:lease/trees). */
   treesAhead = false;
 
@@ -88,9 +91,12 @@ export class BlobPipeline {
     if (this.pending.length >= this.limits.askCount || this.pendingBytes >= this.limits.askBytes) this.ask();
   }
 
-  offerTree(id: string, text: string): void {
-    if (!this.treesAhead || text.length > TREE_AHEAD_MAX) return; // (a huge folder's tree goes with the commit)
-    this.trees.push([id, text]);
+  /** seq: the folder's index in the cache file; each batch is acknowledged as one range of them. */
+  offerTree(id: string, text: string, seq: number): void {
+    if (!this.treesAhead) return;
+    // A huge folder's tree goes with the commit (its batch is cut before it, so no acknowledged range spans it).
+    if (text.length > TREE_AHEAD_MAX) return this.sendTrees();
+    this.trees.push([id, text, seq]);
     this.treeBytes += text.length;
     if (this.treeBytes >= TREES_AHEAD_BATCH) this.sendTrees();
   }
@@ -104,13 +110,13 @@ export class BlobPipeline {
       API.treesAhead,
       { lease: this.lease },
       {
-        json: { trees: Object.fromEntries(batch) },
+        json: { trees: Object.fromEntries(batch.map(([id, text]) => [id, text])) },
       },
     );
     // Sending trees ahead only saves the commit time: if the server refuses them
     // (its stash is full, say), the commit carries them instead.
     const sent = req.then(
-      () => batch.forEach(([id]) => this.sentTrees.add(id)),
+      () => this.sentTrees.add(batch[0][2], batch[batch.length - 1][2]),
       () => {},
     );
     this.track(this.asks, sent);

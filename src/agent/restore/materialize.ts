@@ -1,14 +1,16 @@
 /**
  * materialize — writes a snapshot tree into a folder.
  *
- * Plans first (what to create, what is already right, what to fetch), then
- * asks for every needed blob in a few large framed requests (the next one
+ * Walks the tree depth first, creating folders as it enters them, and
+ * plans files a batch at a time (BATCH_FILES: memory does not grow with
+ * the snapshot): what is already right, what to fetch; then
+ * asks for the batch's blobs in a few large framed requests (the next one
  * sent while the current one is written), writes the inline files while the
  * first answer is on its way, and writes each blob's files as its bytes
  * arrive and verify (restore-writer.ts: one open/write/close per file, mode
  * and mtime set on the open file, temp + rename only when replacing an
- * existing file). Finally sets links, then folder modes and mtimes, deepest
- * first.
+ * existing file). After each batch: links, then the modes and mtimes of the
+ * folders finished so far, deepest first.
  *
  * A folder this run created is known to be empty, so its files need no
  * lstat. A file already present with the same size and mtime (or the same
@@ -42,9 +44,9 @@ import {
   isChunkedEntry,
   isFileEntry,
   isDirEntry,
-  type Tree,
   type TreeEntry,
 } from '../../protocol/tree.js';
+import type { TreeSource } from './tree-spool.js';
 import type { ApiClient } from '../client.js';
 import { feedBlob, feedFrames, requestBlobs } from './remote.js';
 import { BlobWriter, PlannedFile, writeWhole } from './restore-writer.js';
@@ -68,17 +70,8 @@ interface Plan {
   links: Array<{ path: string; in: string; target: string; mtime: number }>;
 }
 
-function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan): void {
-  for (const e of trees.get(id)!.e) {
-    if (nameProblem(entryName(e))) continue;
-    if (isDirEntry(e)) {
-      const path = join(dir, entryName(e));
-      planTree(trees, entryRef(e), path, plan);
-      plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
-    } else if (isFileEntry(e)) plan.files.push(new PlannedFile(dir, e));
-    else plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
-  }
-}
+/** Files planned before a batch is fetched and written: the restore's memory stays bounded. */
+const BATCH_FILES = 4000;
 
 function lstatOrNull(p: string): Stats | null {
   try {
@@ -195,49 +188,66 @@ async function fetchInto(
   }
 }
 
+/**
+ * Walks the snapshot depth first (trees from `trees`, one at a time),
+ * creating folders as it enters them, and writes files a batch at a time;
+ * links and folder modes and mtimes follow each batch (a folder's once
+ * everything in it is written).
+ */
 export async function materialize(
   client: ApiClient,
-  trees: Map<string, Tree>,
+  trees: TreeSource,
   root: string,
   dest: string,
   opts: {
     overwriteNewer: boolean;
     rootEntry?: TreeEntry;
-    onStart?: (bytes: number) => void;
     onProgress?: (n: number) => void;
   },
 ): Promise<MaterializeStats> {
-  const plan: Plan = { dirs: [], files: [], links: [] };
-  planTree(trees, root, dest, plan);
-  const stats: MaterializeStats = {
-    files: plan.files.length + plan.links.length,
-    written: 0,
-    skipped: 0,
-    keptNewer: 0,
-    bytes: 0,
-  };
-  // Folders created now are empty: nothing in them needs a look.
+  const stats: MaterializeStats = { files: 0, written: 0, skipped: 0, keptNewer: 0, bytes: 0 };
+  const progress = opts.onProgress ?? (() => {});
+  // Folders created now are empty: nothing in them needs a look (forgotten once done).
   const fresh = new Set<string>();
+  let plan: Plan = { dirs: [], files: [], links: [] };
+  const flush = async (): Promise<void> => {
+    const need = triage(plan.files, fresh, opts.overwriteNewer, stats);
+    await fetchInto(client, need, stats, progress);
+    for (const l of plan.links) {
+      const st = fresh.has(l.in) ? null : lstatOrNull(l.path);
+      if (st?.isSymbolicLink() && readlinkSync(l.path) === l.target) continue;
+      if (st) rmSync(l.path, { recursive: true, force: true });
+      symlinkSync(l.target, l.path);
+    }
+    for (const d of plan.dirs) {
+      chmodSync(d.path, d.mode);
+      utimesSync(d.path, d.mtime / 1000, d.mtime / 1000);
+      fresh.delete(d.path);
+    }
+    plan = { dirs: [], files: [], links: [] };
+  };
+  const visit = async (id: string, dir: string): Promise<void> => {
+    for (const e of trees.get(id)!.e) {
+      if (nameProblem(entryName(e))) continue;
+      if (isDirEntry(e)) {
+        const path = join(dir, entryName(e));
+        if (fresh.has(dir)) mkdirSync(path);
+        if (fresh.has(dir) || ensureDir(path)) fresh.add(path);
+        await visit(entryRef(e), path);
+        plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
+      } else if (isFileEntry(e)) {
+        plan.files.push(new PlannedFile(dir, e));
+        stats.files++;
+        if (plan.files.length >= BATCH_FILES) await flush();
+      } else {
+        plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
+        stats.files++;
+      }
+    }
+  };
   if (ensureDir(dest)) fresh.add(dest);
-  for (let i = plan.dirs.length - 1; i >= 0; i--) {
-    const d = plan.dirs[i];
-    if (fresh.has(d.in)) mkdirSync(d.path);
-    else if (!ensureDir(d.path)) continue;
-    fresh.add(d.path);
-  }
-  const need = triage(plan.files, fresh, opts.overwriteNewer, stats);
-  opts.onStart?.(need.reduce((a, f) => a + f.size, 0));
-  await fetchInto(client, need, stats, opts.onProgress ?? (() => {}));
-  for (const l of plan.links) {
-    const st = fresh.has(l.in) ? null : lstatOrNull(l.path);
-    if (st?.isSymbolicLink() && readlinkSync(l.path) === l.target) continue;
-    if (st) rmSync(l.path, { recursive: true, force: true });
-    symlinkSync(l.target, l.path);
-  }
-  for (const d of plan.dirs) {
-    chmodSync(d.path, d.mode);
-    utimesSync(d.path, d.mtime / 1000, d.mtime / 1000);
-  }
+  await visit(root, dest);
+  await flush();
   if (opts.rootEntry) {
     chmodSync(dest, entryMode(opts.rootEntry));
     utimesSync(dest, entryMtime(opts.rootEntry) / 1000, entryMtime(opts.rootEntry) / 1000);

@@ -18,6 +18,7 @@ import type { Profile } from '../profile.js';
 import { fetchTrees, listSnapshots, pickSnapshots, type RemoteSnapshot } from './remote.js';
 import { findEntry, writeEntry } from './entry-restore.js';
 import { restorePinnedEntry } from './pins.js';
+import { TreeSpool } from './tree-spool.js';
 
 export interface RestoreOptions {
   profile: Profile;
@@ -60,12 +61,17 @@ export function restoreAll(opts: RestoreOptions): Promise<RestoreResult> {
     const restored: RestoreResult['restored'] = [];
     for (const snap of chosen) {
       const dest = destFor(opts, snap.source);
-      const trees = await fetchTrees(client, snap.root);
-      const stats = await materialize(client, trees, snap.root, dest, {
-        overwriteNewer: Boolean(opts.to) || Boolean(opts.force),
-        onStart: opts.onStart,
-        onProgress: opts.onProgress,
-      });
+      const trees = await new TreeSpool().fetch(client, snap.root);
+      let stats: MaterializeStats;
+      try {
+        opts.onStart?.(snap.bytes); // (files already in place are skipped: the bar may end short)
+        stats = await materialize(client, trees, snap.root, dest, {
+          overwriteNewer: Boolean(opts.to) || Boolean(opts.force),
+          onProgress: opts.onProgress,
+        });
+      } finally {
+        trees.close();
+      }
       if (!opts.to && snap.source === 'datastore') removeIfPresent(join(dest, 'index_updated'));
       restored.push({ snapshot: snap.name, source: snap.source, dest, ...stats });
     }

@@ -40,8 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { sha256Hex } from '../../protocol/hash.js';
 import { AppError } from '../../platform/errors.js';
-import { allTrees, DATASTORE_EXCLUDES, scanSource, type ScanResult } from '../../snapshot/scan.js';
-import { saveCache } from '../../snapshot/cache.js';
+import { allTrees, DATASTORE_EXCLUDES, scanBlobs, scanSource, type ScanResult } from '../../snapshot/scan.js';
 import type { DeviceRow } from '../catalog/catalog.js';
 import { owns } from '../catalog/refs.js';
 import { commit } from '../ingest/ingest.js';
@@ -201,8 +200,10 @@ async function ingestOnce(
 ): Promise<IngestResult> {
   const scans = sources.map((s) => {
     const cache = cacheFile(store, device.serial, s.source);
-    const from = opts.rehash ? join(cache, 'none') : cache;
-    return { scan: scanSource(s.source, s.dir, from, 'legacy', s.excludes, { keepHashed: true }), cache };
+    return {
+      scan: scanSource(s.source, s.dir, cache, 'legacy', s.excludes, { keepHashed: true, rehash: opts.rehash }),
+      cache,
+    };
   });
   const staged: StagedObject[] = [];
   const seen = new Set<string>();
@@ -221,8 +222,8 @@ async function ingestOnce(
       const confine = realpathSync(scan.dir);
       for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
-      for (const [id, b] of scan.blobs)
-        if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
+      for (const b of scanBlobs(scan))
+        if (!seen.has(b.id) && store.pool.blobSize(b.id) < 0) take(b.path, confine, b.id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
@@ -240,7 +241,6 @@ async function ingestOnce(
   }));
   grantOwnership(store.db, device.account_id, namedBlobs(commits.map((c) => c.trees)));
   const snapshots = await commit(store, device, commits, runId, opts.now);
-  for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
     snapshots,
     files: scans.reduce((n, s) => n + s.scan.files, 0),
