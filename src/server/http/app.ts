@@ -88,6 +88,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   installLeaseFile(app, ctx);
   davRoutes(app, ctx);
   metricsRoutes(app, ctx);
+  store.damage.onDamage((f) => app.log.error(f, 'damaged pool object: read refused (verify lists it)'));
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }
