@@ -74,6 +74,14 @@ export const FRAMED_BLOB_MAX = 64 * MiB;
 // ---- trees (protocol/tree.ts) ----
 export const MAX_TREE_ENTRIES = 200_000;
 export const MAX_TREE_BYTES = 32 * MiB;
+/**
+ * Deepest folder nesting a snapshot may have: its root tree is level 1, and
+ * a tree's depth is 1 + the deepest of its subfolders. Real Journals are 4–5
+ * levels deep and Documents folders a few dozen at most; a commit whose root
+ * is deeper (counting subtrees reused from earlier snapshots) is refused
+ * with 422 tree_too_deep, and the agent's scan skips folders below it.
+ */
+export const MAX_TREE_DEPTH = 256;
 /** Files of at most this many bytes travel and are stored inside their folder's tree. */
 export const INLINE_MAX = 48;
 

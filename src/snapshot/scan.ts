@@ -53,6 +53,7 @@ import {
   type TreeEntry,
 } from '../protocol/tree.js';
 import { formatChunkList } from '../protocol/chunked.js';
+import { MAX_TREE_DEPTH } from '../protocol/limits.js';
 import { Chunker, CHUNK_THRESHOLD } from '../protocol/fastcdc.js';
 import { committedIds, loadCache, type CachedDir, type HashCache } from './cache.js';
 import { unlessCode, unlessMissing } from '../platform/fs-errors.js';
@@ -290,7 +291,12 @@ class Scanner {
       if (committedHere && prev && isChunkedEntry(prev)) for (const [id] of blobsOf(prev)) known.add(id);
       let e: TreeEntry | null = null;
       let ino = 0;
-      if (st.isDirectory()) {
+      if (st.isDirectory() && childRel.split('/').length >= MAX_TREE_DEPTH) {
+        // Its tree would sit below level MAX_TREE_DEPTH: the server refuses such a snapshot (and the
+        // recursion of this walk stays bounded).
+        this.r.warnings.push(`skipped folder ${childRel}: folders nest deeper than ${MAX_TREE_DEPTH} levels`);
+        continue;
+      } else if (st.isDirectory()) {
         try {
           e = makeEntry(name, 'd', st.mode & 0o7777, st.mtimeMs, 0, yield* this.dir(childAbs, childRel));
         } catch (err) {

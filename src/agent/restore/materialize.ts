@@ -68,15 +68,29 @@ interface Plan {
   links: Array<{ path: string; in: string; target: string; mtime: number }>;
 }
 
-function planTree(trees: Map<string, Tree>, id: string, dir: string, plan: Plan): void {
-  for (const e of trees.get(id)!.e) {
+/**
+ * Plans tree `root` into `dest`: files and links in walk order, folders after
+ * everything inside them (deepest first). An explicit stack, not recursion:
+ * the server's depth limit is not trusted to hold for every old snapshot.
+ */
+function planTree(trees: Map<string, Tree>, root: string, dest: string, plan: Plan): void {
+  type Frame = { entries: TreeEntry[]; i: number; dir: string; self: Plan['dirs'][number] | null };
+  const stack: Frame[] = [{ entries: trees.get(root)!.e, i: 0, dir: dest, self: null }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.entries.length) {
+      stack.pop();
+      if (top.self) plan.dirs.push(top.self);
+      continue;
+    }
+    const e = top.entries[top.i++];
     if (nameProblem(entryName(e))) continue;
     if (isDirEntry(e)) {
-      const path = join(dir, entryName(e));
-      planTree(trees, entryRef(e), path, plan);
-      plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
-    } else if (isFileEntry(e)) plan.files.push(new PlannedFile(dir, e));
-    else plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
+      const path = join(top.dir, entryName(e));
+      const self = { path, in: top.dir, mode: entryMode(e), mtime: entryMtime(e) };
+      stack.push({ entries: trees.get(entryRef(e))!.e, i: 0, dir: path, self });
+    } else if (isFileEntry(e)) plan.files.push(new PlannedFile(top.dir, e));
+    else plan.links.push({ path: join(top.dir, entryName(e)), in: top.dir, target: entryRef(e), mtime: entryMtime(e) });
   }
 }
 

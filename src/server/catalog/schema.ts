@@ -14,6 +14,9 @@
  *     under the store root (accounts/), so that `reindex` loses nothing a
  *     student or the admin relies on: their rows are handed to `secrets` (the
  *     store writes the files) and the tables are dropped.
+ *  3  the web dashboard's archived laptops and the agents' reports.
+ *  4  tree_stats.depth: how deep each tree's folders nest (the commit's
+ *     depth limit reads it for subtrees reused from earlier snapshots).
  */
 import type { Database } from 'better-sqlite3';
 import { AppError } from '../../platform/errors.js';
@@ -115,6 +118,8 @@ CREATE TABLE IF NOT EXISTS agent_reports (
 );
 CREATE INDEX IF NOT EXISTS agent_reports_serial ON agent_reports(serial, id);
 `),
+  // 3 → 4: each tree's folder depth beside its totals (NULL: not known yet; ingest/tree-depth.ts).
+  (db) => db.exec('ALTER TABLE tree_stats ADD COLUMN depth INTEGER'),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
