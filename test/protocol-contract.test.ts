@@ -87,3 +87,14 @@ test("the agent's batches stay within what the server accepts", () => {
   assert.ok(L.FRAMED_BLOB_MAX < 2 ** 32 && L.BATCH_BLOB_MAX <= L.FRAMED_BLOB_MAX);
   assert.ok(L.MAX_TREE_BYTES <= L.COMMIT_BODY);
 });
+
+test('every body limit admits what its route needs, and not much more (issue 16 §7)', () => {
+  const idsBody = (n: number) => JSON.stringify({ ids: Array(n).fill('a'.repeat(64)) }).length;
+  const MiB = 1024 * 1024;
+  assert.ok(idsBody(L.MISSING_IDS_MAX) <= L.MISSING_BODY && L.MISSING_BODY <= 2 * idsBody(L.MISSING_IDS_MAX));
+  assert.ok(idsBody(L.FETCH_IDS_MAX) <= L.FETCH_BODY && L.FETCH_BODY <= 2 * idsBody(L.FETCH_IDS_MAX));
+  // One tree of the largest size, JSON escaping at most doubling it, plus the rest of the body.
+  assert.ok(2 * L.MAX_TREE_BYTES < L.COMMIT_BODY && L.COMMIT_BODY <= 2 * L.MAX_TREE_BYTES + 4 * MiB);
+  assert.ok(L.TREES_AHEAD_BODY <= 2 * (L.TREES_AHEAD_BATCH + L.TREE_AHEAD_MAX) + 2 * MiB);
+  assert.ok(L.REGISTER_BODY <= L.JSON_BODY);
+});

@@ -21,6 +21,7 @@
  * dataFileName/xojFileName give a safe download name from the title.
  */
 import yazl from 'yazl';
+import type { Readable } from 'node:stream';
 import { AppError } from '../platform/errors.js';
 import { UID_RE, decodePreview } from './metadata.js';
 
@@ -75,10 +76,15 @@ export function xojZip(entry: XojEntry): yazl.ZipFile {
   const opts = { mtime, compress: !STORED_MIME.test(mime) };
   if (Buffer.isBuffer(data)) zip.addBuffer(data, `${uid}/${uid}`, opts);
   else if (typeof data === 'string') zip.addFile(data, `${uid}/${uid}`, opts);
-  else zip.addReadStream(data, `${uid}/${uid}`, opts);
+  else {
+    // yazl listens for no error on a stream it is given: a failing one (a damaged stored file) cuts the zip.
+    data.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
+    zip.addReadStream(data, `${uid}/${uid}`, opts);
+  }
   const preview = metadata.preview ? decodePreview(metadata.preview) : Buffer.alloc(0);
   zip.addBuffer(preview, `${uid}/preview/${uid}`, { mtime, compress: false });
   zip.end();
+  zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
   return zip;
 }
 

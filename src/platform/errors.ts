@@ -22,9 +22,13 @@ export const ERROR_STATUS = {
   lease_expired: 410,
   too_large: 413,
   hash_mismatch: 422,
+  /** A commit whose folders nest deeper than MAX_TREE_DEPTH (protocol/limits.ts), counting reused subtrees. */
+  tree_too_deep: 422,
   missing_blobs: 422,
   rate_limited: 429,
   internal: 500,
+  /** A stored object does not hash to its name (bit rot, a bad disk): the read fails, `verify` lists it. */
+  damaged: 500,
   busy: 503,
   unavailable: 503,
   /** The server's disk (or the catalog's) is full: ENOSPC/EDQUOT/SQLITE_FULL anywhere in a backup. */

@@ -44,7 +44,8 @@ export const UPLOAD_LENGTH_MAX = 64 * 1024 * MiB;
 
 // ---- backups: which blobs are missing (POST /backups/:lease/missing) ----
 export const MISSING_IDS_MAX = 100_000;
-export const MISSING_BODY = 16 * MiB;
+/** Fits MISSING_IDS_MAX ids as JSON (~67 bytes each). */
+export const MISSING_BODY = 8 * MiB;
 /** The agent asks once it holds this many ids or this many bytes of blobs. */
 export const ASK_COUNT = 4000;
 export const ASK_BYTES = 64 * MiB;
@@ -58,20 +59,31 @@ export const CHALLENGE_IDS_MAX = 200_000;
 export const PROVE_MIN = 256;
 
 // ---- backups: trees sent ahead of the commit (POST /backups/:lease/trees) ----
-export const TREES_AHEAD_BODY = 16 * MiB;
+/** Fits one batch: TREES_AHEAD_BATCH plus one tree of TREE_AHEAD_MAX, JSON escaping at most doubling them. */
+export const TREES_AHEAD_BODY = 10 * MiB;
 /** The agent sends trees ahead in batches of this many bytes of tree text ... */
 export const TREES_AHEAD_BATCH = 512 * KiB;
 /** ... and leaves a tree larger than this to the commit. */
 export const TREE_AHEAD_MAX = 4 * MiB;
 
 // ---- backups: commit (POST /backups/:lease/commit) ----
-export const COMMIT_BODY = 256 * MiB;
+const MAX_TREE_BYTES_ = 32 * MiB; // = MAX_TREE_BYTES below
+/**
+ * What a commit carries: the trees not sent ahead — folders whose tree is
+ * over TREE_AHEAD_MAX, or all of them on a full resend (a 1,500-entry,
+ * 30,000-file Journal's trees are 3.2 MB of JSON). Sized to hold one tree
+ * of MAX_TREE_BYTES with its JSON escaping (at most doubled) and change; the
+ * server parses it whole (about three times its size in memory), so this is
+ * also what one commit may cost the server.
+ */
+export const COMMIT_BODY = 2 * MAX_TREE_BYTES_ + 1 * MiB;
 export const COMMIT_SOURCES_MAX = 8;
 export const RUN_ID_MAX = 64;
 
 // ---- restore: trees and blobs by id (POST /trees, POST /blobs/fetch) ----
 export const FETCH_IDS_MAX = 50_000;
-export const FETCH_BODY = 8 * MiB;
+/** Fits FETCH_IDS_MAX ids as JSON (~67 bytes each). */
+export const FETCH_BODY = 4 * MiB;
 /** Tree ids the agent asks for in one POST /trees. */
 export const TREE_FETCH_COUNT = 1000;
 /** Blob ids the agent asks for in one POST /blobs/fetch: the answer streams, so only the ids bound it. */
@@ -81,7 +93,15 @@ export const FRAMED_BLOB_MAX = 64 * MiB;
 
 // ---- trees (protocol/tree.ts) ----
 export const MAX_TREE_ENTRIES = 200_000;
-export const MAX_TREE_BYTES = 32 * MiB;
+export const MAX_TREE_BYTES = MAX_TREE_BYTES_;
+/**
+ * Deepest folder nesting a snapshot may have: its root tree is level 1, and
+ * a tree's depth is 1 + the deepest of its subfolders. Real Journals are 4–5
+ * levels deep and Documents folders a few dozen at most; a commit whose root
+ * is deeper (counting subtrees reused from earlier snapshots) is refused
+ * with 422 tree_too_deep, and the agent's scan skips folders below it.
+ */
+export const MAX_TREE_DEPTH = 256;
 /** Files of at most this many bytes travel and are stored inside their folder's tree. */
 export const INLINE_MAX = 48;
 

@@ -75,3 +75,12 @@ export const SNAPSHOT_NAME_RE = /^([a-z][a-z0-9-]{0,31})-(\d{4}-\d{2}-\d{2}_\d{2
 export function isSnapshotName(s: unknown): s is string {
   return typeof s === 'string' && SNAPSHOT_NAME_RE.test(s) && !s.endsWith('-latest');
 }
+
+/**
+ * The string with lone UTF-16 surrogates (which JSON text may carry as
+ * \ud800 escapes) replaced by U+FFFD, so encodeURIComponent and UTF-8
+ * encoders accept it (a name in a header or a URL must never throw).
+ */
+export function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}

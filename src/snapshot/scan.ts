@@ -55,6 +55,7 @@ import {
   type TreeEntry,
 } from '../protocol/tree.js';
 import { formatChunkList } from '../protocol/chunked.js';
+import { MAX_TREE_DEPTH } from '../protocol/limits.js';
 import { Chunker, CHUNK_THRESHOLD } from '../protocol/fastcdc.js';
 import { CacheReader, CacheWriter, readCache, type CachedDir } from './cache.js';
 import { RecentSet } from '../platform/recent-set.js';
@@ -295,6 +296,12 @@ class Scanner {
     for (let i = 0; i < names.length; i++) {
       if (!stats[i].isDirectory()) continue;
       const childRel = rel === '' ? names[i] : `${rel}/${names[i]}`;
+      if (childRel.split('/').length >= MAX_TREE_DEPTH) {
+        // Its tree would sit below level MAX_TREE_DEPTH: the server refuses such a snapshot (and the
+        // recursion of this walk stays bounded).
+        this.r.warnings.push(`skipped folder ${childRel}: folders nest deeper than ${MAX_TREE_DEPTH} levels`);
+        continue;
+      }
       try {
         sub[i] = yield* this.dir(`${abs}/${names[i]}`, childRel);
       } catch (err) {

@@ -226,27 +226,36 @@ export async function materialize(
     }
     plan = { dirs: [], files: [], links: [] };
   };
-  const visit = async (id: string, dir: string): Promise<void> => {
-    for (const e of trees.get(id)!.e) {
-      if (nameProblem(entryName(e))) continue;
-      if (isDirEntry(e)) {
-        const path = join(dir, entryName(e));
-        if (fresh.has(dir)) mkdirSync(path);
-        if (fresh.has(dir) || ensureDir(path)) fresh.add(path);
-        await visit(entryRef(e), path);
-        plan.dirs.push({ path, in: dir, mode: entryMode(e), mtime: entryMtime(e) });
-      } else if (isFileEntry(e)) {
-        plan.files.push(new PlannedFile(dir, e));
-        stats.files++;
-        if (plan.files.length >= BATCH_FILES) await flush();
-      } else {
-        plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
-        stats.files++;
-      }
-    }
-  };
+  // An explicit stack, not recursion: the server's depth limit is not trusted to hold for every old
+  // snapshot. A folder's own mode and mtime are planned once everything inside it is.
+  type Frame = { entries: TreeEntry[]; i: number; dir: string; self: Plan['dirs'][number] | null };
   if (ensureDir(dest)) fresh.add(dest);
-  await visit(root, dest);
+  const stack: Frame[] = [{ entries: trees.get(root)!.e, i: 0, dir: dest, self: null }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.entries.length) {
+      stack.pop();
+      if (top.self) plan.dirs.push(top.self);
+      continue;
+    }
+    const e = top.entries[top.i++];
+    const dir = top.dir;
+    if (nameProblem(entryName(e))) continue;
+    if (isDirEntry(e)) {
+      const path = join(dir, entryName(e));
+      if (fresh.has(dir)) mkdirSync(path);
+      if (fresh.has(dir) || ensureDir(path)) fresh.add(path);
+      const self = { path, in: dir, mode: entryMode(e), mtime: entryMtime(e) };
+      stack.push({ entries: trees.get(entryRef(e))!.e, i: 0, dir: path, self });
+    } else if (isFileEntry(e)) {
+      plan.files.push(new PlannedFile(dir, e));
+      stats.files++;
+      if (plan.files.length >= BATCH_FILES) await flush();
+    } else {
+      plan.links.push({ path: join(dir, entryName(e)), in: dir, target: entryRef(e), mtime: entryMtime(e) });
+      stats.files++;
+    }
+  }
   await flush();
   if (opts.rootEntry) {
     chmodSync(dest, entryMode(opts.rootEntry));

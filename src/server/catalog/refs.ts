@@ -45,13 +45,33 @@ export function storageByAccount(db: Catalog): Map<number, number> {
   return new Map(rows.map((r) => [r.account_id, r.bytes]));
 }
 
-/** Cached file count and byte total of a tree (tree_stats). */
-export function cachedTreeStats(db: Catalog, id: string): { files: number; bytes: number } | undefined {
-  return sql<[string], { files: number; bytes: number }>(db, 'SELECT files, bytes FROM tree_stats WHERE id = ?').get(
+/** Cached file count, byte total and folder depth (null: not known) of a tree (tree_stats). */
+export function cachedTreeStats(
+  db: Catalog,
+  id: string,
+): { files: number; bytes: number; depth: number | null } | undefined {
+  return sql<[string], { files: number; bytes: number; depth: number | null }>(
+    db,
+    'SELECT files, bytes, depth FROM tree_stats WHERE id = ?',
+  ).get(id);
+}
+
+export function putTreeStats(db: Catalog, id: string, files: number, bytes: number, depth: number | null): void {
+  sql(db, 'INSERT OR REPLACE INTO tree_stats (id, files, bytes, depth) VALUES (?, ?, ?, ?)').run(
     id,
+    files,
+    bytes,
+    depth,
   );
 }
 
-export function putTreeStats(db: Catalog, id: string, files: number, bytes: number): void {
-  sql(db, 'INSERT OR REPLACE INTO tree_stats (id, files, bytes) VALUES (?, ?, ?)').run(id, files, bytes);
+/** A tree's folder depth when known (tree_stats). */
+export function cachedTreeDepth(db: Catalog, id: string): number | null {
+  return (sql<[string], number | null>(db, 'SELECT depth FROM tree_stats WHERE id = ?').pluck().get(id) ?? null) as
+    number | null;
+}
+
+/** Records a tree's depth where its totals are cached (a tree without totals is left alone). */
+export function setTreeDepth(db: Catalog, id: string, depth: number): void {
+  sql(db, 'UPDATE tree_stats SET depth = ? WHERE id = ? AND depth IS NULL').run(depth, id);
 }

@@ -22,6 +22,8 @@
  *     account from the first open on (an upgrade breaks no backup), and
  *     `reindex`, which rebuilds account_blobs from the snapshots, rebuilds
  *     ownership the same way.
+ *  5  tree_stats.depth: how deep each tree's folders nest (the commit's
+ *     depth limit reads it for subtrees reused from earlier snapshots).
  */
 import type { Database } from 'better-sqlite3';
 import { AppError } from '../../platform/errors.js';
@@ -130,6 +132,8 @@ CREATE TABLE IF NOT EXISTS blob_owners (
   account_id INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (account_id, id)
 ) WITHOUT ROWID;
 `),
+  // 4 → 5: each tree's folder depth beside its totals (NULL: not known yet; ingest/tree-depth.ts).
+  (db) => db.exec('ALTER TABLE tree_stats ADD COLUMN depth INTEGER'),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

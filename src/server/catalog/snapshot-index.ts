@@ -9,7 +9,7 @@
 import type { Catalog, SnapshotRow } from './catalog.js';
 import { describeEntry, diffEntries, type TreeSource } from './indexer.js';
 import type { SnapshotInfo } from '../store/snapshots.js';
-import { blobsOf, entryRef, entrySize, isDirEntry, type Tree, type TreeEntry } from '../../protocol/tree.js';
+import { blobsOf, entryRef, entrySize, isDirEntry, type Tree } from '../../protocol/tree.js';
 import { sql } from './statements.js';
 import { addReference, cachedTreeStats, putTreeStats } from './refs.js';
 import { touchLastBackup } from './devices.js';
@@ -23,14 +23,22 @@ import { touchLastBackup } from './devices.js';
  * counted once and then read from the cache.
  */
 export function treeStats(db: Catalog, src: TreeSource, id: string): { files: number; bytes: number } {
-  const walk = (rootId: string): { files: number; bytes: number } => {
-    const done = new Map<string, { files: number; bytes: number }>();
+  type Stats = { files: number; bytes: number; depth: number | null };
+  const walk = (rootId: string): Stats => {
+    const done = new Map<string, Stats>();
     const known = (tid: string) => done.get(tid) ?? cachedTreeStats(db, tid);
     const rootHit = known(rootId);
     if (rootHit) return rootHit;
-    const stack: Array<{ id: string; entries: TreeEntry[]; i: number; files: number; bytes: number }> = [
-      { id: rootId, entries: src.tree(rootId).e, i: 0, files: 0, bytes: 0 },
-    ];
+    // depth: 1 + the deepest subfolder; null once any subfolder's depth is not known.
+    const frame = (tid: string) => ({
+      id: tid,
+      entries: src.tree(tid).e,
+      i: 0,
+      files: 0,
+      bytes: 0,
+      depth: 1 as number | null,
+    });
+    const stack = [frame(rootId)];
     for (;;) {
       const top = stack[stack.length - 1];
       if (top.i < top.entries.length) {
@@ -43,22 +51,24 @@ export function treeStats(db: Catalog, src: TreeSource, id: string): { files: nu
         }
         const sub = known(entryRef(e));
         if (!sub) {
-          stack.push({ id: entryRef(e), entries: src.tree(entryRef(e)).e, i: 0, files: 0, bytes: 0 });
+          stack.push(frame(entryRef(e)));
           continue;
         }
         top.files += sub.files;
         top.bytes += sub.bytes;
+        top.depth = top.depth === null || sub.depth === null ? null : Math.max(top.depth, sub.depth + 1);
         top.i++;
         continue;
       }
       stack.pop();
-      const s = { files: top.files, bytes: top.bytes };
-      putTreeStats(db, top.id, s.files, s.bytes);
+      const s = { files: top.files, bytes: top.bytes, depth: top.depth };
+      putTreeStats(db, top.id, s.files, s.bytes, s.depth);
       done.set(top.id, s);
       if (!stack.length) return s;
     }
   };
-  return db.inTransaction ? walk(id) : db.transaction(walk)(id);
+  const s = db.inTransaction ? walk(id) : db.transaction(walk)(id);
+  return { files: s.files, bytes: s.bytes };
 }
 
 /** Adds account references for trees and the blobs they name (new trees only). */

@@ -12,7 +12,7 @@ import { Admission } from '../admission/admission.js';
 import { TokenBucket } from '../admission/bandwidth.js';
 import type { ServerConfig } from '../config.js';
 import type { ServerContext } from './context.js';
-import { installErrorHandler } from './http-errors.js';
+import { frameworkError, installErrorHandler } from './http-errors.js';
 import { backupRoutes } from './api/backups.js';
 import { deviceRoutes } from './api/devices.js';
 import { legacyRoutes } from '../legacy/routes.js';
@@ -63,6 +63,8 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     connectionTimeout: IDLE_SEC * 1000,
     // Reject unknown fields instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // A URL Fastify cannot decode: our 400 {error, message} (HTML under /ui), not Fastify's own shape.
+    frameworkErrors: frameworkError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
@@ -101,6 +103,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
   installLeaseFile(app, ctx);
   davRoutes(app, ctx);
   metricsRoutes(app, ctx);
+  store.damage.onDamage((f) => app.log.error(f, 'damaged pool object: read refused (verify lists it)'));
   app.addHook('onClose', async () => store.close());
   return { app, ctx };
 }

@@ -32,6 +32,7 @@ import type { Store } from '../store/store.js';
 import type { StashedTree } from './tree-stash.js';
 import { treeKey } from '../store/object-store.js';
 import { walkTrees } from '../store/tree-walk.js';
+import { checkCommitDepth } from './tree-depth.js';
 
 export interface CommitSource {
   source: string;
@@ -157,6 +158,7 @@ export async function commit(
         },
       );
     }
+    checkCommitDepth(store.db, store.pool, cs.root, trees); // 422 tree_too_deep, reused subtrees counted
     return { cs, trees };
   });
 

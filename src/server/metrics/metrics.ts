@@ -212,6 +212,24 @@ export class ServerMetrics {
       },
     });
 
+    new Counter({
+      name: 'ds_backup_damaged_reads_total',
+      help: 'Reads refused because a pool object did not hash to its name (store/verified-reads.ts).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(store.damage.reads);
+      },
+    });
+    new Gauge({
+      name: 'ds_backup_damaged_flagged_objects',
+      help: 'Pool objects reads found damaged that verify has not cleared (<root>/run/damaged/).',
+      registers,
+      collect() {
+        this.set(store.damage.flags().length);
+      },
+    });
+
     const lastRun = () => cleanupRuns(store.db, 1)[0];
     const lastReport = () => {
       const r = lastRun();

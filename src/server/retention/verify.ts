@@ -6,9 +6,12 @@
  * few percent; a full run reads the whole pool). For each damaged object the
  * report names the accounts' snapshots and Journal entry versions whose trees
  * reach it, so an administrator knows what a restore would miss. Nothing is
- * changed on disk.
+ * changed on disk. Objects a read found damaged (store/damage.ts:
+ * run/damaged/) are always checked, sampled or not; their flags are cleared
+ * once they hash right again or are gone.
  */
-import { idOfKey } from '../store/object-store.js';
+import { blobKey, idOfKey, treeKey } from '../store/object-store.js';
+import { unverified } from '../store/verified-reads.js';
 import { blobsOf, entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
 import { CHUNKS_REF } from '../store/pool.js';
 import { accountSnapshots, latestSerial } from '../catalog/snapshots.js';
@@ -34,31 +37,54 @@ export interface VerifyResult {
   seconds: number;
 }
 
+// Straight from the store: verify hashes and reports the bytes itself.
 const hashObject = (store: Store, key: string) =>
-  hashStream(store.objects.get(key)).then((r) => ({ hex: r.hash, bytes: r.size }));
+  hashStream(unverified(store.objects).get(key)).then((r) => ({ hex: r.hash, bytes: r.size }));
 
-/** Does tree `root` reach object `target`? (memoized per tree) */
+/**
+ * Does tree `root` reach object `target`? (memoized per tree; iterative,
+ * post-order with an explicit stack, as a client decides the depth)
+ */
 function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): boolean {
   if (root === target) return true;
+  const frame = (id: string) => {
+    const subs: string[] = [];
+    let found = false;
+    try {
+      for (const e of readTrustedTree(store.pool.readTree(id)).e) {
+        if (entryRef(e) === target || blobsOf(e).some(([b]) => b === target)) {
+          found = true;
+          break;
+        }
+        if (isDirEntry(e)) subs.push(entryRef(e));
+      }
+    } catch {
+      /* a missing or damaged tree leads nowhere (verify reports it on its own) */
+    }
+    return { id, subs, i: 0, found };
+  };
   const hit = memo.get(root);
   if (hit !== undefined) return hit;
-  let found = false;
-  try {
-    for (const e of readTrustedTree(store.pool.readTree(root)).e) {
-      if (
-        entryRef(e) === target ||
-        blobsOf(e).some(([id]) => id === target) ||
-        (isDirEntry(e) && reaches(store, entryRef(e), target, memo))
-      ) {
-        found = true;
-        break;
+  const stack = [frame(root)];
+  const onPath = new Set([root]);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (!top.found && top.i < top.subs.length) {
+      const child = top.subs[top.i++];
+      const known = memo.get(child);
+      if (known !== undefined) top.found = known;
+      else if (!onPath.has(child)) {
+        onPath.add(child);
+        stack.push(frame(child));
       }
+      continue;
     }
-  } catch {
-    found = false; // a missing or damaged tree leads nowhere (verify reports it on its own)
+    stack.pop();
+    onPath.delete(top.id);
+    memo.set(top.id, top.found);
+    if (top.found && stack.length) stack[stack.length - 1].found = true;
   }
-  memo.set(root, found);
-  return found;
+  return memo.get(root)!;
 }
 
 export function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Damage {
@@ -95,7 +121,9 @@ export async function verifyStore(
   const res: VerifyResult = { samplePct: pct, blobs: 0, trees: 0, bytes: 0, damaged: [], seconds: 0 };
   // A sample takes whole leaf folders (trees/ab/, pool/ab/) so the rest is never listed.
   const pick = pct < 100 ? () => rnd() * 100 < pct : () => true;
-  const check = async (o: { key: string; id: string }, kind: 'blob' | 'tree') => {
+  const checked = new Set<string>();
+  const check = async (o: { key: string; id: string }, kind: 'blob' | 'tree', note = '') => {
+    checked.add(o.id);
     let problem: string | null = null;
     try {
       const h = await hashObject(store, o.key);
@@ -106,7 +134,8 @@ export async function verifyStore(
     }
     if (kind === 'blob') res.blobs++;
     else res.trees++;
-    if (problem) res.damaged.push(affected(store, o.id, kind, problem));
+    if (problem) res.damaged.push(affected(store, o.id, kind, problem + note));
+    else store.damage.forget(o.id); // whole (again): a read's flag is cleared
   };
   for (const [top, kind] of [
     ['trees', 'tree'],
@@ -119,6 +148,13 @@ export async function verifyStore(
         if (id) await check({ key, id }, kind);
       }
     }
+  }
+  // What reads found damaged is checked again even when sampling; a flag whose object is gone is forgotten.
+  for (const f of store.damage.flags()) {
+    if (checked.has(f.id)) continue;
+    const key = f.kind === 'tree' ? treeKey(f.id) : blobKey(f.id);
+    if (!(await store.objects.stat(key))) store.damage.forget(f.id);
+    else await check({ key, id: f.id }, f.kind, ` (a read met it ${new Date(f.at).toISOString()})`);
   }
   res.seconds = (Date.now() - t) / 1000;
   return res;

@@ -8,6 +8,7 @@
  *   <root>/admin.json               admin password (scrypt) and API token hashes
  *   <root>/accounts/replacements.json  pending replaced-laptop approvals
  *   <root>/users/<SN>/restore-code.json, pins.json  each laptop's restore code and pins
+ *   <root>/run/damaged/<id>         objects a read found damaged (damage.ts; every read verifies: verified-reads.ts)
  *
  * Opening a store checks its format (a newer one is refused), and repairs
  * what a crash may have left: temp files and half-written snapshot folders
@@ -29,13 +30,17 @@ import type { TreeSource } from '../catalog/indexer.js';
 import type { ObjectStore } from './object-store.js';
 import { LocalObjectStore } from './local-store.js';
 import { openStoreFormat, type StoreFormat } from './store-format.js';
+import { verifiedReads } from './verified-reads.js';
+import { DamageLog } from './damage.js';
 
 export class Store {
   readonly root: string;
   readonly usersDir: string;
   readonly format: StoreFormat;
-  /** Where pool, trees and snapshot records live (the local filesystem by default). */
+  /** Where pool, trees and snapshot records live (the local filesystem by default); reads verified. */
   readonly objects: ObjectStore;
+  /** Objects reads found damaged (run/damaged/), for `verify`. */
+  readonly damage: DamageLog;
   readonly pool: Pool;
   readonly db: Catalog;
   readonly registry: Registry;
@@ -54,7 +59,8 @@ export class Store {
     this.format = openStoreFormat(this.root, isNew);
     this.usersDir = join(this.root, 'users');
     mkdirSync(this.usersDir, { recursive: true });
-    this.objects = new LocalObjectStore(this.root);
+    this.damage = new DamageLog(this.root);
+    this.objects = verifiedReads(new LocalObjectStore(this.root), (id, kind, p) => this.damage.flag(id, kind, p));
     this.pool = new Pool(this.objects);
     this.restoreCodes = new RestoreCodes(this.usersDir);
     this.replacements = new Replacements(this.root);

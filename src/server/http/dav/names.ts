@@ -11,13 +11,14 @@
  *    colon.
  * Duplicates are numbered " (2)", " (3)"… by exports.ts uniqueName().
  */
-import { SNAPSHOT_NAME_RE } from '../../../protocol/names.js';
+import { SNAPSHOT_NAME_RE, wellFormed } from '../../../protocol/names.js';
 
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 
 export function portableName(name: string): string {
+  const clean = wellFormed(name);
   // eslint-disable-next-line no-control-regex
-  let n = name.replace(/[<>:"/\\|?*\u0000-\u001f\u007f]/g, '_').replace(/[. ]+$/, '');
+  let n = clean.replace(/[<>:"/\\|?*\u0000-\u001f\u007f]/g, '_').replace(/[. ]+$/, '');
   if (!n || n === '.' || n === '..') n = '_';
   if (RESERVED.test(n)) n = `_${n}`;
   return n;

@@ -63,6 +63,24 @@ function elements(nodes: RawNode[], scope: Map<string, string>): Elem[] {
   return out;
 }
 
+const MAX_NESTING = 64;
+
+/** How deep the elements of an XML text nest (a tag scan: a '<' in a comment may overcount, never under). */
+function nesting(xml: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = xml.indexOf('<'); i >= 0; i = xml.indexOf('<', i + 1)) {
+    const c = xml[i + 1];
+    if (c === '/') depth--;
+    else if (c !== '?' && c !== '!') {
+      const end = xml.indexOf('>', i);
+      if (end < 0) break;
+      if (xml[end - 1] !== '/') max = Math.max(max, ++depth);
+    }
+  }
+  return max;
+}
+
 const isDav = (e: Elem, local: string) => e.name.ns === 'DAV:' && e.name.local === local;
 
 /**
@@ -72,6 +90,8 @@ const isDav = (e: Elem, local: string) => e.name.ns === 'DAV:' && e.name.local =
  */
 export function parsePropfind(body: string): PropfindRequest {
   if (!body.trim()) return { type: 'allprop' };
+  // A PROPFIND nests 3–4 elements; thousands (well within the body limit) would overflow the parser's stack.
+  if (nesting(body) > MAX_NESTING) throw bad(`elements nest deeper than ${MAX_NESTING} levels`);
   if (XMLValidator.validate(body) !== true) throw bad('not well-formed XML');
   const roots = elements(parser.parse(body) as RawNode[], new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]));
   const root = roots[0];

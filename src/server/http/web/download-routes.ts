@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
-import { isSerial, isSnapshotName } from '../../../protocol/names.js';
+import { isSerial, isSnapshotName, wellFormed } from '../../../protocol/names.js';
 import { dataFileName, XOJ_MIME, xojFileName, xojZip } from '../../../journal/bundle.js';
 import { decodePreview } from '../../../journal/metadata.js';
 import type { EntryRow } from '../../catalog/catalog.js';
@@ -23,7 +23,8 @@ import { snapshotXob, snapshotZip, XOB_MIME, xobFileName } from './exports.js';
 import { JournalQuery } from '../../catalog/journal-query.js';
 import type { WebKit, WebReq } from './kit.js';
 
-export function contentDisposition(name: string): string {
+export function contentDisposition(raw: string): string {
+  const name = wellFormed(raw); // a lone surrogate would make encodeURIComponent throw
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\<>:|?*]/g, '_');
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;

@@ -48,20 +48,32 @@ export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
     if (Buffer.isBuffer(source)) zip.addBuffer(source, name, options);
     else
       // Opened when yazl reaches it (one blob open at a time); mode as a pool file's (0444).
-      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.sourceSize(source) }, (cb) =>
-        cb(null, pool.sourceStream(source)),
-      );
+      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.sourceSize(source) }, (cb) => {
+        // yazl listens for no error on the streams it is given: a failing one (a damaged object) cuts the zip.
+        const bytes = pool.sourceStream(source);
+        bytes.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
+        cb(null, bytes);
+      });
   }
   zip.end();
+  zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
   return zip;
 }
 
+/** The tar members of a tree, folders depth first (an explicit stack: a tree's depth is the client's choice). */
 async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffer> {
-  for (const [name, kind, mode, mtime, size, ref] of tree.e) {
-    const p = `${path}/${name}`;
+  const stack = [{ entries: tree.e, i: 0, path }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.entries.length) {
+      stack.pop();
+      continue;
+    }
+    const [name, kind, mode, mtime, size, ref] = top.entries[top.i++];
+    const p = `${top.path}/${name}`;
     if (kind === 'd') {
       yield tarHeader({ path: p, type: 'dir', mode, mtimeMs: mtime, size: 0 });
-      yield* walk(pool, readTrustedTree(pool.readTree(ref)), p);
+      stack.push({ entries: readTrustedTree(pool.readTree(ref)).e, i: 0, path: p });
     } else if (kind === 'l') {
       yield tarHeader({ path: p, type: 'symlink', mode, mtimeMs: mtime, size: 0, linkTarget: ref });
     } else {

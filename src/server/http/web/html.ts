@@ -8,6 +8,7 @@
  * (the inline CSS, SVG built from numbers). Attribute values must be quoted
  * in templates ("${v}"), which escaping makes safe.
  */
+import { wellFormed } from '../../../protocol/names.js';
 
 export class SafeHtml {
   constructor(readonly text: string) {}
@@ -46,6 +47,6 @@ export function raw(text: string): SafeHtml {
 export function qs(params: Record<string, string | number | undefined>): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== '')
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+    .map(([k, v]) => `${encodeURIComponent(wellFormed(k))}=${encodeURIComponent(wellFormed(String(v)))}`);
   return parts.length ? `?${parts.join('&')}` : '';
 }

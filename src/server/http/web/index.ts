@@ -11,6 +11,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { clientError } from '../http-errors.js';
 import type { ServerContext } from '../context.js';
 import { adminRoutes } from './admin-routes.js';
 import { deviceWebApi } from './device-api.js';
@@ -29,7 +30,11 @@ import { studentRoutes } from './student-routes.js';
  */
 function errorPage(kit: WebKit, reply: FastifyReply, w: WebReq, status: number, message?: string): FastifyReply {
   const known = [400, 403, 404, 429] as const;
-  const key = (known as readonly number[]).includes(status) ? (`err_${status}` as const) : ('err_500' as const);
+  const key = (known as readonly number[]).includes(status)
+    ? (`err_${status as (typeof known)[number]}` as const)
+    : status < 500
+      ? ('err_400' as const)
+      : ('err_500' as const);
   const s = w.session;
   const home = s?.kind === 'admin' ? '/ui/admin' : s?.kind === 'student' ? `/ui/j/${s.serial ?? ''}` : '/ui/login';
   const body = html`<p class="msg err">${message ?? w.t(`${key}_text` as MessageKey)}</p>
@@ -49,12 +54,14 @@ export function webRoutes(app: FastifyInstance, ctx: ServerContext, pins: PinsPo
       web.setErrorHandler((err: FastifyError, req, reply) => {
         if (err instanceof SignInNeeded) return reply.redirect(err.to, 303);
         const w = kit.req(req);
+        // Client-caused errors (bad forms, content types, sizes…) stay 4xx pages (http-errors.ts clientError).
+        const c = err instanceof AppError ? null : clientError(err);
         const e =
           err instanceof AppError
             ? err
-            : err.validation || err.statusCode === 400
+            : c?.code === 'bad_request'
               ? new AppError('bad_request', w.t('badRequest'))
-              : null;
+              : c;
         if (!e) req.log.error({ err }, 'unexpected error in web page');
         return errorPage(kit, reply, w, e ? e.status : 500, e?.message);
       });

@@ -177,7 +177,10 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
     if (!ok) throw new AppError('not_found', w.t('notFound'));
     if (formString(req.body, 'action') === 'unpin') pins.unpin(dev.account_id, kind, ref);
     else pins.pin(dev.account_id, kind, ref);
+    // `back` ends up in the Location header: a page of this laptop, visible ASCII only (no CR/LF, no
+    // control or non-ASCII characters, which would make the header invalid).
+    const home = `/ui/j/${dev.serial}`;
     const back = formString(req.body, 'back', 500);
-    return reply.redirect(back.startsWith(`/ui/j/${dev.serial}`) ? back : `/ui/j/${dev.serial}`, 303);
+    return reply.redirect(back.startsWith(home) && /^[\x21-\x7e]+$/.test(back) ? back : home, 303);
   });
 }
