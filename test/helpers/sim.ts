@@ -6,6 +6,7 @@
  * still fully restorable: every tree and blob of its closure present,
  * hashing to its name, and authorized for its account.
  */
+import { blobKey, treeKey } from '../../src/server/store/object-store.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, readdirSync, statSync } from 'node:fs';
@@ -44,7 +45,7 @@ export async function simBackup(
   );
   const staged: StagedObject[] = [];
   for (const [id, b] of scan.blobs)
-    if (store.pool.blobSize(id) < 0) staged.push(await store.pool.stageBlob(id, [readFileSync(b.path)]));
+    if ((await store.pool.blobSize(id)) < 0) staged.push(await store.pool.stageBlob(id, [readFileSync(b.path)]));
   await store.pool.flush();
   await store.pool.publish(staged);
   const [info] = await commit(store, dev, [{ source, root: scan.root, trees: allTrees(scan) }], null, new Date(at));
@@ -67,7 +68,7 @@ export function assertRestorable(
   const blob = (id: string) => {
     if (seen.has(id)) return;
     seen.add(id);
-    assert.equal(sha(store.pool.readBlob(id)), id, `${what}: blob ${id} intact`);
+    assert.equal(sha(store.pool.local!.read(blobKey(id))), id, `${what}: blob ${id} intact`);
     check(id);
   };
   const stack = [...trees];
@@ -75,7 +76,7 @@ export function assertRestorable(
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    const text = store.pool.readTree(id);
+    const text = store.pool.local!.read(treeKey(id)).toString();
     assert.equal(sha(text), id, `${what}: tree ${id} intact`);
     check(id);
     for (const e of readTrustedTree(text).e) {

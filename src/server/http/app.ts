@@ -21,7 +21,7 @@ import { statusRoutes } from './api/status.js';
 import { pinRoutes } from './api/pins.js';
 import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
 import { ensureReserve } from '../store/reserve.js';
 import { diskUsage, load1 } from '../../platform/system.js';
 import { webRoutes } from './web/index.js';
@@ -35,7 +35,7 @@ export interface BuiltServer {
 }
 
 export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {}): BuiltServer {
-  const store = new Store(config.root);
+  const store = openStore(config);
   store.repair();
   ensureReserve(store.root);
   const admission = new Admission(

@@ -170,10 +170,10 @@ function cacheFile(store: Store, serial: string, source: string): string {
 }
 
 /** The scan's trees the account does not already hold (unchanged folders cost nothing). */
-function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<string, string> {
+async function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [id, text] of Object.entries(allTrees(scan))) {
-    if (!(owns(store.db, device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
+    if (!(owns(store.db, device.account_id, id) && (await store.pool.hasTree(id)))) out[id] = text;
   }
   return out;
 }
@@ -192,8 +192,8 @@ async function ingestOnce(
   const staged: StagedObject[] = [];
   const seen = new Set<string>();
   let copiedBytes = 0;
-  const take = (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
-    const copy = !inline && !seen.has(id) && store.pool.blobSize(id) < 0;
+  const take = async (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
+    const copy = !inline && !seen.has(id) && (await store.pool.blobSize(id)) < 0;
     const tmp = confinedRead(store, path, confine, id, { copy, ino });
     if (tmp) {
       seen.add(id);
@@ -204,10 +204,10 @@ async function ingestOnce(
   try {
     for (const { scan } of scans) {
       const confine = realpathSync(scan.dir);
-      for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
+      for (const f of freshlyHashed(scan)) await take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
       for (const [id, b] of scan.blobs)
-        if (!seen.has(id) && store.pool.blobSize(id) < 0) take(b.path, confine, id, b.size);
+        if (!seen.has(id) && (await store.pool.blobSize(id)) < 0) await take(b.path, confine, id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
@@ -218,13 +218,10 @@ async function ingestOnce(
     throw e;
   }
   const runId = opts.runId ?? randomBytes(8).toString('hex');
-  const snapshots = await commit(
-    store,
-    device,
-    scans.map(({ scan }) => ({ source: scan.source, root: scan.root, trees: newTrees(store, device, scan) })),
-    runId,
-    opts.now,
-  );
+  const commitSources = [];
+  for (const { scan } of scans)
+    commitSources.push({ source: scan.source, root: scan.root, trees: await newTrees(store, device, scan) });
+  const snapshots = await commit(store, device, commitSources, runId, opts.now);
   for (const { scan, cache } of scans) saveCache(cache, scan.cache);
   return {
     snapshots,

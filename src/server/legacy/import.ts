@@ -96,11 +96,11 @@ function ensureDevice(store: Store, serial: string, createdAt: number): boolean 
 }
 
 /** Points <source>-latest at the newest snapshot (an import may have moved it back). */
-function fixLatest(store: Store, serial: string): void {
+async function fixLatest(store: Store, serial: string): Promise<void> {
   let best: { name: string; at: number } | null = null;
-  for (const name of listSnapshotNames(store.objects, serial)) {
+  for (const name of await listSnapshotNames(store.objects, serial)) {
     if (!name.startsWith('datastore-')) continue;
-    const info = readSnapshot(store.objects, serial, name);
+    const info = await readSnapshot(store.objects, serial, name);
     if (info && (!best || info.createdAt > best.at)) best = { name, at: info.createdAt };
   }
   if (best) store.objects.sync?.setAlias(`users/${serial}`, 'datastore-latest', best.name);
@@ -137,7 +137,7 @@ export async function importLegacy(
       if (ensureDevice(store, f.serial, f.date.getTime())) res.devicesCreated++;
     }
     onProgress?.(done, folders.length, `${f.serial}/${f.name}`);
-    if (listSnapshotNames(store.objects, f.serial).includes(f.name)) {
+    if ((await listSnapshotNames(store.objects, f.serial)).includes(f.name)) {
       res.skipped++;
     } else {
       try {
@@ -159,10 +159,10 @@ export async function importLegacy(
     }
     onProgress?.(++done, folders.length, `${f.serial}/${f.name}`);
   }
-  for (const sn of serials) fixLatest(store, sn);
+  for (const sn of serials) await fixLatest(store, sn);
   res.serials = serials.size;
   if (needReindex) {
-    reindex(store);
+    await reindex(store);
     res.reindexed = true;
   }
   return res;

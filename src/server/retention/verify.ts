@@ -38,17 +38,17 @@ const hashObject = (store: Store, key: string) =>
   hashStream(store.objects.get(key)).then((r) => ({ hex: r.hash, bytes: r.size }));
 
 /** Does tree `root` reach object `target`? (memoized per tree) */
-function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): boolean {
+async function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): Promise<boolean> {
   if (root === target) return true;
   const hit = memo.get(root);
   if (hit !== undefined) return hit;
   let found = false;
   try {
-    for (const e of readTrustedTree(store.pool.readTree(root)).e) {
+    for (const e of readTrustedTree(await store.pool.readTree(root)).e) {
       if (
         entryRef(e) === target ||
         blobsOf(e).some(([id]) => id === target) ||
-        (isDirEntry(e) && reaches(store, entryRef(e), target, memo))
+        (isDirEntry(e) && (await reaches(store, entryRef(e), target, memo)))
       ) {
         found = true;
         break;
@@ -61,13 +61,13 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
   return found;
 }
 
-export function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Damage {
+export async function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Promise<Damage> {
   const accounts = referencingAccounts(store.db, id);
   const memo = new Map<string, boolean>();
   const out: Damage = { id, kind, problem, snapshots: [], entries: [] };
   for (const a of accounts) {
     for (const s of accountSnapshots(store.db, a)) {
-      if (reaches(store, s.root, id, memo)) out.snapshots.push(`${s.serial}/${s.name}`);
+      if (await reaches(store, s.root, id, memo)) out.snapshots.push(`${s.serial}/${s.name}`);
     }
     for (const e of accountEntries(store.db, a)) {
       const hit =
@@ -75,7 +75,7 @@ export function affected(store: Store, id: string, kind: 'blob' | 'tree', proble
         (e.data_blob?.startsWith(CHUNKS_REF) && e.data_blob.includes(id)) ||
         e.preview_blob === id ||
         e.meta_ref === id ||
-        (e.layout === 6 && reaches(store, e.version, id, memo));
+        (e.layout === 6 && (await reaches(store, e.version, id, memo)));
       if (hit) {
         const serial = latestSerial(store.db, a);
         out.entries.push({ serial, uid: e.uid, version: e.version, title: e.title });
@@ -106,7 +106,7 @@ export async function verifyStore(
     }
     if (kind === 'blob') res.blobs++;
     else res.trees++;
-    if (problem) res.damaged.push(affected(store, o.id, kind, problem));
+    if (problem) res.damaged.push(await affected(store, o.id, kind, problem));
   };
   for (const [top, kind] of [
     ['trees', 'tree'],

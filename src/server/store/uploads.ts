@@ -112,7 +112,7 @@ export async function receiveBatch(store: Store, body: AsyncIterable<Buffer>): P
         continue;
       }
       result.bytes += got.bytes;
-      if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
+      if (inBatch.has(f.id) || (await store.pool.claimBlob(f.id)) >= 0) {
         result.duplicates++;
         continue;
       }
@@ -150,8 +150,12 @@ export function partPath(store: Store, serial: string, id: string): string {
 }
 
 /** Bytes of a resumable upload already received (the blob's size when complete). */
-export function uploadOffset(store: Store, serial: string, id: string): { offset: number; complete: boolean } {
-  const size = store.pool.claimBlob(id);
+export async function uploadOffset(
+  store: Store,
+  serial: string,
+  id: string,
+): Promise<{ offset: number; complete: boolean }> {
+  const size = await store.pool.claimBlob(id);
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };
@@ -209,7 +213,7 @@ async function appendLocked(
   length: number,
   body: NodeJS.ReadableStream,
 ): Promise<{ offset: number; complete: boolean }> {
-  const cur = uploadOffset(store, serial, id);
+  const cur = await uploadOffset(store, serial, id);
   if (cur.complete) return cur;
   if (offset !== cur.offset)
     throw new AppError('conflict', `upload of ${id} is at offset ${cur.offset}, not ${offset}`, {

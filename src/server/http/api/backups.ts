@@ -157,7 +157,9 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
     async (req) => {
       leased(req);
-      return { missing: [...new Set(req.body.ids)].filter((id) => store.pool.claimBlob(id) < 0) };
+      const ids = [...new Set(req.body.ids)];
+      const sizes = await store.pool.claimBlobs(ids);
+      return { missing: ids.filter((_, i) => sizes[i] < 0) };
     },
   );
 
