@@ -160,7 +160,7 @@ describe('--store s3://: pool, trees and snapshot records in a bucket', () => {
     const out = JSON.parse(r.stdout) as { snapshots: number; skipped: string[] };
     assert.deepEqual(out.skipped, []);
     assert.equal(out.snapshots, snapshots);
-    srv = await startServer({ root, store: STORE });
+    srv = await startServer({ root, store: STORE, port: Number(new URL(srv.url).port) }); // where the laptops look
     assert.equal(count(), snapshots);
     const restored = await restoreAll(b.profile);
     assertSameTree(join(b.profile, 'datastore'), join(restored, 'datastore'), JOURNAL_EXCLUDES);

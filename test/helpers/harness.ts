@@ -67,7 +67,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     { ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, store, ...overrides },
     { logger: false },
   );
-  const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = await built.app.listen({ port: overrides.port ?? 0, host: '127.0.0.1' });
   return { ...built, url: address, root, close: () => built.app.close() };
 }
 
