@@ -42,6 +42,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ClaimLog } from '../catalog/claims.js';
 import type { ReplicaUrl } from '../replica/s3.js';
+import { inParallel } from './pool.js';
 import type { ByteRange, ObjectInfo, ObjectStat, ObjectStore, StagedObject } from './object-store.js';
 
 /** Requests in flight at once for a batch of PUTs. */
@@ -200,20 +201,7 @@ export class S3ObjectStore implements ObjectStore {
   async flush(): Promise<void> {}
 
   async publish(staged: readonly StagedObject[]): Promise<void> {
-    let next = 0;
-    let failure: unknown = null;
-    const worker = async () => {
-      while (next < staged.length && !failure) {
-        const s = staged[next++];
-        try {
-          await this.putPath(s.key, s.tmp);
-        } catch (e) {
-          failure ??= e;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, staged.length) }, worker));
-    if (failure) throw failure;
+    await inParallel(staged.length, CONCURRENCY, (i) => this.putPath(staged[i].key, staged[i].tmp));
     this.discard(staged);
   }
 
