@@ -54,7 +54,7 @@ describe('backup and restore', () => {
     const entryDir = join(profile, 'datastore', prefix, readdirSync(join(profile, 'datastore', prefix))[0]);
     const uid = readFileSync(join(entryDir, 'metadata', 'uid'));
     assert.ok(uid.length <= INLINE_MAX);
-    assert.equal(srv.ctx.store.pool.blobSize(sha256Hex(uid)), -1, 'a tiny file is not a pool blob');
+    assert.equal(await srv.ctx.store.pool.blobSize(sha256Hex(uid)), -1, 'a tiny file is not a pool blob');
     const done = statSync(join(profile, 'ds-backup-done')).mtimeMs;
     assert.ok(Math.abs(done - Date.now()) < 60_000, 'ds-backup-done touched');
 
@@ -145,7 +145,9 @@ describe('backup and restore', () => {
       rb.uploadedBlobs <= onlyB.length,
       `second laptop sent ${rb.uploadedBlobs} blobs; only ${onlyB.length} are its own`,
     );
-    const common = [...hb].find((h) => ha.has(h) && srv.ctx.store.pool.blobSize(h) > INLINE_MAX)!;
+    const both = [...hb].filter((h) => ha.has(h));
+    const sizes = await srv.ctx.store.pool.blobSizes(both);
+    const common = both.find((_, i) => sizes[i] > INLINE_MAX)!;
     assert.ok(existsSync(blobFile(srv.ctx.store, common)), 'shared blob stored once in the pool');
     cleanup(a.profile, b.profile);
   });
@@ -241,7 +243,7 @@ describe('backup and restore', () => {
     });
     const before = q();
     const { reindex } = await import('../src/server/catalog/reindex.js');
-    const r = reindex(srv.ctx.store);
+    const r = await reindex(srv.ctx.store);
     assert.deepEqual(r.skipped, []);
     assert.deepEqual(q(), before);
     cleanup(l.profile);

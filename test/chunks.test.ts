@@ -144,7 +144,7 @@ describe('big files end to end', () => {
       .get(uid) as { data_blob: string };
     assert.match(row.data_blob, /^chunks:/);
     const src = pool.refSource(row.data_blob);
-    assert.equal(pool.sourceSize(src), big.length);
+    assert.equal(await pool.sourceSize(src), big.length);
     const parts: Buffer[] = [];
     for await (const c of pool.sourceStream(src)) parts.push(c as Buffer);
     assert.ok(Buffer.concat(parts).equals(big), 'web download streams the chunks in order');
@@ -160,7 +160,7 @@ describe('big files end to end', () => {
     const store = srv.ctx.store;
     await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, slackMs: 0, fullGc: true });
     for (const [id] of parseChunkList(row.data_blob.slice('chunks:'.length)).chunks)
-      assert.ok(pool.blobSize(id) > 0, `chunk ${id} survives GC`);
+      assert.ok((await pool.blobSize(id)) > 0, `chunk ${id} survives GC`);
     const v = await verifyStore(store);
     assert.deepEqual(v.damaged, []);
     const out2 = tmp('restore');

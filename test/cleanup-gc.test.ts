@@ -107,9 +107,9 @@ describe('GC during an in-flight backup', () => {
         const r = await serverCli(['cleanup', '--root', srv.root, '--force', '--full-gc', '--json']);
         assert.equal(r.code, 0, r.stderr);
       }
-      assert.ok(store.pool.blobSize(told) >= 0, 'blob reported present survives');
-      assert.ok(store.pool.blobSize(sha(fresh)) >= 0, 'blob uploaded under the lease survives');
-      assert.equal(store.pool.blobSize(other), -1, 'garbage nobody was told about is collected');
+      assert.ok((await store.pool.blobSize(told)) >= 0, 'blob reported present survives');
+      assert.ok((await store.pool.blobSize(sha(fresh))) >= 0, 'blob uploaded under the lease survives');
+      assert.equal(await store.pool.blobSize(other), -1, 'garbage nobody was told about is collected');
 
       const tree = treeOf([
         ['told.txt', told, `told ${where}`.length],
@@ -145,8 +145,8 @@ describe('GC during an in-flight backup', () => {
     ageStore(store);
     const r = await runCleanup(store, DEFAULT_CLEANUP, { disk: noQuota, slackMs: 0, fullGc: true });
     assert.equal(r.gc[0].restoredFromTrash, 2);
-    assert.ok(store.pool.blobSize(live) >= 0, 'referenced blob restored');
-    assert.equal(store.pool.blobSize(junk), -1, 'garbage deleted');
+    assert.ok((await store.pool.blobSize(live)) >= 0, 'referenced blob restored');
+    assert.equal(await store.pool.blobSize(junk), -1, 'garbage deleted');
     for (const root of roots) assertRestorable(store, dev.account_id, [root]);
   });
 

@@ -77,15 +77,16 @@ describe('cleanup on a real store', () => {
     const dev = device(store, 'SHF00000001');
     const ds = journal('thin');
     const first = await simBackup(store, dev, ds, T0);
-    const src = store.treeSource();
     for (let d = 1; d < 400; d++) {
       const at = T0 + d * DAY;
       const name = `datastore-${new Date(at).toISOString().slice(0, 16).replace('T', '_')}`;
       const info = { ...first, name, createdAt: at };
       await writeSnapshot(store.objects, info);
-      store.db.transaction(() =>
-        recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }),
-      )();
+      await store.withTrees(undefined, (src) =>
+        store.db.transaction(() =>
+          recordSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }),
+        )(),
+      );
     }
     const now = T0 + 399 * DAY + 3_600_000;
     const all = snapshots(store);
@@ -104,7 +105,7 @@ describe('cleanup on a real store', () => {
     assert.equal(r.verify!.damaged.length, 0);
     assertAllWhole(store, 'thinned');
     // The catalog rebuilt from disk agrees.
-    reindex(store);
+    await reindex(store);
     assert.equal(snapshots(store).length, left.length);
   });
 
@@ -162,7 +163,7 @@ describe('cleanup on a real store', () => {
     await simBackup(store, dev, ds, T0 + DAY);
     const pins = new Pins(store);
     const x = changed[0];
-    const pin = pins.pinEntry(dev.account_id, x, undefined);
+    const pin = await pins.pinEntry(dev.account_id, x, undefined);
     const starredRows = store.db
       .prepare('SELECT uid, version FROM entries WHERE keep = 1 AND last_seq IS NULL')
       .all() as Array<{ uid: string; version: string }>;
@@ -190,7 +191,7 @@ describe('cleanup on a real store', () => {
     assertNoGarbage(store);
     // Pins live on disk: a rebuilt catalog keeps them and a second cleanup keeps their data.
     store.db.exec('DELETE FROM pins');
-    reindex(store);
+    await reindex(store);
     assert.equal(new Pins(store).all().length, all.length);
     ageStore(store);
     await runCleanup(store, POLICY, { now: T0 + 201 * DAY, disk: noQuota, slackMs: 0 });
@@ -236,7 +237,7 @@ describe('cleanup on a real store', () => {
         const snaps = snapshots(store).filter((s) => s.account_id === k.dev.account_id);
         if (rng.chance(0.5) && rows.length) {
           const row = rng.pick(rows);
-          pins.pinEntry(k.dev.account_id, row.uid, row.version);
+          await pins.pinEntry(k.dev.account_id, row.uid, row.version);
         } else if (snaps.length) pins.pinSnapshot(k.dev.account_id, k.dev.serial, rng.pick(snaps).name);
       } else if (action === 'unpin') {
         const mine = pins.list(k.dev.account_id);

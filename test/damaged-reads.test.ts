@@ -90,10 +90,10 @@ describe('verifiedReads on the local store', () => {
 });
 
 /** The file entry `name` anywhere under a tree. */
-function findEntry(srv: TestServer, root: string, name: string): TreeEntry {
+async function findEntry(srv: TestServer, root: string, name: string): Promise<TreeEntry> {
   const stack = [root];
   while (stack.length) {
-    for (const e of readTrustedTree(srv.ctx.store.pool.readTree(stack.pop()!)).e) {
+    for (const e of readTrustedTree(await srv.ctx.store.pool.readTree(stack.pop()!)).e) {
       if (entryName(e) === name && !isDirEntry(e)) return e;
       if (isDirEntry(e)) stack.push(entryRef(e));
     }
@@ -131,7 +131,7 @@ describe('no read path serves a damaged pool object', () => {
     bigEntry = id(uids[0]);
     smallEntry = id(uids[1]);
     const docs = db.prepare("SELECT root FROM snapshots WHERE source = 'documents'").pluck().get() as string;
-    const big = findEntry(srv, docs, 'big.bin');
+    const big = await findEntry(srv, docs, 'big.bin');
     assert.equal(entryKind(big), 'c');
     const chunks = parseChunkList(entryRef(big)).chunks;
     const m = Math.floor(chunks.length / 2);

@@ -69,8 +69,8 @@ async function world(tag: string): Promise<World> {
 }
 
 /** Forgets snapshot A in the references: what is still marked, and what A alone held. */
-function forgetA(w: World) {
-  const r = recomputeAccount(w.store, w.accountId, [], false, new Set([w.a.id]));
+async function forgetA(w: World) {
+  const r = await recomputeAccount(w.store, w.accountId, [], false, new Set([w.a.id]));
   const marked = new IdSet();
   for (const id of r.closure.sizes.keys()) marked.add(id);
   return { marked, dropped: r.dropped };
@@ -79,17 +79,17 @@ function forgetA(w: World) {
 describe('refs', () => {
   test('closure: every tree and blob once, with sizes; a missing tree throws unless keepGoing', async () => {
     const w = await world('closure');
-    const c = closure(w.store, [w.a.root, w.b.root]);
+    const c = await closure(w.store, [w.a.root, w.b.root]);
     for (const id of [...w.onlyA, ...w.onlyB, ...w.shared]) assert.equal(c.sizes.get(id), 4096, id);
-    const sub = readTrustedTree(w.store.pool.readTree(w.a.root)).e.find((e) => entryName(e) === 'sub')!;
+    const sub = readTrustedTree(await w.store.pool.readTree(w.a.root)).e.find((e) => entryName(e) === 'sub')!;
     const subId = entryRef(sub);
     assert.ok(c.sizes.has(subId), 'subtree reached');
     assert.equal(c.trees, 3, 'two roots and one subtree');
     assert.equal(c.sizes.size, 3 + 4, 'shared blob counted once');
     // A missing subtree.
     renameSync(treeFile(w.store, subId), join(w.store.root, 'moved'));
-    assert.throws(() => closure(w.store, [w.a.root]), /ENOENT/);
-    const partial = closure(w.store, [w.a.root], [], true);
+    await assert.rejects(() => closure(w.store, [w.a.root]), /ENOENT/);
+    const partial = await closure(w.store, [w.a.root], [], true);
     assert.ok(partial.sizes.has(w.a.root) && partial.sizes.has(w.onlyA[0]) && partial.sizes.has(subId));
     assert.ok(!partial.sizes.has(w.onlyA[1]), 'what only the missing tree names is not reached');
     w.store.close();
@@ -101,11 +101,11 @@ describe('refs', () => {
       new Set(
         w.store.db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').pluck().all(w.accountId) as string[],
       );
-    const full = recomputeAccount(w.store, w.accountId, []);
+    const full = await recomputeAccount(w.store, w.accountId, []);
     assert.deepEqual(owned(), new Set(full.closure.sizes.keys()));
-    const dry = recomputeAccount(w.store, w.accountId, [], true, new Set([w.a.id]));
+    const dry = await recomputeAccount(w.store, w.accountId, [], true, new Set([w.a.id]));
     assert.equal(owned().size, full.closure.sizes.size, 'a dry run writes nothing');
-    const r = recomputeAccount(w.store, w.accountId, [], false, new Set([w.a.id]));
+    const r = await recomputeAccount(w.store, w.accountId, [], false, new Set([w.a.id]));
     assert.deepEqual(new Set(r.dropped), new Set(dry.dropped));
     for (const id of w.onlyA) assert.ok(r.dropped.includes(id), `${id} dropped`);
     for (const id of [...w.shared, ...w.onlyB]) assert.ok(owned().has(id), `${id} still owned`);
@@ -137,7 +137,7 @@ describe('gc', () => {
   const present = () => storedIds(w.store);
 
   test('a full sweep deletes exactly what only the forgotten snapshot held (aged objects)', async () => {
-    const { marked, dropped } = forgetA(w);
+    const { marked, dropped } = await forgetA(w);
     ageStore(w.store);
     const before = present();
     const r = await collectGarbage(w.store, marked, { slackMs: 0 });
@@ -149,7 +149,7 @@ describe('gc', () => {
   });
 
   test('objects touched after the horizon stay: fresh, claimed (with their closure), or under an older lease', async () => {
-    const { marked } = forgetA(w);
+    const { marked } = await forgetA(w);
     // Just written, within the default slack (2 s) of coarse timestamps… or a minute, under a lease that old.
     let r = await collectGarbage(w.store, marked, { leaseGrants: [Date.now() - 60_000] });
     assert.equal(r.trees + r.blobs, 0, 'objects written after the oldest lease began are not deleted');
@@ -158,7 +158,7 @@ describe('gc', () => {
     r = await collectGarbage(w.store, marked, { slackMs: 0, leaseGrants: [Date.now() - 2 * 3_600_000] });
     assert.equal(r.trees + r.blobs, 0, 'a lease older than the objects keeps them');
     // A client was told A's root exists: the root and its whole closure stay.
-    assert.ok(w.store.pool.claimTree(w.a.root));
+    assert.ok(await w.store.pool.claimTree(w.a.root));
     r = await collectGarbage(w.store, marked, { slackMs: 0 });
     assert.equal(r.trees + r.blobs, 0);
     for (const id of w.onlyA) assert.ok(present().has(id), `${id} kept through the claimed root`);
@@ -166,7 +166,7 @@ describe('gc', () => {
   });
 
   test('a dry run counts the same and deletes nothing; candidates limit what is considered', async () => {
-    const { marked, dropped } = forgetA(w);
+    const { marked, dropped } = await forgetA(w);
     ageStore(w.store);
     const before = present();
     const dry = await collectGarbage(w.store, marked, { slackMs: 0, dryRun: true });
@@ -181,7 +181,7 @@ describe('gc', () => {
   });
 
   test('the rename-and-recheck path deletes the same; a crash leftover in gc-trash/ is put back', async () => {
-    const { marked } = forgetA(w);
+    const { marked } = await forgetA(w);
     ageStore(w.store);
     // A crashed run left B's blob in gc-trash/: it is restored, then kept (B references it).
     const trash = join(w.store.root, 'gc-trash');

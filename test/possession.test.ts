@@ -305,7 +305,7 @@ describe('proof of possession', () => {
       .map((c) => c.slice(0, 64));
     let stored = 0;
     for (const c of chunks) {
-      const size = pool.blobSize(c);
+      const size = await pool.blobSize(c);
       assert.ok(size > 0);
       stored += size;
     }

@@ -157,14 +157,14 @@ describe('bad input is refused and nothing is written', () => {
     });
     assert.equal(r.status, 422);
     assert.equal(r.json.error, 'hash_mismatch');
-    assert.equal(srv.ctx.store.pool.blobSize(claimed), -1);
+    assert.equal(await srv.ctx.store.pool.blobSize(claimed), -1);
     const good = Buffer.from('honest');
     const ok = await call('POST', `/api/v1/backups/${l}/blobs`, {
       token: tokA,
       body: Buffer.concat([frameHeader(sha256Hex(good), 0, good.length), good]),
     });
     assert.equal(ok.status, 200);
-    assert.equal(srv.ctx.store.pool.blobSize(sha256Hex(good)), good.length);
+    assert.equal(await srv.ctx.store.pool.blobSize(sha256Hex(good)), good.length);
   });
 
   test('a resumable upload that does not match its hash is discarded', async () => {
@@ -176,7 +176,7 @@ describe('bad input is refused and nothing is written', () => {
       headers: { 'upload-offset': '0', 'upload-length': '10' },
     });
     assert.equal(r.status, 422);
-    assert.equal(srv.ctx.store.pool.blobSize(id), -1);
+    assert.equal(await srv.ctx.store.pool.blobSize(id), -1);
   });
 
   test("laptop A cannot read laptop B's snapshots, trees or blobs", async () => {

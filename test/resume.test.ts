@@ -73,7 +73,7 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
     kept = now;
   }
   assert.ok(kept >= atKill && kept < SIZE, `the server kept ${kept} bytes`);
-  assert.equal(srv.ctx.store.pool.blobSize(id), -1, 'not complete yet');
+  assert.equal(await srv.ctx.store.pool.blobSize(id), -1, 'not complete yet');
 
   const rerun = await agent(['run', '--no-sleep', '--profile', profile, '--json'], WHOLE);
   assert.equal(rerun.code, 0, `the lock died with the killed agent; ${rerun.stderr}`);
@@ -93,7 +93,7 @@ test('kill -9 mid-upload, rerun: only the missing bytes are sent', async (t) => 
   );
   assert.equal(out.backup.uploadedBlobs, 1, 'the small files the first run stored are not sent again');
   assert.equal(out.backup.hashedFiles, 0, 'nothing re-hashed: the first run saved its hash cache');
-  assert.equal(srv.ctx.store.pool.blobSize(id), SIZE);
+  assert.equal(await srv.ctx.store.pool.blobSize(id), SIZE);
   assert.equal(
     createHash('sha256')
       .update(readFileSync(blobFile(srv.ctx.store, id)))

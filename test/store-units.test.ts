@@ -32,17 +32,17 @@ test('pool: staged objects appear on publish; claim marks use; tiny blobs are se
     { id: sha(blob), kind: 'blob', data: blob },
     { id: sha(treeText), kind: 'tree', data: treeText },
   ]);
-  assert.equal(pool.blobSize(sha(blob)), -1);
-  assert.equal(pool.hasTree(sha(treeText)), false);
+  assert.equal(await pool.blobSize(sha(blob)), -1);
+  assert.equal(await pool.hasTree(sha(treeText)), false);
   await pool.flush();
   await pool.publish(staged);
-  assert.equal(pool.blobSize(sha(blob)), blob.length);
-  assert.equal(pool.readTree(sha(treeText)), treeText);
+  assert.equal(await pool.blobSize(sha(blob)), blob.length);
+  assert.equal(await pool.readTree(sha(treeText)), treeText);
   utimesSync(blobFile(store, sha(blob)), 1000, 1000);
-  assert.equal(pool.claimBlob(sha(blob)), blob.length);
+  assert.equal(await pool.claimBlob(sha(blob)), blob.length);
   assert.ok(statSync(blobFile(store, sha(blob))).mtimeMs > Date.now() - 60_000);
-  assert.equal(pool.claimTree(sha(treeText)), true);
-  assert.equal(pool.claimBlob(sha('absent')), -1);
+  assert.equal(await pool.claimTree(sha(treeText)), true);
+  assert.equal(await pool.claimBlob(sha('absent')), -1);
 
   const r = pool.openBlob(sha(blob));
   const buf = Buffer.alloc(1 << 20); // a restore's reused slot
@@ -54,8 +54,8 @@ test('pool: staged objects appear on publish; claim marks use; tiny blobs are se
   await putBlob(store, sha(tiny), tiny);
   pool.rememberTiny(sha(tiny), tiny);
   rmSync(blobFile(store, sha(tiny)), { force: true });
-  assert.equal(pool.readBlob(sha(tiny)).toString(), 'tiny', 'from memory');
-  assert.equal(pool.refBytes('inline:' + Buffer.from('inl').toString('base64')).toString(), 'inl');
+  assert.equal((await pool.readBlob(sha(tiny))).toString(), 'tiny', 'from memory');
+  assert.equal((await pool.refBytes('inline:' + Buffer.from('inl').toString('base64'))).toString(), 'inl');
   assert.ok(Buffer.isBuffer(pool.refSource('inline:aGk=')));
   assert.deepEqual(pool.refSource(sha(blob)), { blob: sha(blob) });
   store.close();
@@ -78,7 +78,7 @@ test('uploads: a resumable upload completes through the object store; wrong byte
     () => {},
   );
   assert.deepEqual(r, { offset: 100_000, complete: false });
-  assert.deepEqual(uploadOffset(store, 'SN1', id, false), { offset: 100_000, complete: false });
+  assert.deepEqual(await uploadOffset(store, 'SN1', id, false), { offset: 100_000, complete: false });
   await assert.rejects(
     appendUpload(store, 'SN1', id, 5, data.length, Readable.from([data.subarray(5)]), false, () => {}),
     /at offset 100000/,
@@ -96,9 +96,9 @@ test('uploads: a resumable upload completes through the object store; wrong byte
   assert.deepEqual(r, { offset: data.length, complete: true });
   assert.equal(existsSync(partPath(store, 'SN1', id)), false, 'the part became the blob');
   assert.ok(readFileSync(blobFile(store, id)).equals(data));
-  assert.deepEqual(uploadOffset(store, 'SN1', id, true), { offset: data.length, complete: true });
+  assert.deepEqual(await uploadOffset(store, 'SN1', id, true), { offset: data.length, complete: true });
   // Another account (not owning it) learns neither existence nor size: an ordinary upload from 0.
-  assert.deepEqual(uploadOffset(store, 'SN2', id, false), { offset: 0, complete: false });
+  assert.deepEqual(await uploadOffset(store, 'SN2', id, false), { offset: 0, complete: false });
 
   const bad = Buffer.alloc(1000, 1);
   await assert.rejects(
@@ -106,7 +106,7 @@ test('uploads: a resumable upload completes through the object store; wrong byte
     /do not match/,
   );
   assert.equal(existsSync(partPath(store, 'SN1', sha('something else'))), false);
-  assert.equal(store.pool.blobSize(sha('something else')), -1);
+  assert.equal(await store.pool.blobSize(sha('something else')), -1);
   store.close();
   cleanup(root);
 });
@@ -120,7 +120,7 @@ test('tree stash: checked trees wait unpublished; a wrong one is refused; drop a
   const t2 = serializeTree([]);
   assert.equal(await stash.add('L1', { [sha(t1)]: t1 }), 1);
   assert.equal(await stash.add('L1', { [sha(t1)]: t1, [sha(t2)]: t2 }), 2);
-  assert.equal(store.pool.hasTree(sha(t1)), false, 'stashed, not published');
+  assert.equal(await store.pool.hasTree(sha(t1)), false, 'stashed, not published');
   const tmps = [...stash.get('L1').values()].map((t) => t.tmp);
   assert.ok(tmps.every((p) => existsSync(p)));
   await assert.rejects(stash.add('L1', { [sha('nope')]: t2 }), /does not match/);

@@ -52,6 +52,8 @@ export interface ServerConfig {
   partExpiryDays: number;
   /** Cleanup: run the daily job inside `serve`. */
   dailyCleanup: boolean;
+  /** Where pool, trees and snapshot records live: s3://bucket/prefix ('' = under root); store/s3-store.ts. */
+  store: string;
   /** Off-site copy: s3://bucket/prefix ('' = none); see src/server/replica/. */
   replica: string;
   /** Off-site copy: the 64-hex-digit key ('' = $DSB_REPLICA_KEY or <root>/replica-key). */
@@ -62,7 +64,7 @@ export interface ServerConfig {
   replicaWindow: string;
   /** Off-site copy: days a record removed locally is kept off-site before it is deleted there. */
   replicaDeleteGraceDays: number;
-  /** Off-site copy: S3 endpoint/region/credentials when the AWS_* variables are not set. */
+  /** S3 endpoint/region/credentials (store and off-site copy) when the AWS_* variables are not set. */
   s3: { endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
   /** Seconds a request body may take beyond its length at 32 KiB/s before the connection is cut (http/guard.ts). */
   bodyGraceSec: number;
@@ -110,6 +112,7 @@ export const DEFAULTS: ServerConfig = {
   verifySamplePct: 1,
   partExpiryDays: 7,
   dailyCleanup: true,
+  store: '',
   replica: '',
   replicaKey: '',
   replicaBandwidth: DEFAULT_REPLICA_BANDWIDTH,

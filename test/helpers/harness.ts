@@ -2,6 +2,12 @@
  * harness — integration-test plumbing: a real server on a free port with a
  * temp root (in this process), the real agent CLI run as a child process
  * (the built dist/, as a user runs it), and generated laptop profiles.
+ *
+ * DSB_TEST_STORE=s3: every server started here keeps its objects in a
+ * bucket (`--store s3://dsb-test/<root's name>`) of a real Swift started
+ * once for the test file (test/helpers/s3.ts; or the endpoint in the AWS_*
+ * variables when they are set); the CLIs the tests run find it through the
+ * root's store-format.json and the AWS_* variables they inherit.
  */
 import { execFile } from 'node:child_process';
 import { after, before } from 'node:test';
@@ -26,13 +32,42 @@ export interface TestServer extends BuiltServer {
   close(): Promise<void>;
 }
 
+/** The object store a test server gets: s3://… under DSB_TEST_STORE=s3, else none (its root). */
+export const TEST_STORE = process.env.DSB_TEST_STORE === 's3' ? 's3' : 'local';
+let s3Lab: Promise<{ stop(): Promise<void> } | null> | null = null;
+if (TEST_STORE === 's3') after(async () => (await s3Lab)?.stop());
+
+/** The bucket URL for a new root under DSB_TEST_STORE=s3 (Swift started and the bucket made on first use). */
+export async function testStoreUrl(root: string): Promise<string> {
+  s3Lab ??= (async () => {
+    const { startS3 } = await import('./s3.js');
+    let lab: Awaited<ReturnType<typeof startS3>> | null = null;
+    if (!process.env.AWS_ENDPOINT_URL) {
+      lab = await startS3();
+      if (lab.skip) throw new Error(`DSB_TEST_STORE=s3 but ${lab.skip}`);
+      Object.assign(process.env, lab.env);
+    }
+    const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    const { makeS3Client } = await import('../../src/server/replica/s3.js');
+    await makeS3Client()
+      .send(new CreateBucketCommand({ Bucket: 'dsb-test' }))
+      .catch((e: { name?: string }) => {
+        if (e.name !== 'BucketAlreadyOwnedByYou' && e.name !== 'BucketAlreadyExists') throw e;
+      });
+    return lab;
+  })();
+  await s3Lab;
+  return `s3://dsb-test/${root.split('/').pop()}`;
+}
+
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
   const root = overrides.root ?? tmp('root');
+  const store = overrides.store ?? (TEST_STORE === 's3' ? await testStoreUrl(root) : '');
   const built = buildServer(
-    { ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, ...overrides },
+    { ...DEFAULTS, loadLimit: 1000, root, host: '127.0.0.1', port: 0, store, ...overrides },
     { logger: false },
   );
-  const address = await built.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = await built.app.listen({ port: overrides.port ?? 0, host: '127.0.0.1' });
   return { ...built, url: address, root, close: () => built.app.close() };
 }
 

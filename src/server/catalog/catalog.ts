@@ -99,3 +99,17 @@ export interface EntryRow {
   meta_ref: string | null;
   problems: string | null;
 }
+
+const ROLLBACK = Symbol('rollback');
+
+/** Runs `fn` in a transaction that is always rolled back (a dry run; its own errors are thrown). */
+export function rolledBack(db: Catalog, fn: () => void): void {
+  try {
+    db.transaction(() => {
+      fn();
+      throw ROLLBACK;
+    })();
+  } catch (e) {
+    if (e !== ROLLBACK) throw e;
+  }
+}

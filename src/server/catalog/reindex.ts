@@ -16,7 +16,7 @@ import { entryCount } from './entries.js';
 import { snapshotNames } from './snapshots.js';
 import type { Store } from '../store/store.js';
 import { readTrustedTree, type Tree } from '../../protocol/tree.js';
-import { walkTrees } from '../store/tree-walk.js';
+import { walkTreesAsync } from '../store/tree-walk.js';
 
 export interface ReindexResult {
   devices: number;
@@ -26,11 +26,15 @@ export interface ReindexResult {
 }
 
 /** All trees reachable from a root that the account does not reference yet. */
-function unreferencedTrees(store: Store, accountId: number, root: string): Map<string, { text: string; tree: Tree }> {
+async function unreferencedTrees(
+  store: Store,
+  accountId: number,
+  root: string,
+): Promise<Map<string, { text: string; tree: Tree }>> {
   const out = new Map<string, { text: string; tree: Tree }>();
-  walkTrees([root], (id) => {
+  await walkTreesAsync([root], async (id) => {
     if (owns(store.db, accountId, id)) return null;
-    const text = store.pool.readTree(id);
+    const text = await store.pool.readTree(id);
     const tree = readTrustedTree(text);
     out.set(id, { text, tree });
     return tree;
@@ -38,9 +42,8 @@ function unreferencedTrees(store: Store, accountId: number, root: string): Map<s
   return out;
 }
 
-function indexSnapshots(store: Store, infos: SnapshotInfo[], result: ReindexResult): void {
+async function indexSnapshots(store: Store, infos: SnapshotInfo[], result: ReindexResult): Promise<void> {
   infos.sort((a, b) => a.createdAt - b.createdAt || (a.name < b.name ? -1 : 1));
-  const src = store.treeSource();
   for (const info of infos) {
     const dev = store.registry.bySerial(info.serial);
     if (!dev) {
@@ -48,8 +51,9 @@ function indexSnapshots(store: Store, infos: SnapshotInfo[], result: ReindexResu
       continue;
     }
     try {
-      const trees = unreferencedTrees(store, dev.account_id, info.root);
-      indexSnapshot(store.db, src, info, { accountId: dev.account_id, deviceId: dev.id }, trees);
+      const trees = await unreferencedTrees(store, dev.account_id, info.root);
+      const ids = { accountId: dev.account_id, deviceId: dev.id };
+      await store.withTrees(undefined, (src) => indexSnapshot(store.db, src, info, ids, trees));
       result.snapshots++;
     } catch (e) {
       result.skipped.push(`${info.serial}/${info.name}: ${(e as Error).message}`);
@@ -57,17 +61,17 @@ function indexSnapshots(store: Store, infos: SnapshotInfo[], result: ReindexResu
   }
 }
 
-function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
+async function loadDevices(store: Store, result: ReindexResult): Promise<SnapshotInfo[]> {
   const infos: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
     const rec = store.registry.readRecord(serial);
     if (!rec) continue;
     store.registry.index(rec);
     result.devices++;
-    for (const name of listSnapshotNames(store.objects, serial)) {
+    for (const name of await listSnapshotNames(store.objects, serial)) {
       let info;
       try {
-        info = readSnapshot(store.objects, serial, name);
+        info = await readSnapshot(store.objects, serial, name);
       } catch (e) {
         if (!isAppError(e) || e.code !== 'state_damaged') throw e;
         info = null; // reindex reports it and goes on; the cleanup stops on it (unindexedSnapshots)
@@ -79,23 +83,24 @@ function loadDevices(store: Store, result: ReindexResult): SnapshotInfo[] {
   return infos;
 }
 
-export function reindex(store: Store): ReindexResult {
+export async function reindex(store: Store): Promise<ReindexResult> {
   const result: ReindexResult = { devices: 0, snapshots: 0, entries: 0, skipped: [] };
   clearIndex(store.db);
-  indexSnapshots(store, loadDevices(store, result), result);
+  const infos = await loadDevices(store, result);
+  await indexSnapshots(store, infos, result);
   result.entries = entryCount(store.db);
   new Pins(store).reload();
   return result;
 }
 
 /** Snapshot folders on disk (with a readable snapshot.json) that the catalog does not know. */
-export function unindexedSnapshots(store: Store): SnapshotInfo[] {
+export async function unindexedSnapshots(store: Store): Promise<SnapshotInfo[]> {
   const known = snapshotNames(store.db);
   const out: SnapshotInfo[] = [];
   for (const serial of store.serials()) {
-    for (const name of listSnapshotNames(store.objects, serial)) {
+    for (const name of await listSnapshotNames(store.objects, serial)) {
       if (known.has(`${serial}/${name}`)) continue;
-      const info = readSnapshot(store.objects, serial, name);
+      const info = await readSnapshot(store.objects, serial, name);
       if (info) out.push(info);
     }
   }
@@ -103,10 +108,10 @@ export function unindexedSnapshots(store: Store): SnapshotInfo[] {
 }
 
 /** Indexes snapshot folders that reached the disk but not the catalog. */
-export function syncMissing(store: Store): number {
-  const fresh = unindexedSnapshots(store);
+export async function syncMissing(store: Store): Promise<number> {
+  const fresh = await unindexedSnapshots(store);
   if (!fresh.length) return 0;
   const result: ReindexResult = { devices: 0, snapshots: 0, entries: 0, skipped: [] };
-  indexSnapshots(store, fresh, result);
+  await indexSnapshots(store, fresh, result);
   return result.snapshots;
 }

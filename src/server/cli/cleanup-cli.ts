@@ -11,7 +11,7 @@ import { attemptCleanup, scheduleCleanup } from '../retention/cleanup-job.js';
 import type { ServerConfig } from '../config.js';
 import type { ServerContext } from '../http/context.js';
 import { fmt } from '../retention/quota.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
 import { verifyStore, type VerifyResult } from '../retention/verify.js';
 import { verifyReplicaCommand } from '../replica/cli.js';
 
@@ -67,7 +67,7 @@ function verifyText(v: VerifyResult): string {
   return lines.join('\n') + '\n';
 }
 
-type Opts = { root?: string; config?: string; json?: boolean };
+type Opts = { root?: string; store?: string; config?: string; json?: boolean };
 
 export function addCleanupCommands(program: Command, config: (o: Opts) => ServerConfig): void {
   program
@@ -76,6 +76,10 @@ export function addCleanupCommands(program: Command, config: (o: Opts) => Server
       'the daily cleanup now: pin starred entries, thin old snapshots, apply the soft quota, delete unreferenced data, verify a sample',
     )
     .option('--root <dir>', 'store folder')
+    .option(
+      '--store <url>',
+      's3://bucket/prefix: pool, trees and snapshot records in a bucket (default: under the root)',
+    )
     .option('--config <file>', 'JSON config file')
     .option('--dry-run', 'decide and explain everything, delete nothing')
     .option('--force', "run even if today's run is done or the load is high")
@@ -107,7 +111,7 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
         } catch {
           /* any refusal (EACCES, a container's limits): run at normal priority */
         }
-        const store = new Store(cfg.root);
+        const store = openStore(cfg);
         try {
           const out = await attemptCleanup(store, policyOf(cfg), {
             dryRun: o.dryRun,
@@ -136,6 +140,10 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
       're-hash pool blobs and trees; report every damaged one and the snapshots and Journal entries it affects',
     )
     .option('--root <dir>', 'store folder')
+    .option(
+      '--store <url>',
+      's3://bucket/prefix: pool, trees and snapshot records in a bucket (default: under the root)',
+    )
     .option('--config <file>', 'JSON config file')
     .option('--sample <pct>', 'check only this % of objects, chosen at random (default 100)', intOption(0, 100))
     .option('--replica [s3url]', 'check the off-site replica instead (default: config replica)')
@@ -144,7 +152,7 @@ Exit codes: 0 ran (or skipped: already done today / load high), 1 error, 2 usage
     .action(
       action(async (o: Opts & { sample?: number; replica?: string | true }) => {
         if (o.replica) return verifyReplicaCommand(config(o), o.replica, o.sample ?? 100, !!o.json);
-        const store = new Store(config(o).root);
+        const store = openStore(config(o));
         try {
           const v = await verifyStore(store, { samplePct: o.sample ?? 100 });
           if (o.json) printJson(v);

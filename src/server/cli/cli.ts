@@ -16,7 +16,7 @@ import { buildServer } from '../http/app.js';
 import { configPath, loadConfig, type ServerConfig } from '../config.js';
 import { reindex, syncMissing } from '../catalog/reindex.js';
 import { canonicalizeFolders } from '../store/serial-folders.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
 import { legacyCommands } from '../legacy/cli.js';
 import { startLegacy } from '../legacy/serve.js';
 import { addCleanupCommands, startDailyCleanup } from './cleanup-cli.js';
@@ -25,6 +25,7 @@ import { startDailyReplica } from '../replica/daily.js';
 
 interface CommonOpts {
   root?: string;
+  store?: string;
   config?: string;
   json?: boolean;
 }
@@ -48,6 +49,7 @@ program
   .command('serve')
   .description('run the server (backup protocol, restore API)')
   .option('--root <dir>', "store folder (default /library, or the config file's)")
+  .option('--store <url>', 's3://bucket/prefix: pool, trees and snapshot records in a bucket (default: under the root)')
   .option('--config <file>', 'JSON config file (default /etc/ds-backup/server.json if present)')
   .option('--host <host>', 'address to listen on (default 0.0.0.0)')
   .option('--port <n>', 'port to listen on (default 8080)', intOption(0, 65535))
@@ -120,6 +122,7 @@ program
       ) => {
         const cfg = config({
           root: opts.root,
+          store: opts.store,
           config: opts.config,
           host: opts.host,
           port: opts.port,
@@ -139,7 +142,7 @@ program
           metricsToken: opts.metricsToken,
         });
         const { app, ctx } = buildServer(cfg);
-        const recovered = syncMissing(ctx.store);
+        const recovered = await syncMissing(ctx.store);
         if (recovered) app.log.info({ recovered }, 'indexed snapshots left unindexed by a crash');
         const address = await app.listen({ port: cfg.port, host: cfg.host });
         const legacy = await startLegacy({ app, ctx });
@@ -164,16 +167,17 @@ program
 
 program
   .command('reindex')
-  .description('rebuild catalog.sqlite from pool/, trees/ and users/ (the truth on disk)')
+  .description('rebuild catalog.sqlite from pool/, trees/ and users/ (the truth on disk, or in the --store bucket)')
   .option('--root <dir>', 'store folder')
+  .option('--store <url>', 's3://bucket/prefix: pool, trees and snapshot records in a bucket (default: under the root)')
   .option('--config <file>', 'JSON config file')
   .option('--json', 'print the result as JSON')
   .action(
-    action((opts: CommonOpts) => {
-      const store = new Store(config(opts).root);
+    action(async (opts: CommonOpts) => {
+      const store = openStore(config(opts));
       const t = Date.now();
       const folders = canonicalizeFolders(store.usersDir);
-      const r = reindex(store);
+      const r = await reindex(store);
       store.close();
       if (opts.json) printJson({ ...r, folders, seconds: (Date.now() - t) / 1000 });
       else {
@@ -202,7 +206,7 @@ program
   .action(
     action(async (opts: CommonOpts & { passwordFile?: string }) => {
       const text = opts.passwordFile ? readFileSync(opts.passwordFile, 'utf8') : await readStdin();
-      const store = new Store(config(opts).root);
+      const store = openStore(config(opts));
       store.admin.setPassword(text.replace(/\r?\n$/, ''));
       store.close();
       process.stdout.write('admin password set\n');
@@ -216,7 +220,7 @@ program
   .option('--config <file>', 'JSON config file')
   .action(
     action((opts: CommonOpts) => {
-      const store = new Store(config(opts).root);
+      const store = openStore(config(opts));
       process.stdout.write(`${store.admin.newToken()}\n`);
       store.close();
     }),

@@ -21,7 +21,7 @@ import { statusRoutes } from './api/status.js';
 import { pinRoutes } from './api/pins.js';
 import { reportRoutes } from './api/reports.js';
 import { installLeaseFile } from '../admission/lease-file.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
 import { canonicalizeFolders } from '../store/serial-folders.js';
 import { reindex } from '../catalog/reindex.js';
 import { ensureReserve } from '../store/reserve.js';
@@ -37,11 +37,12 @@ export interface BuiltServer {
 }
 
 export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {}): BuiltServer {
-  const store = new Store(config.root);
+  const store = openStore(config);
   store.repair();
   // Folders of serials written before the canonical form (store/serial-folders.ts); the catalog follows.
   const folders = canonicalizeFolders(store.usersDir);
-  if (folders.renamed.length || folders.rewritten.length) reindex(store);
+  // The rebuild reads the store (asynchronously on a bucket): the server answers only once it is done.
+  const rebuilt = folders.renamed.length || folders.rewritten.length ? reindex(store) : Promise.resolve();
   ensureReserve(store.root);
   const admission = new Admission(
     {
@@ -66,6 +67,7 @@ export function buildServer(config: ServerConfig, opts: { logger?: boolean } = {
     // A URL Fastify cannot decode: our 400 {error, message} (HTML under /ui), not Fastify's own shape.
     frameworkErrors: frameworkError,
   });
+  app.addHook('onReady', async () => void (await rebuilt));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {

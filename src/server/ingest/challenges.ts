@@ -10,13 +10,12 @@
  * restart forgets them all: the laptop then uploads instead.
  *
  * verify(): HMAC-SHA256 under the nonce over the stored copy of each
- * challenged blob, read in 1 MiB slices through one reused buffer (bounded
- * memory, the event loop gets a turn between slices), compared with
+ * challenged blob, streamed from the store (bounded memory; the read is
+ * hash-verified, so a damaged copy proves nothing), compared with
  * crypto.timingSafeEqual. Ids the proofs name that were not challenged are
  * ignored; challenged ids without a proof are refused.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { setImmediate as turn } from 'node:timers/promises';
 import { AppError } from '../../platform/errors.js';
 import type { Challenge } from '../../protocol/api-types.js';
 import { CHALLENGE_IDS_MAX } from '../../protocol/limits.js';
@@ -29,13 +28,10 @@ interface Open {
   ids: Set<string>;
 }
 
-const SLICE = 1024 * 1024;
-
 export class Challenges {
   private byNonce = new Map<string, Open>();
   /** Nonces of each lease, oldest first. */
   private byLease = new Map<string, string[]>();
-  private buf: Buffer | null = null;
 
   constructor(private readonly isLive: (lease: string) => boolean) {}
 
@@ -94,26 +90,12 @@ export class Challenges {
 
   /** HMAC of the stored blob, or null when it is gone (collected, damaged: the laptop uploads it). */
   private async hmacOf(pool: Pool, nonce: string, id: string): Promise<Buffer | null> {
-    const size = pool.blobSize(id);
-    if (size < 0) return null;
+    if ((await pool.blobSize(id)) < 0) return null;
     const h = proofHmac(nonce);
-    const buf = (this.buf ??= Buffer.allocUnsafe(SLICE));
-    let blob;
     try {
-      blob = pool.openBlob(id);
+      for await (const c of pool.blobStream(id)) h.update(c as Buffer);
     } catch {
-      return null;
-    }
-    try {
-      for (let off = 0; off < size;) {
-        const n = blob.read(buf, 0, Math.min(SLICE, size - off), off);
-        if (n <= 0) return null;
-        h.update(buf.subarray(0, n));
-        off += n;
-        if (off < size) await turn();
-      }
-    } finally {
-      blob.close();
+      return null; // gone meanwhile, or damaged (the verified read flagged it): the laptop uploads it
     }
     return h.digest();
   }

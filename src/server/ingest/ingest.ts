@@ -69,34 +69,48 @@ function collectTrees(cs: CommitSource, stash: ReadonlyMap<string, StashedTree>)
   return out;
 }
 
-/** Checks that every child named by the new trees is available; returns what is missing. */
-function findMissing(store: Store, accountId: number, root: string, trees: NewTrees): string[] {
+/**
+ * Checks that every child named by the new trees is available; returns what
+ * is missing. Old subtrees must be this account's (the catalog) and present;
+ * blobs present with the size the tree says — checked (and claimed) many at
+ * a time (Pool.claimBlobs: one request each on a remote store).
+ */
+async function findMissing(store: Store, accountId: number, root: string, trees: NewTrees): Promise<string[]> {
   const missing = new Set<string>();
-  const sizes = new Map<string, number>();
-  const oldTreeOk = (id: string) => store.pool.claimTree(id) && owns(store.db, accountId, id);
-  if (!trees.has(root) && !oldTreeOk(root)) missing.add(root);
+  const oldTrees = new Set<string>();
+  const want = new Map<string, { size: number; name: string }>();
+  if (!trees.has(root)) oldTrees.add(root);
   for (const { tree } of trees.values()) {
     for (const e of tree.e) {
       const ref = entryRef(e);
       if (isDirEntry(e)) {
-        if (!trees.has(ref) && !oldTreeOk(ref)) missing.add(ref);
+        if (!trees.has(ref)) oldTrees.add(ref);
       } else {
-        // One blob ('f') or each chunk ('c'): owned by the account (else "missing": nothing
-        // about the pool's copy is said), present in the pool with the size the tree says.
-        for (const [id, want] of blobsOf(e)) {
-          let size = sizes.get(id);
-          if (size === undefined)
-            sizes.set(id, (size = ownsBlob(store.db, accountId, id) ? store.pool.claimBlob(id) : -1));
-          if (size < 0) missing.add(id);
-          else if (size !== want)
-            throw new AppError(
-              'invalid_manifest',
-              `file ${entryName(e)} says ${want} bytes but blob ${id} has ${size}`,
-            );
+        // One blob ('f') or each chunk ('c'): present in the pool with the size the tree says.
+        for (const [id, size] of blobsOf(e)) {
+          const had = want.get(id);
+          if (had && had.size !== size)
+            throw new AppError('invalid_manifest', `blob ${id} is listed with sizes ${had.size} and ${size}`);
+          want.set(id, { size, name: entryName(e) });
         }
       }
     }
   }
+  for (const id of oldTrees) if (!owns(store.db, accountId, id) || !(await store.pool.claimTree(id))) missing.add(id);
+  // A blob the account neither uploaded nor proved is "missing" (issue 16 §4): nothing about the
+  // pool's copy — whether it exists, its size — is said.
+  const ids: string[] = [];
+  for (const id of want.keys()) {
+    if (ownsBlob(store.db, accountId, id)) ids.push(id);
+    else missing.add(id);
+  }
+  const sizes = await store.pool.claimBlobs(ids);
+  ids.forEach((id, i) => {
+    const w = want.get(id)!;
+    if (sizes[i] < 0) missing.add(id);
+    else if (sizes[i] !== w.size)
+      throw new AppError('invalid_manifest', `file ${w.name} says ${w.size} bytes but blob ${id} has ${sizes[i]}`);
+  });
   return [...missing];
 }
 
@@ -143,12 +157,13 @@ export async function commit(
   stash: ReadonlyMap<string, StashedTree> = new Map(),
 ): Promise<SnapshotInfo[]> {
   const seen = new Set<string>();
-  const parsed = sources.map((cs) => {
+  const parsed: Array<{ cs: CommitSource; trees: NewTrees }> = [];
+  for (const cs of sources) {
     if (!SOURCE_RE.test(cs.source)) throw new AppError('bad_request', `bad source name ${JSON.stringify(cs.source)}`);
     if (seen.has(cs.source)) throw new AppError('bad_request', `source ${cs.source} given twice`);
     seen.add(cs.source);
     const trees = collectTrees(cs, stash);
-    const missing = findMissing(store, device.account_id, cs.root, trees);
+    const missing = await findMissing(store, device.account_id, cs.root, trees);
     if (missing.length) {
       throw new AppError(
         'missing_blobs',
@@ -158,9 +173,10 @@ export async function commit(
         },
       );
     }
-    checkCommitDepth(store.db, store.pool, cs.root, trees); // 422 tree_too_deep, reused subtrees counted
-    return { cs, trees };
-  });
+    // 422 tree_too_deep, reused subtrees counted
+    await store.withTrees(treeMap(trees), (src) => checkCommitDepth(store.db, src, cs.root, trees));
+    parsed.push({ cs, trees });
+  }
 
   const all = new Map(parsed.flatMap(({ trees }) => [...trees])); // a tree in two sources is staged once
   const fresh = await store.pool.stageMany(
@@ -185,6 +201,9 @@ export async function commit(
   return writeAndRecord(store, device, parsed, runId, now);
 }
 
+/** The commit's new trees, parsed, by id (what synchronous readers see before the pool). */
+const treeMap = (trees: NewTrees): Map<string, Tree> => new Map([...trees].map(([id, t]) => [id, t.tree]));
+
 async function writeAndRecord(
   store: Store,
   device: DeviceRow,
@@ -195,14 +214,14 @@ async function writeAndRecord(
   const account = accountKey(store.db, device.account_id);
   const out: SnapshotInfo[] = [];
   for (const { cs, trees } of parsed) {
-    const src = store.treeSource(new Map([...trees].map(([id, t]) => [id, t.tree])));
-    const stats = treeStats(store.db, src, cs.root);
+    const extra = treeMap(trees);
+    const stats = await store.withTrees(extra, (src) => treeStats(store.db, src, cs.root));
     const info: SnapshotInfo = {
       version: 1,
       serial: device.serial,
       account,
       source: cs.source,
-      name: allocateName(store.objects, device.serial, cs.source, now),
+      name: await allocateName(store.objects, device.serial, cs.source, now),
       createdAt: now.getTime(),
       root: cs.root,
       files: stats.files,
@@ -210,7 +229,8 @@ async function writeAndRecord(
       runId,
     };
     await writeSnapshot(store.objects, info);
-    indexSnapshot(store.db, src, info, { accountId: device.account_id, deviceId: device.id }, trees);
+    const ids = { accountId: device.account_id, deviceId: device.id };
+    await store.withTrees(extra, (src) => indexSnapshot(store.db, src, info, ids, trees));
     out.push(info);
   }
   settleOwnership(store.db, device.account_id);

@@ -14,10 +14,10 @@
  */
 import { AppError } from '../../platform/errors.js';
 import { MAX_TREE_DEPTH } from '../../protocol/limits.js';
-import { entryRef, isDirEntry, readTrustedTree, type Tree } from '../../protocol/tree.js';
+import { entryRef, isDirEntry, type Tree } from '../../protocol/tree.js';
 import { cachedTreeDepth, setTreeDepth } from '../catalog/refs.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { Pool } from '../store/pool.js';
+import type { TreeSource } from '../catalog/indexer.js';
 
 /** Where trees come from: the commit's new ones first, then the pool; depths known for old ones. */
 export interface DepthSource {
@@ -66,17 +66,18 @@ export function treeDepth(src: DepthSource, root: string, limit: number): number
 /**
  * Refuses (422 tree_too_deep) a commit whose root nests deeper than the
  * limit. `fresh`: the commit's new trees by id (their depths are learned
- * only when the snapshot is indexed); older trees are read from the pool.
+ * only when the snapshot is indexed); older trees are read from `trees`
+ * (Store.withTrees: synchronous reads, prefetched on a remote store).
  */
 export function checkCommitDepth(
   db: Catalog,
-  pool: Pool,
+  trees: Pick<TreeSource, 'tree'>,
   root: string,
   fresh: ReadonlyMap<string, { tree: Tree }>,
   limit = MAX_TREE_DEPTH,
 ): void {
   const src: DepthSource = {
-    tree: (id) => fresh.get(id)?.tree ?? readTrustedTree(pool.readTree(id)),
+    tree: (id) => fresh.get(id)?.tree ?? trees.tree(id),
     known: (id) => (fresh.has(id) ? null : cachedTreeDepth(db, id)),
     learned: (id, d) => {
       if (!fresh.has(id)) setTreeDepth(db, id, d);

@@ -13,7 +13,7 @@ import { action, EXIT, ExitError, printJson } from '../../platform/cli-util.js';
 import { canonicalSerial } from '../../protocol/names.js';
 import type { ServerConfig } from '../config.js';
 import { newToken } from '../accounts/registry.js';
-import { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
 import { importLegacy } from './import.js';
 import { legacySetup } from './setup.js';
 
@@ -53,7 +53,7 @@ Prints the completion folder; serve must watch the same one (--completion-dir).`
     .action(
       action((opts: Opts) => {
         const cfg = config({ root: opts.root, config: opts.config, completionDir: opts.completionDir });
-        const store = new Store(cfg.root);
+        const store = openStore(cfg);
         try {
           const r = legacySetup(store, { completionDir: resolve(cfg.completionDir) });
           if (opts.json) printJson(r);
@@ -88,7 +88,7 @@ Running it again imports only folders not imported yet. Laptops without a record
       action(async (usersDir: string, opts: Opts) => {
         if (!existsSync(usersDir))
           throw new ExitError(EXIT.usage, `${usersDir} does not exist; give the old server's /library/users folder`);
-        const store = new Store(config(opts).root);
+        const store = openStore(config(opts));
         const t = Date.now();
         const bar =
           process.stderr.isTTY && !opts.json
@@ -141,7 +141,7 @@ so the native agent can list and restore the laptop's backups.`,
       action((given: string, opts: Opts) => {
         const serial = canonicalSerial(given);
         if (!serial) throw new ExitError(EXIT.usage, `${given} is not a serial number`);
-        const store = new Store(config(opts).root);
+        const store = openStore(config(opts));
         try {
           const rec = store.registry.readRecord(serial);
           if (!rec) throw new ExitError(EXIT.error, `no laptop ${serial} on this server`);

@@ -175,10 +175,10 @@ function cacheFile(store: Store, serial: string, source: string): string {
 }
 
 /** The scan's trees the account does not already hold (unchanged folders cost nothing). */
-function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Record<string, string> {
+async function newTrees(store: Store, device: DeviceRow, scan: ScanResult): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [id, text] of Object.entries(allTrees(scan))) {
-    if (!(owns(store.db, device.account_id, id) && store.pool.hasTree(id))) out[id] = text;
+    if (!(owns(store.db, device.account_id, id) && (await store.pool.hasTree(id)))) out[id] = text;
   }
   return out;
 }
@@ -208,8 +208,8 @@ async function ingestOnce(
   const staged: StagedObject[] = [];
   const seen = new Set<string>();
   let copiedBytes = 0;
-  const take = (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
-    const copy = !inline && !seen.has(id) && store.pool.blobSize(id) < 0;
+  const take = async (path: string, confine: string, id: string, size: number, ino?: number, inline = false) => {
+    const copy = !inline && !seen.has(id) && (await store.pool.blobSize(id)) < 0;
     const tmp = confinedRead(store, path, confine, id, { copy, ino });
     if (tmp) {
       seen.add(id);
@@ -220,10 +220,10 @@ async function ingestOnce(
   try {
     for (const { scan } of scans) {
       const confine = realpathSync(scan.dir);
-      for (const f of freshlyHashed(scan)) take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
+      for (const f of freshlyHashed(scan)) await take(join(scan.dir, f.rel), confine, f.hash, f.size, f.ino, f.inline);
       // Cache hits whose blob is gone from the pool (collected meanwhile).
       for (const b of scanBlobs(scan))
-        if (!seen.has(b.id) && store.pool.blobSize(b.id) < 0) take(b.path, confine, b.id, b.size);
+        if (!seen.has(b.id) && (await store.pool.blobSize(b.id)) < 0) await take(b.path, confine, b.id, b.size);
     }
     if (staged.length) {
       await store.pool.flush();
@@ -234,11 +234,9 @@ async function ingestOnce(
     throw e;
   }
   const runId = opts.runId ?? randomBytes(8).toString('hex');
-  const commits = scans.map(({ scan }) => ({
-    source: scan.source,
-    root: scan.root,
-    trees: newTrees(store, device, scan),
-  }));
+  const commits = [];
+  for (const { scan } of scans)
+    commits.push({ source: scan.source, root: scan.root, trees: await newTrees(store, device, scan) });
   grantOwnership(store.db, device.account_id, namedBlobs(commits.map((c) => c.trees)));
   const snapshots = await commit(store, device, commits, runId, opts.now);
   return {

@@ -118,11 +118,11 @@ function ensureDevice(store: Store, serial: string, createdAt: number): boolean 
 }
 
 /** Points <source>-latest at the newest snapshot (an import may have moved it back). */
-function fixLatest(store: Store, serial: string): void {
+async function fixLatest(store: Store, serial: string): Promise<void> {
   let best: { name: string; at: number } | null = null;
-  for (const name of listSnapshotNames(store.objects, serial)) {
+  for (const name of await listSnapshotNames(store.objects, serial)) {
     if (!name.startsWith('datastore-')) continue;
-    const info = readSnapshot(store.objects, serial, name);
+    const info = await readSnapshot(store.objects, serial, name);
     if (info && (!best || info.createdAt > best.at)) best = { name, at: info.createdAt };
   }
   if (best) store.objects.sync?.setAlias(`users/${serial}`, 'datastore-latest', best.name);
@@ -134,11 +134,11 @@ function fixLatest(store: Store, serial: string): void {
  * becomes `_10:00`), which makes a second run import nothing for every
  * folder name OLD_RE accepts.
  */
-function datastoreTimes(store: Store, serial: string): Set<number> {
+async function datastoreTimes(store: Store, serial: string): Promise<Set<number>> {
   const out = new Set<number>();
-  for (const name of listSnapshotNames(store.objects, serial)) {
+  for (const name of await listSnapshotNames(store.objects, serial)) {
     if (!name.startsWith('datastore-')) continue;
-    const info = readSnapshot(store.objects, serial, name);
+    const info = await readSnapshot(store.objects, serial, name);
     if (info) out.add(info.createdAt);
   }
   return out;
@@ -174,7 +174,7 @@ export async function importLegacy(
     if (!serials.has(f.serial)) {
       serials.add(f.serial);
       if (ensureDevice(store, f.serial, f.date.getTime())) res.devicesCreated++;
-      imported.set(f.serial, datastoreTimes(store, f.serial));
+      imported.set(f.serial, await datastoreTimes(store, f.serial));
     }
     onProgress?.(done, folders.length, `${f.serial}/${f.name}`);
     const times = imported.get(f.serial)!;
@@ -201,10 +201,10 @@ export async function importLegacy(
     }
     onProgress?.(++done, folders.length, `${f.serial}/${f.name}`);
   }
-  for (const sn of serials) fixLatest(store, sn);
+  for (const sn of serials) await fixLatest(store, sn);
   res.serials = serials.size;
   if (needReindex) {
-    reindex(store);
+    await reindex(store);
     res.reindexed = true;
   }
   return res;

@@ -136,7 +136,7 @@ export async function rebuild(opts: RebuildOptions): Promise<RebuildResult> {
   }
   for (const s of newest.values()) objects.sync?.setAlias(`users/${s.serial}`, `${s.source}-latest`, s.name);
   const store = new Store(root);
-  const r = reindex(store);
+  const r = await reindex(store);
   store.close();
   return {
     records: names.length,

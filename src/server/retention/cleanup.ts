@@ -139,8 +139,8 @@ function pinsByAccount(pins: Pins): Map<number, Pin[]> {
 }
 
 /** Snapshot folders on disk the catalog does not know (no device record, unreadable...): kept as GC roots all the same. */
-function orphanRoots(store: Store): string[] {
-  return unindexedSnapshots(store).map((info) => info.root);
+async function orphanRoots(store: Store): Promise<string[]> {
+  return (await unindexedSnapshots(store)).map((info) => info.root);
 }
 
 /** Recounts every account (exact account_blobs and usage) and returns the mark of everything referenced. */
@@ -156,13 +156,14 @@ async function recount(
   const usage = new Map<number, number>();
   const accounts = accountIds(store.db);
   // Unindexed snapshots keep everything reachable from them, as far as their trees can be read.
-  for (const root of orphanRoots(store)) for (const id of closure(store, [root], [], true).sizes.keys()) marked.add(id);
+  for (const root of await orphanRoots(store))
+    for (const id of (await closure(store, [root], [], true)).sizes.keys()) marked.add(id);
   let n = 0;
   const dropped: string[] = [];
   for (const a of accounts) {
     let r;
     try {
-      r = recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
+      r = await recomputeAccount(store, a, pins.get(a) ?? [], dryRun, without);
     } catch (e) {
       // A tree is missing or unreadable: keep everything the catalog says this account references.
       problems.push(
@@ -233,12 +234,12 @@ export async function runCleanup(
   foreignServer(store.root); // a damaged run/leases.json stops the run here, before anything is removed
   const repaired = dryRun
     ? { indexed: 0, dropped: 0 }
-    : { indexed: syncMissing(store), dropped: await dropVanished(store) };
+    : { indexed: await syncMissing(store), dropped: await dropVanished(store) };
   const pins = new Pins(store);
   // A damaged pins.json throws here (state_damaged): nothing is thinned or collected while pins are unknown.
   if (!dryRun) pins.reload();
   else pins.check();
-  const starred = policy.autoPinStarred && !dryRun ? pins.syncStarred(now) : { added: 0, dropped: 0 };
+  const starred = policy.autoPinStarred && !dryRun ? await pins.syncStarred(now) : { added: 0, dropped: 0 };
   step('repair and pins');
   await yieldNow();
 
@@ -293,7 +294,9 @@ export async function runCleanup(
     label: serialOf.get(id) ?? `account ${id}`,
     removable: survivors.filter((s) => s.accountId === id).map((s) => ({ id: s.id, name: s.name, serial: s.serial })),
   }));
-  const plan = planQuota(disk, policy, accounts, new StoreUsage(store, usage, byAccount));
+  const model = new StoreUsage(store, usage, byAccount);
+  await model.prepare();
+  const plan = planQuota(disk, policy, accounts, model);
   const quota: CleanupReport['quota'] = {
     overQuota: plan.overQuota,
     share: plan.share,
@@ -318,7 +321,7 @@ export async function runCleanup(
   // Commits that landed while we ran: count their references again.
   if (!dryRun) {
     for (const a of accountsBackedUpSince(store.db, startedAt))
-      usage.set(a, recomputeAccount(store, a, byAccount.get(a) ?? []).bytes);
+      usage.set(a, (await recomputeAccount(store, a, byAccount.get(a) ?? [])).bytes);
   }
   setPending(false);
   step('quota');

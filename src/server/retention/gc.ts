@@ -29,7 +29,7 @@
  * and decides again.
  */
 import { readFileSync } from 'node:fs';
-import { blobKey, idOfKey, needSync, treeKey } from '../store/object-store.js';
+import { blobKey, idOfKey, treeKey } from '../store/object-store.js';
 import { processAlive } from '../../platform/system.js';
 import { join } from 'node:path';
 import { entryRef, isDirEntry, readTrustedTree } from '../../protocol/tree.js';
@@ -122,8 +122,9 @@ export class Sweeper {
   ) {}
 
   /** Claimed at or after the horizon (or absent: nothing to delete). */
-  fresh(key: string): boolean {
-    const st = needSync(this.store.objects, 'the GC').stat(key);
+  async fresh(key: string): Promise<boolean> {
+    const objects = this.store.objects;
+    const st = objects.sync ? objects.sync.stat(key) : await objects.stat(key);
     return !st || st.mtimeMs >= this.horizon;
   }
 
@@ -139,14 +140,14 @@ export class Sweeper {
 }
 
 /** Candidate trees ordered parents first (Kahn over the candidates' own edges). */
-function parentsFirst(store: Store, candidates: string[]): string[] {
+async function parentsFirst(store: Store, candidates: string[]): Promise<string[]> {
   const set = new Set(candidates);
   const indeg = new Map(candidates.map((id) => [id, 0]));
   const kids = new Map<string, string[]>();
   for (const id of candidates) {
     let ks: string[] = [];
     try {
-      ks = readTrustedTree(store.pool.readTree(id))
+      ks = readTrustedTree(await store.pool.readTree(id))
         .e.filter((e) => isDirEntry(e) && set.has(entryRef(e)))
         .map((e) => entryRef(e));
     } catch {
@@ -195,23 +196,23 @@ export async function collectGarbage(store: Store, marked: IdSet, opts: GcOption
   if (opts.candidates) {
     for (const id of new Set(opts.candidates)) {
       if (marked.has(id)) continue;
-      if (!store.pool.hasTree(id)) blobCandidates.push(id);
-      else if (sw.fresh(treeKey(id))) freshRoots.push(id);
+      if (!(await store.pool.hasTree(id))) blobCandidates.push(id);
+      else if (await sw.fresh(treeKey(id))) freshRoots.push(id);
       else candidates.push(id);
     }
   }
   for await (const f of trees) {
     if (++n % every === 0) await yieldNow();
     if (marked.has(f.id)) continue;
-    if (sw.fresh(f.key)) freshRoots.push(f.id);
+    if (await sw.fresh(f.key)) freshRoots.push(f.id);
     else candidates.push(f.id);
   }
   for (const id of freshRoots) {
     // A claimed tree keeps its whole closure; a child that cannot be read does not stop the walk.
-    for (const x of closure(store, [id], [], true).sizes.keys()) marked.add(x);
+    for (const x of (await closure(store, [id], [], true)).sizes.keys()) marked.add(x);
     result.protectedTrees++;
   }
-  for (const id of parentsFirst(
+  for (const id of await parentsFirst(
     store,
     candidates.filter((id) => !marked.has(id)),
   )) {

@@ -159,7 +159,13 @@ export class Pins {
   }
 
   /** Pins one entry version (default: the newest the catalog knows). */
-  pinEntry(accountId: number, uid: string, version: string | undefined, auto = false, now = Date.now()): Pin {
+  async pinEntry(
+    accountId: number,
+    uid: string,
+    version: string | undefined,
+    auto = false,
+    now = Date.now(),
+  ): Promise<Pin> {
     const rows = journalVersions(this.store.db, accountId, uid);
     const row = version
       ? rows.find((r) => r.version === version || (version.length >= 8 && r.version.startsWith(version)))
@@ -168,30 +174,31 @@ export class Pins {
       throw new AppError('not_found', `no Journal entry ${uid}${version ? ` version ${version}` : ''} in your backups`);
     const dup = this.list(accountId).find((p) => p.kind === 'entry' && p.uid === uid && p.version === row.version);
     if (dup) return dup;
-    return this.add(accountId, { id: newId(), kind: 'entry', auto, createdAt: now, ...this.locate(accountId, row) });
+    const where = await this.locate(accountId, row);
+    return this.add(accountId, { id: newId(), kind: 'entry', auto, createdAt: now, ...where });
   }
 
   /** Finds where an entry version sits in a snapshot that still holds it. */
-  private locate(accountId: number, row: EntryRow): Omit<Pin, 'id' | 'kind' | 'auto' | 'createdAt'> {
+  private async locate(accountId: number, row: EntryRow): Promise<Omit<Pin, 'id' | 'kind' | 'auto' | 'createdAt'>> {
     const snap = newestSnapshotHolding(this.store.db, accountId, row);
     if (!snap) throw new AppError('not_found', `entry ${row.uid} version ${row.version} is in no remaining snapshot`);
-    const tree = (id: string) => readTrustedTree(this.store.pool.readTree(id));
-    const top = tree(snap.root);
+    const tree = async (id: string) => readTrustedTree(await this.store.pool.readTree(id));
+    const top = await tree(snap.root);
     const base = { serial: snap.serial, source: snap.source, uid: row.uid, version: row.version, title: row.title };
     if (row.layout === 6) {
       const prefix = child(top, row.uid.slice(0, 2), 'd');
-      const dir = prefix ? child(tree(entryRef(prefix)), row.uid, 'd') : undefined;
+      const dir = prefix ? child(await tree(entryRef(prefix)), row.uid, 'd') : undefined;
       if (!dir || entryRef(dir) !== row.version)
         throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
       return { ...base, layout: 6, trees: [entryRef(dir)], blobs: [], dir };
     }
     const st = child(top, 'store', 'd');
-    const storeTree = st ? tree(entryRef(st)) : undefined;
+    const storeTree = st ? await tree(entryRef(st)) : undefined;
     const previews = child(storeTree, 'preview', 'd');
     const files = {
       data: child(storeTree, row.uid, 'f'),
       meta: child(storeTree, `${row.uid}.metadata`, 'f'),
-      preview: previews ? child(tree(entryRef(previews)), row.uid, 'f') : undefined,
+      preview: previews ? child(await tree(entryRef(previews)), row.uid, 'f') : undefined,
     };
     if (!files.meta) throw new AppError('internal', `entry ${row.uid} not found in ${snap.name}`);
     const blobs = [files.data, files.meta, files.preview]
@@ -201,7 +208,7 @@ export class Pins {
   }
 
   /** Auto pins: the newest version of each starred Journal entry. Returns {added, dropped}. */
-  syncStarred(now = Date.now()): { added: number; dropped: number } {
+  async syncStarred(now = Date.now()): Promise<{ added: number; dropped: number }> {
     const db = this.store.db;
     const have = new Map<string, Pin & { accountId: number }>();
     for (const p of this.all()) if (p.kind === 'entry') have.set(`${p.accountId}/${p.uid}/${p.version}`, p);
@@ -222,7 +229,7 @@ export class Pins {
       const r = journalVersion(db, accountId, uid, version)!;
       let pin: Pin;
       try {
-        pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...this.locate(r.account_id, r) };
+        pin = { id: newId(), kind: 'entry', auto: true, createdAt: now, ...(await this.locate(r.account_id, r)) };
       } catch (e) {
         // No snapshot holds it any more (not_found) or the catalog is behind the disk (internal): nothing to pin.
         if (e instanceof AppError && (e.code === 'not_found' || e.code === 'internal')) continue;

@@ -12,7 +12,8 @@
  * the id): a collision can only keep an unreachable object, never delete a
  * reachable one.
  */
-import { walkTrees } from '../store/tree-walk.js';
+import { walkTrees, walkTreesAsync } from '../store/tree-walk.js';
+import { needSync, treeKey } from '../store/object-store.js';
 import { blobsOf, type Tree } from '../../protocol/tree.js';
 import type { Pin } from './pins.js';
 import type { Store } from '../store/store.js';
@@ -71,38 +72,82 @@ export interface Closure {
  * unparsable tree throws — unless `keepGoing` (what GC must keep): then it
  * counts with size 0 and the walk goes on with every tree that can be read.
  */
-export function closure(
+export async function closure(
+  store: Store,
+  trees: Iterable<string>,
+  blobs: Iterable<[string, number]> = [],
+  keepGoing = false,
+): Promise<Closure> {
+  const c = new ClosureWalk(blobs, keepGoing);
+  await walkTreesAsync(
+    trees,
+    async (id) => {
+      try {
+        return c.visit(id, await store.pool.readTree(id));
+      } catch (e) {
+        return c.failed(id, e);
+      }
+    },
+    c.seen,
+  );
+  return c.result();
+}
+
+/** closure() on the local store's synchronous reads (the quota's model; stores without them: see StoreUsage.prepare). */
+export function closureSync(
   store: Store,
   trees: Iterable<string>,
   blobs: Iterable<[string, number]> = [],
   keepGoing = false,
 ): Closure {
-  const sizes = new Map<string, number>();
-  let treeCount = 0;
-  for (const [id, size] of blobs) sizes.set(id, size);
-  // `sizes` is the walk's seen set: an id is added with its size when its tree is read.
-  const seen = { has: (id: string) => sizes.has(id), add: () => {} };
+  const local = needSync(store.objects, 'the quota model');
+  const c = new ClosureWalk(blobs, keepGoing);
   walkTrees(
     trees,
     (id) => {
-      let text: string;
-      let tree: Tree;
       try {
-        text = store.pool.readTree(id);
-        tree = JSON.parse(text) as Tree;
+        return c.visit(id, local.read(treeKey(id)).toString('utf8'));
       } catch (e) {
-        if (!keepGoing) throw e;
-        sizes.set(id, 0); // kept (marked), its children unknown
-        return null;
+        return c.failed(id, e);
       }
-      sizes.set(id, Buffer.byteLength(text));
-      treeCount++;
-      for (const e of tree.e) for (const [blob, size] of blobsOf(e)) if (!sizes.has(blob)) sizes.set(blob, size);
-      return tree;
     },
-    seen,
+    c.seen,
   );
-  return { sizes, trees: treeCount };
+  return c.result();
+}
+
+/** One closure walk's state: `sizes` is its seen set (an id is added with its size when its tree is read). */
+class ClosureWalk {
+  private sizes = new Map<string, number>();
+  private trees = 0;
+  readonly seen = { has: (id: string) => this.sizes.has(id), add: () => {} };
+
+  constructor(
+    blobs: Iterable<[string, number]>,
+    private readonly keepGoing: boolean,
+  ) {
+    for (const [id, size] of blobs) this.sizes.set(id, size);
+  }
+
+  visit(id: string, text: string): Tree {
+    const tree = JSON.parse(text) as Tree;
+    if (this.sizes.has(id)) return { v: 1, e: [] }; // read twice by parallel opens: counted once
+    this.sizes.set(id, Buffer.byteLength(text));
+    this.trees++;
+    for (const e of tree.e)
+      for (const [blob, size] of blobsOf(e)) if (!this.sizes.has(blob)) this.sizes.set(blob, size);
+    return tree;
+  }
+
+  failed(id: string, e: unknown): null {
+    if (!this.keepGoing) throw e;
+    this.sizes.set(id, 0); // kept (marked), its children unknown
+    return null;
+  }
+
+  result(): Closure {
+    return { sizes: this.sizes, trees: this.trees };
+  }
 }
 
 export function accountRoots(
@@ -117,19 +162,20 @@ export function accountRoots(
 }
 
 /** Makes account_blobs of one account equal to the closure of its snapshots and pins. */
-export function recomputeAccount(
+export async function recomputeAccount(
   store: Store,
   accountId: number,
   pins: Pin[],
   dryRun = false,
   without?: ReadonlySet<number>,
-): { closure: Closure; added: number; dropped: string[]; bytes: number } {
+): Promise<{ closure: Closure; added: number; dropped: string[]; bytes: number }> {
   const r = accountRoots(store, accountId, pins, without);
-  const c = closure(store, r.trees, r.blobs);
+  const db = store.db;
+  // Read before the walk: references a commit adds while it reads trees are not dropped.
+  const existing = accountReferences(db, accountId);
+  const c = await closure(store, r.trees, r.blobs);
   let bytes = 0;
   for (const s of c.sizes.values()) bytes += s;
-  const db = store.db;
-  const existing = accountReferences(db, accountId);
   const had = new Set(existing);
   const dropped = existing.filter((id) => !c.sizes.has(id));
   const fresh = [...c.sizes].filter(([id]) => !had.has(id));

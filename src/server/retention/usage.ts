@@ -12,7 +12,7 @@
  * and the next daily run continues.
  */
 import type { Pin } from './pins.js';
-import { closure } from './refs.js';
+import { closure, closureSync } from './refs.js';
 import type { UsageModel } from './quota.js';
 import type { Store } from '../store/store.js';
 import { snapshotOwners, snapshotRoots } from '../catalog/snapshots.js';
@@ -37,9 +37,49 @@ export class StoreUsage implements UsageModel {
     for (const r of snapshotOwners(store.db)) this.owner.set(r.id, r.account_id);
   }
 
+  /**
+   * Walks every account's closures ahead (a store without synchronous reads,
+   * e.g. S3: the planner asks synchronously). Locally they are walked when
+   * first asked, on the synchronous reads.
+   */
+  async prepare(): Promise<void> {
+    if (this.store.pool.local) return;
+    for (const a of new Set([...this.owner.values(), ...this.pins.keys()])) {
+      const pins = this.pins.get(a) ?? [];
+      const pinned = await closure(
+        this.store,
+        pins.flatMap((p) => p.trees),
+        pins.flatMap((p) => p.blobs),
+      );
+      const snaps: Array<[number, Map<string, number>]> = [];
+      for (const s of snapshotRoots(this.store.db, a)) snaps.push([s.id, (await closure(this.store, [s.root])).sizes]);
+      this.details.set(a, this.detailOf(a, snaps, pinned.sizes));
+      this.pinned.set(a, sum(pinned.sizes.values()));
+    }
+  }
+
   private detail(accountId: number): AccountDetail {
     let d = this.details.get(accountId);
     if (d) return d;
+    const snaps = snapshotRoots(this.store.db, accountId).map(
+      (s) => [s.id, closureSync(this.store, [s.root]).sizes] as [number, Map<string, number>],
+    );
+    const pins = this.pins.get(accountId) ?? [];
+    const pinned = closureSync(
+      this.store,
+      pins.flatMap((p) => p.trees),
+      pins.flatMap((p) => p.blobs),
+    ).sizes;
+    d = this.detailOf(accountId, snaps, pinned);
+    this.details.set(accountId, d);
+    return d;
+  }
+
+  private detailOf(
+    accountId: number,
+    closures: Array<[number, Map<string, number>]>,
+    pinned: Map<string, number>,
+  ): AccountDetail {
     const counts = new Map<string, number>();
     const sizes = new Map<string, number>();
     const snaps = new Map<number, Set<string>>();
@@ -49,22 +89,12 @@ export class StoreUsage implements UsageModel {
         sizes.set(id, size);
       }
     };
-    for (const s of snapshotRoots(this.store.db, accountId)) {
-      const c = closure(this.store, [s.root]).sizes;
-      snaps.set(s.id, new Set(c.keys()));
+    for (const [id, c] of closures) {
+      snaps.set(id, new Set(c.keys()));
       add(c);
     }
-    const pins = this.pins.get(accountId) ?? [];
-    add(
-      closure(
-        this.store,
-        pins.flatMap((p) => p.trees),
-        pins.flatMap((p) => p.blobs),
-      ).sizes,
-    );
-    d = { base: this.base.get(accountId) ?? 0, counts, sizes, snaps };
-    this.details.set(accountId, d);
-    return d;
+    add(pinned);
+    return { base: this.base.get(accountId) ?? 0, counts, sizes, snaps };
   }
 
   private dropped(accountId: number, removed: ReadonlySet<number>): { bytes: number; objects: number } {
@@ -92,13 +122,13 @@ export class StoreUsage implements UsageModel {
     let b = this.pinned.get(accountId);
     if (b === undefined) {
       const pins = this.pins.get(accountId) ?? [];
-      b = 0;
-      for (const s of closure(
-        this.store,
-        pins.flatMap((p) => p.trees),
-        pins.flatMap((p) => p.blobs),
-      ).sizes.values())
-        b += s;
+      b = sum(
+        closureSync(
+          this.store,
+          pins.flatMap((p) => p.trees),
+          pins.flatMap((p) => p.blobs),
+        ).sizes.values(),
+      );
       this.pinned.set(accountId, b);
     }
     return b;
@@ -115,4 +145,10 @@ export class StoreUsage implements UsageModel {
     }
     return { bytes, objects };
   }
+}
+
+function sum(values: Iterable<number>): number {
+  let n = 0;
+  for (const v of values) n += v;
+  return n;
 }

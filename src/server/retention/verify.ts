@@ -45,13 +45,18 @@ const hashObject = (store: Store, key: string) =>
  * Does tree `root` reach object `target`? (memoized per tree; iterative,
  * post-order with an explicit stack, as a client decides the depth)
  */
-function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): boolean {
+async function reaches(
+  store: Store,
+  root: string,
+  target: string,
+  memo: Map<string, boolean>,
+): Promise<boolean> {
   if (root === target) return true;
-  const frame = (id: string) => {
+  const frame = async (id: string) => {
     const subs: string[] = [];
     let found = false;
     try {
-      for (const e of readTrustedTree(store.pool.readTree(id)).e) {
+      for (const e of readTrustedTree(await store.pool.readTree(id)).e) {
         if (entryRef(e) === target || blobsOf(e).some(([b]) => b === target)) {
           found = true;
           break;
@@ -65,7 +70,7 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
   };
   const hit = memo.get(root);
   if (hit !== undefined) return hit;
-  const stack = [frame(root)];
+  const stack = [await frame(root)];
   const onPath = new Set([root]);
   while (stack.length) {
     const top = stack[stack.length - 1];
@@ -75,7 +80,7 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
       if (known !== undefined) top.found = known;
       else if (!onPath.has(child)) {
         onPath.add(child);
-        stack.push(frame(child));
+        stack.push(await frame(child));
       }
       continue;
     }
@@ -87,13 +92,13 @@ function reaches(store: Store, root: string, target: string, memo: Map<string, b
   return memo.get(root)!;
 }
 
-export function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Damage {
+export async function affected(store: Store, id: string, kind: 'blob' | 'tree', problem: string): Promise<Damage> {
   const accounts = referencingAccounts(store.db, id);
   const memo = new Map<string, boolean>();
   const out: Damage = { id, kind, problem, snapshots: [], entries: [] };
   for (const a of accounts) {
     for (const s of accountSnapshots(store.db, a)) {
-      if (reaches(store, s.root, id, memo)) out.snapshots.push(`${s.serial}/${s.name}`);
+      if (await reaches(store, s.root, id, memo)) out.snapshots.push(`${s.serial}/${s.name}`);
     }
     for (const e of accountEntries(store.db, a)) {
       const hit =
@@ -101,7 +106,7 @@ export function affected(store: Store, id: string, kind: 'blob' | 'tree', proble
         (e.data_blob?.startsWith(CHUNKS_REF) && e.data_blob.includes(id)) ||
         e.preview_blob === id ||
         e.meta_ref === id ||
-        (e.layout === 6 && reaches(store, e.version, id, memo));
+        (e.layout === 6 && (await reaches(store, e.version, id, memo)));
       if (hit) {
         const serial = latestSerial(store.db, a);
         out.entries.push({ serial, uid: e.uid, version: e.version, title: e.title });
@@ -134,7 +139,7 @@ export async function verifyStore(
     }
     if (kind === 'blob') res.blobs++;
     else res.trees++;
-    if (problem) res.damaged.push(affected(store, o.id, kind, problem + note));
+    if (problem) res.damaged.push(await affected(store, o.id, kind, problem + note));
     else store.damage.forget(o.id); // whole (again): a read's flag is cleared
   };
   for (const [top, kind] of [

@@ -140,3 +140,10 @@ export function needSync(store: ObjectStore, what: string): SyncObjectAccess {
   if (!store.sync) throw new Error(`${what} needs a local object store; ${store.location} has no synchronous access`);
   return store.sync;
 }
+
+/** A whole (small) object's bytes. */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}

@@ -8,16 +8,19 @@
  * published only when every child it names is already published, so "the
  * tree is present" means "its whole closure is present".
  *
- * The synchronous readers (commit checks, indexer, restores) use the store's
- * local fast path (`sync`).
+ * Reads are asynchronous; on the local store they are answered from its
+ * synchronous fast path (`sync`) at once. The indexer, which runs inside a
+ * catalog transaction, reads through prefetched(). On a remote store, tree
+ * texts read are kept in a bounded memory cache (content-addressed).
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { entryKind, entryRef, type TreeEntry } from '../../protocol/tree.js';
+import { entryKind, entryRef, readTrustedTree, type Tree, type TreeEntry } from '../../protocol/tree.js';
 import { parseChunkList } from '../../protocol/chunked.js';
 import {
   blobKey,
   needSync,
+  readAll,
   treeKey,
   type ByteRange,
   type ObjectReader,
@@ -57,16 +60,20 @@ export class Pool {
    */
   private tiny = new Map<string, Buffer>();
   private tinyBytes = 0;
+  /** Trees read from or published to a remote store (bounded like `tiny`). */
+  private trees = new Map<string, string>();
+  private treeBytes = 0;
 
   constructor(readonly objects: ObjectStore) {}
 
-  private get local(): SyncObjectAccess {
-    return needSync(this.objects, 'reading the pool synchronously');
+  /** The local fast path (synchronous stat/touch/read), or null for a remote store. */
+  get local(): SyncObjectAccess | null {
+    return this.objects.sync ?? null;
   }
 
   /** Size of a published blob, or -1 when absent. */
-  blobSize(id: string): number {
-    return this.local.stat(blobKey(id))?.size ?? -1;
+  async blobSize(id: string): Promise<number> {
+    return (this.local ? this.local.stat(blobKey(id)) : await this.objects.stat(blobKey(id)))?.size ?? -1;
   }
 
   /**
@@ -74,44 +81,75 @@ export class Pool {
    * Used wherever the server tells a client "this exists": GC (gc.ts) never
    * deletes an object claimed after the oldest live lease began.
    */
-  claimBlob(id: string): number {
-    return this.local.touch(blobKey(id));
+  async claimBlob(id: string): Promise<number> {
+    return this.local ? this.local.touch(blobKey(id)) : this.objects.touch(blobKey(id));
   }
 
-  claimTree(id: string): boolean {
-    return this.local.touch(treeKey(id)) >= 0;
+  /** claimBlob for many ids: at most CLAIMS_IN_FLIGHT requests at once on a remote store. */
+  claimBlobs(ids: readonly string[]): Promise<number[]> {
+    return this.many(ids, (id) => this.claimBlob(id));
   }
 
-  hasTree(id: string): boolean {
-    return this.local.stat(treeKey(id)) !== null;
+  /** blobSize for many ids (as claimBlobs). */
+  blobSizes(ids: readonly string[]): Promise<number[]> {
+    return this.many(ids, (id) => this.blobSize(id));
   }
 
-  readTree(id: string): string {
-    return this.local.read(treeKey(id)).toString('utf8');
+  /** Tree texts for many ids (as claimBlobs). */
+  readTrees(ids: readonly string[]): Promise<string[]> {
+    return this.many(ids, (id) => this.readTree(id));
+  }
+
+  private async many<T>(ids: readonly string[], fn: (id: string) => Promise<T>): Promise<T[]> {
+    const out = new Array<T>(ids.length);
+    await inParallel(ids.length, this.local ? 1 : CLAIMS_IN_FLIGHT, async (i) => {
+      out[i] = await fn(ids[i]);
+    });
+    return out;
+  }
+
+  async claimTree(id: string): Promise<boolean> {
+    return (this.local ? this.local.touch(treeKey(id)) : await this.objects.touch(treeKey(id))) >= 0;
+  }
+
+  async hasTree(id: string): Promise<boolean> {
+    return (this.local ? this.local.stat(treeKey(id)) : await this.objects.stat(treeKey(id))) !== null;
+  }
+
+  async readTree(id: string): Promise<string> {
+    if (this.local) return this.local.read(treeKey(id)).toString('utf8');
+    const hit = this.trees.get(id);
+    if (hit !== undefined) return hit;
+    const text = (await readAll(this.objects.get(treeKey(id)))).toString('utf8');
+    this.rememberTree(id, text);
+    return text;
   }
 
   /** The bytes a (small) catalog reference names (inline, in the pool, or chunks joined). */
-  refBytes(ref: string): Buffer {
+  async refBytes(ref: string): Promise<Buffer> {
     if (ref.startsWith(INLINE_REF)) return Buffer.from(ref.slice(INLINE_REF.length), 'base64');
-    if (ref.startsWith(CHUNKS_REF))
-      return Buffer.concat(parseChunkList(ref.slice(CHUNKS_REF.length)).chunks.map(([id]) => this.readBlob(id)));
+    if (ref.startsWith(CHUNKS_REF)) {
+      const parts: Buffer[] = [];
+      for (const [id] of parseChunkList(ref.slice(CHUNKS_REF.length)).chunks) parts.push(await this.readBlob(id));
+      return Buffer.concat(parts);
+    }
     return this.readBlob(ref);
   }
 
   /** What to stream for a catalog reference (sourceStream/sourceSize). */
   refSource(ref: string): RefSource {
-    if (ref.startsWith(INLINE_REF)) return this.refBytes(ref);
+    if (ref.startsWith(INLINE_REF)) return Buffer.from(ref.slice(INLINE_REF.length), 'base64');
     if (ref.startsWith(CHUNKS_REF)) return { chunks: parseChunkList(ref.slice(CHUNKS_REF.length)).chunks };
     return { blob: ref };
   }
 
   /** Bytes of a source, or -1 when (a part of) it is missing from the pool. */
-  sourceSize(src: RefSource): number {
+  async sourceSize(src: RefSource): Promise<number> {
     if (Buffer.isBuffer(src)) return src.length;
     if ('blob' in src) return this.blobSize(src.blob);
     let sum = 0;
     for (const [id, size] of src.chunks) {
-      if (this.blobSize(id) !== size) return -1;
+      if ((await this.blobSize(id)) !== size) return -1;
       sum += size;
     }
     return sum;
@@ -143,12 +181,70 @@ export class Pool {
   }
 
   /** The bytes of a file entry of a tree. */
-  entryBytes(e: TreeEntry): Buffer {
+  entryBytes(e: TreeEntry): Promise<Buffer> {
     return this.refBytes(refOf(e));
   }
 
-  readBlob(id: string): Buffer {
-    return this.tiny.get(id) ?? this.local.read(blobKey(id));
+  async readBlob(id: string): Promise<Buffer> {
+    const hit = this.tiny.get(id);
+    if (hit) return hit;
+    return this.local ? this.local.read(blobKey(id)) : readAll(this.objects.get(blobKey(id)));
+  }
+
+  /**
+   * A tree source for synchronous readers (the indexer runs inside a catalog
+   * transaction): reads from `extra` first, then the store. On a remote store
+   * it serves what was fetched before: see prefetched().
+   */
+  syncSource(extra?: ReadonlyMap<string, Tree>, fetched?: FetchedObjects): SyncTreeSource {
+    const local = this.local;
+    return {
+      tree: (id) => {
+        const t = extra?.get(id);
+        if (t) return t;
+        if (local) return readTrustedTree(local.read(treeKey(id)).toString('utf8'));
+        return fetched!.tree(id);
+      },
+      blob: (id) => {
+        const hit = this.tiny.get(id);
+        if (hit) return hit;
+        if (local) return local.read(blobKey(id));
+        return fetched!.blob(id);
+      },
+    };
+  }
+
+  /**
+   * Runs a synchronous computation over trees and blobs (`fn`; the indexer
+   * runs inside a catalog transaction) on a store without synchronous reads:
+   * dry passes run inside `dry` (which must undo fn's effects, e.g. a
+   * transaction rolled back) and record what they lacked (answered meanwhile
+   * with an empty tree or blob); the lacking objects are fetched together,
+   * a few at a time, and the next pass goes on. When a dry pass lacked
+   * nothing, fn runs once for real. Passes: about the depth of the trees
+   * read. Locally, fn runs once on the synchronous reads.
+   */
+  async prefetched<T>(
+    extra: ReadonlyMap<string, Tree> | undefined,
+    fn: (src: SyncTreeSource) => T,
+    dry: (pass: () => void) => void = (pass) => pass(),
+  ): Promise<T> {
+    if (this.local) return fn(this.syncSource(extra));
+    const fetched = new FetchedObjects();
+    for (;;) {
+      try {
+        dry(() => void fn(this.syncSource(extra, fetched)));
+      } catch {
+        /* a pass on placeholders may fail; what it lacked is fetched below, a real failure repeats below */
+      }
+      const lacking = fetched.takeLacking();
+      if (!lacking.length) return fn(this.syncSource(extra, fetched));
+      await inParallel(lacking.length, CLAIMS_IN_FLIGHT, async (i) => {
+        const [kind, id] = lacking[i];
+        if (kind === 'tree') fetched.trees.set(id, readTrustedTree(await this.readTree(id)));
+        else fetched.blobs.set(id, await this.readBlob(id));
+      });
+    }
   }
 
   /** A blob's bytes as a stream (a range of them when given). */
@@ -156,9 +252,19 @@ export class Pool {
     return this.objects.get(blobKey(id), range);
   }
 
-  /** A blob opened for reads into the caller's buffers (restores: reused 1 MiB slots). */
+  /** A blob opened for reads into the caller's buffers (restores: reused 1 MiB slots); local stores only. */
   openBlob(id: string): ObjectReader {
-    return this.local.open(blobKey(id));
+    return needSync(this.objects, 'reading blobs into buffers').open(blobKey(id));
+  }
+
+  /** Keeps a tree's text read from a remote store (see `trees`). */
+  private rememberTree(id: string, text: string): void {
+    if (this.treeBytes + text.length > TREE_CACHE_BYTES) {
+      this.trees.clear();
+      this.treeBytes = 0;
+    }
+    this.trees.set(id, text);
+    this.treeBytes += text.length + 100;
   }
 
   /** Keeps a verified tiny blob's bytes for readBlob (see `tiny`). */
@@ -239,4 +345,61 @@ export class Pool {
   cleanIncoming(): void {
     this.objects.cleanScratch();
   }
+}
+
+/** Requests in flight at once for existence checks and prefetches on a remote store. */
+export const CLAIMS_IN_FLIGHT = 16;
+
+/** Trees read from a remote store kept in memory (content-addressed: never stale). */
+const TREE_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** A synchronous source of trees and blobs (catalog/indexer.ts's TreeSource). */
+export interface SyncTreeSource {
+  tree(id: string): Tree;
+  blob(id: string): Buffer;
+}
+
+/** Objects prefetched for synchronous readers, and the ones a pass asked for but lacked. */
+export class FetchedObjects {
+  readonly trees = new Map<string, Tree>();
+  readonly blobs = new Map<string, Buffer>();
+  private lacking = new Map<string, 'tree' | 'blob'>();
+
+  tree(id: string): Tree {
+    const t = this.trees.get(id);
+    if (t) return t;
+    this.lacking.set(id, 'tree');
+    return { v: 1, e: [] } as unknown as Tree;
+  }
+
+  blob(id: string): Buffer {
+    const b = this.blobs.get(id);
+    if (b) return b;
+    this.lacking.set(id, 'blob');
+    return Buffer.alloc(0);
+  }
+
+  takeLacking(): Array<['tree' | 'blob', string]> {
+    const out = [...this.lacking].map(([id, kind]) => [kind, id] as ['tree' | 'blob', string]);
+    this.lacking = new Map();
+    return out;
+  }
+}
+
+/** Runs fn(0..n-1) with at most `width` calls in flight; the first error is thrown after all settle. */
+export async function inParallel(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (next < n && !failure) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+  if (failure) throw failure;
 }

@@ -19,7 +19,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSnapshotName } from '../../protocol/names.js';
-import { needSync, snapshotKey, type ObjectStore } from './object-store.js';
+import { readAll, snapshotKey, type ObjectStore } from './object-store.js';
 import { readJsonState } from '../../platform/fs-errors.js';
 
 export interface SnapshotInfo {
@@ -47,8 +47,8 @@ export function stampOf(t: Date, precision: 'min' | 'sec' | 'ms'): string {
 }
 
 /** A free snapshot name for `source` at time t among `serial`'s records. */
-export function allocateName(objects: ObjectStore, serial: string, source: string, t: Date): string {
-  const taken = new Set(listSnapshotNames(objects, serial));
+export async function allocateName(objects: ObjectStore, serial: string, source: string, t: Date): Promise<string> {
+  const taken = new Set(await listSnapshotNames(objects, serial));
   for (const p of ['min', 'sec', 'ms'] as const) {
     const name = `${source}-${stampOf(t, p)}`;
     if (!taken.has(name)) return name;
@@ -68,20 +68,28 @@ export async function writeSnapshot(objects: ObjectStore, info: SnapshotInfo, mo
  * Unreadable or unparsable: state_damaged naming it — reindex reports it and
  * goes on, the cleanup stops on it (unindexedSnapshots).
  */
-export function readSnapshot(objects: ObjectStore, serial: string, name: string): SnapshotInfo | null {
-  const sync = needSync(objects, 'reading snapshots');
+export async function readSnapshot(objects: ObjectStore, serial: string, name: string): Promise<SnapshotInfo | null> {
   const key = snapshotKey(serial, name);
-  const info = readJsonState(join(objects.location, key), 'snapshot record', () =>
-    sync.read(key).toString('utf8'),
-  ) as SnapshotInfo | null;
+  let text = '';
+  let failure: unknown = null;
+  try {
+    text = objects.sync ? objects.sync.read(key).toString('utf8') : (await readAll(objects.get(key))).toString('utf8');
+  } catch (e) {
+    failure = e;
+  }
+  const info = readJsonState(join(objects.location, key), 'snapshot record', () => {
+    if (failure) throw failure;
+    return text;
+  }) as SnapshotInfo | null;
   return info && info.version === 1 && info.name === name ? info : null;
 }
 
 /** Names of `serial`'s snapshot records (valid names only, any order). */
-export function listSnapshotNames(objects: ObjectStore, serial: string): string[] {
+export async function listSnapshotNames(objects: ObjectStore, serial: string): Promise<string[]> {
   const prefix = `users/${serial}/`;
   const out: string[] = [];
-  for (const { key } of needSync(objects, 'listing snapshots').list(prefix)) {
+  const keys = objects.sync ? objects.sync.list(prefix) : objects.list(prefix);
+  for await (const { key } of keys) {
     const rest = key.slice(prefix.length).split('/');
     if (rest.length === 2 && rest[1] === 'snapshot.json' && isSnapshotName(rest[0])) out.push(rest[0]);
   }

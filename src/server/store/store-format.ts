@@ -31,6 +31,8 @@ export interface StoreFormat {
   createdAt: string;
   writtenBy: string;
   pool: { hash: string; blobs: string; trees: string; depth: number };
+  /** Where pool, trees and snapshot records are: s3://bucket/prefix; absent = this root. */
+  objects?: string;
 }
 
 /**
@@ -71,12 +73,15 @@ function read(root: string): StoreFormat {
 
 /**
  * Checks (and creates or upgrades) the format file of the store at `root`.
- * `isNew`: the root had no pool yet, so this is a fresh store.
+ * `isNew`: the root had no pool yet, so this is a fresh store. `objects`:
+ * the bucket asked for (s3://…), recorded in a new store's file; an existing
+ * store keeps what it recorded (given another: refused; none: the recorded one).
  */
-export function openStoreFormat(root: string, isNew: boolean): StoreFormat {
+export function openStoreFormat(root: string, isNew: boolean, objects = ''): StoreFormat {
   if (!existsSync(join(root, FORMAT_FILE))) {
     if (isNew) {
       const f = current(new Date().toISOString());
+      if (objects) f.objects = objects;
       write(root, f);
       return f;
     }
@@ -84,6 +89,12 @@ export function openStoreFormat(root: string, isNew: boolean): StoreFormat {
     write(root, { ...current('before store-format.json (version 1 layout)'), version: 1 });
   }
   let f = read(root);
+  if (objects && (f.objects ?? '') !== objects)
+    throw new AppError(
+      'unavailable',
+      `the store at ${root} keeps its objects ${f.objects ? `in ${f.objects}` : 'on its own disk'}; ` +
+        (f.objects ? `give --store ${f.objects} (or the config key "store")` : 'run without --store'),
+    );
   if (f.version > STORE_FORMAT_VERSION)
     throw new AppError(
       'unavailable',

@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openCatalog, type Catalog } from '../catalog/catalog.js';
+import { openCatalog, rolledBack, type Catalog } from '../catalog/catalog.js';
 import { Pool } from './pool.js';
 import { Registry } from '../accounts/registry.js';
 import { AdminAuth } from '../accounts/admin.js';
@@ -25,13 +25,21 @@ import { WebAuth } from '../http/web/web-auth.js';
 import { RestoreCodes } from '../accounts/restore-codes.js';
 import { Replacements } from '../accounts/replacements.js';
 import { cleanTempFolders } from './snapshots.js';
-import { readTrustedTree, type Tree } from '../../protocol/tree.js';
+import type { Tree } from '../../protocol/tree.js';
 import type { TreeSource } from '../catalog/indexer.js';
 import type { ObjectStore } from './object-store.js';
 import { LocalObjectStore } from './local-store.js';
-import { openStoreFormat, type StoreFormat } from './store-format.js';
+import { FORMAT_FILE, openStoreFormat, type StoreFormat } from './store-format.js';
 import { verifiedReads } from './verified-reads.js';
 import { DamageLog } from './damage.js';
+import { S3ObjectStore } from './s3-store.js';
+import { openClaims, type ClaimLog } from '../catalog/claims.js';
+import { makeS3Client, parseReplicaUrl, type S3Settings } from '../replica/s3.js';
+
+/** Where a server's objects are: the config's `store` (s3://…, '' = the root) and S3 settings. */
+export function openStore(cfg: { root: string; store?: string; s3?: S3Settings }): Store {
+  return new Store(cfg.root, { store: cfg.store, s3: cfg.s3 });
+}
 
 export class Store {
   readonly root: string;
@@ -51,16 +59,30 @@ export class Store {
   readonly restoreCodes: RestoreCodes;
   /** Admin approvals for a new laptop to join an old one's account (accounts/replacements.json). */
   readonly replacements: Replacements;
+  /** Claim times of a remote store's objects (catalog/claims.ts); none locally. */
+  private readonly claims?: ClaimLog;
 
-  constructor(root: string) {
+  /**
+   * `where.store`: s3://bucket/prefix to keep the objects in a bucket (the
+   * catalog, account files and scratch space stay under root); '' or none:
+   * the local disk for a new root. A root remembers where its objects are
+   * (store-format.json "objects"): later opens need no --store (another one
+   * is refused), only the S3 credentials.
+   */
+  constructor(root: string, where: { store?: string; s3?: S3Settings } = {}) {
     this.root = resolve(root);
     mkdirSync(this.root, { recursive: true });
-    const isNew = !existsSync(join(this.root, 'pool'));
-    this.format = openStoreFormat(this.root, isNew);
+    const isNew = !existsSync(join(this.root, 'pool')) && !existsSync(join(this.root, FORMAT_FILE));
+    this.format = openStoreFormat(this.root, isNew, where.store ?? '');
     this.usersDir = join(this.root, 'users');
     mkdirSync(this.usersDir, { recursive: true });
     this.damage = new DamageLog(this.root);
-    this.objects = verifiedReads(new LocalObjectStore(this.root), (id, kind, p) => this.damage.flag(id, kind, p));
+    const objects = this.format.objects;
+    if (objects) this.claims = openClaims(join(this.root, 'claims.sqlite'));
+    const raw: ObjectStore = objects
+      ? new S3ObjectStore(makeS3Client(where.s3), parseReplicaUrl(objects), this.root, this.claims!)
+      : new LocalObjectStore(this.root);
+    this.objects = verifiedReads(raw, (id, kind, p) => this.damage.flag(id, kind, p));
     this.pool = new Pool(this.objects);
     this.restoreCodes = new RestoreCodes(this.usersDir);
     this.replacements = new Replacements(this.root);
@@ -96,15 +118,18 @@ export class Store {
     for (const sn of this.serials()) cleanTempFolders(this.userDir(sn));
   }
 
-  /** Reads trees from `extra` first (a commit's new trees), then from the store. */
-  treeSource(extra?: Map<string, Tree>): TreeSource {
-    return {
-      tree: (id) => extra?.get(id) ?? readTrustedTree(this.pool.readTree(id)),
-      blob: (id) => this.pool.readBlob(id),
-    };
+  /**
+   * Runs the catalog's synchronous indexing (`fn`) over trees read from
+   * `extra` first (a commit's new trees), then from the store: directly on
+   * the local disk; on a remote store, after dry passes in a rolled-back
+   * transaction have fetched what it reads (Pool.prefetched).
+   */
+  withTrees<T>(extra: ReadonlyMap<string, Tree> | undefined, fn: (src: TreeSource) => T): Promise<T> {
+    return this.pool.prefetched(extra, fn, (pass) => rolledBack(this.db, pass));
   }
 
   close(): void {
+    this.claims?.close();
     this.db.close();
   }
 }

@@ -31,3 +31,29 @@ export function walkTrees(
     for (const e of tree.e) if (isDirEntry(e) && !seen.has(entryRef(e))) stack.push(entryRef(e));
   }
 }
+
+/**
+ * walkTrees with an asynchronous `open` (trees read from a remote store):
+ * the same visits, up to `width` opens in flight at once (so no order
+ * between them is promised).
+ */
+export async function walkTreesAsync(
+  roots: Iterable<string>,
+  open: (id: string) => Promise<Tree | null>,
+  seen: SeenSet = new Set<string>(),
+  width = 16,
+): Promise<void> {
+  const stack = [...roots];
+  while (stack.length) {
+    const batch = new Set<string>();
+    while (stack.length && batch.size < width) {
+      const id = stack.pop()!;
+      if (seen.has(id) || batch.has(id)) continue;
+      seen.add(id);
+      batch.add(id);
+    }
+    const trees = await Promise.all([...batch].map(open));
+    for (const tree of trees)
+      if (tree) for (const e of tree.e) if (isDirEntry(e) && !seen.has(entryRef(e))) stack.push(entryRef(e));
+  }
+}

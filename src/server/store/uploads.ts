@@ -125,7 +125,7 @@ export async function receiveBatch(
       }
       result.bytes += got.bytes;
       verified.push(f.id);
-      if (inBatch.has(f.id) || store.pool.claimBlob(f.id) >= 0) {
+      if (inBatch.has(f.id) || (await store.pool.claimBlob(f.id)) >= 0) {
         result.duplicates++;
         continue;
       }
@@ -167,13 +167,13 @@ export function partPath(store: Store, serial: string, id: string): string {
  * Bytes of a resumable upload already received (the blob's size when complete:
  * only when `owned`, the account owns it — else the part file's size).
  */
-export function uploadOffset(
+export async function uploadOffset(
   store: Store,
   serial: string,
   id: string,
   owned: boolean,
-): { offset: number; complete: boolean } {
-  const size = owned ? store.pool.claimBlob(id) : -1;
+): Promise<{ offset: number; complete: boolean }> {
+  const size = owned ? await store.pool.claimBlob(id) : -1;
   if (size >= 0) return { offset: size, complete: true };
   try {
     return { offset: statSync(partPath(store, serial, id)).size, complete: false };
@@ -239,7 +239,7 @@ async function appendLocked(
   body: NodeJS.ReadableStream,
   owned: boolean,
 ): Promise<{ offset: number; complete: boolean }> {
-  const cur = uploadOffset(store, serial, id, owned);
+  const cur = await uploadOffset(store, serial, id, owned);
   if (cur.complete) return cur;
   if (offset !== cur.offset)
     throw new AppError('conflict', `upload of ${id} is at offset ${cur.offset}, not ${offset}`, {

@@ -172,10 +172,12 @@ export function backupRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // agent that cannot is told to upload it) — protocol/proof.ts.
       const missing: string[] = [];
       const prove: string[] = [];
-      for (const id of new Set(req.body.ids)) {
-        if (store.pool.claimBlob(id) < 0) missing.push(id);
+      const ids = [...new Set(req.body.ids)];
+      const sizes = await store.pool.claimBlobs(ids);
+      ids.forEach((id, i) => {
+        if (sizes[i] < 0) missing.push(id);
         else if (!owned(dev.account_id, id)) (req.body.prove ? prove : missing).push(id);
-      }
+      });
       if (!prove.length) return { missing };
       return { missing, challenge: challenges.issue(req.params.lease, dev.account_id, prove) };
     },

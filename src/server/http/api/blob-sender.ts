@@ -22,6 +22,8 @@ import type { Pool } from '../../store/pool.js';
 
 const SLOT = 1024 * 1024;
 const SLOTS = 4;
+/** Small blobs fetched ahead from a remote store. */
+const AHEAD = 16;
 
 class SlotRing {
   private free: Buffer[] = [];
@@ -64,6 +66,7 @@ export function framesLength(sizes: number[]): number {
 /** Sends the frames of `ids` (with their `sizes`) and ends the response; destroys it on failure. */
 export async function sendBlobFrames(res: ServerResponse, pool: Pool, ids: string[], sizes: number[]): Promise<void> {
   const ring = new SlotRing();
+  const ahead = new Map<number, Promise<Buffer>>();
   res.once('close', () => ring.close());
   let buf = await ring.take();
   let used = 0;
@@ -82,6 +85,27 @@ export async function sendBlobFrames(res: ServerResponse, pool: Pool, ids: strin
       buf.writeUInt32BE(sizes[i], used + 33);
       used += FRAME_HEADER;
       if (sizes[i] === 0) continue;
+      if (!pool.local) {
+        // A remote store: whole small blobs fetched a few ahead, large ones streamed; copied into the slots.
+        for (let j = i; j < Math.min(ids.length, i + AHEAD); j++)
+          if (!ahead.has(j) && sizes[j] <= SLOT) ahead.set(j, pool.readBlob(ids[j]));
+        const whole = ahead.get(i);
+        ahead.delete(i);
+        let got = 0;
+        for await (const c of whole ? [await whole] : pool.blobStream(ids[i])) {
+          const chunk = c as Buffer;
+          got += chunk.length;
+          if (got > sizes[i]) throw new Error(`blob ${ids[i]} is longer than its recorded size`);
+          for (let off = 0; off < chunk.length;) {
+            if (used === SLOT) await flush();
+            const n = chunk.copy(buf, used, off);
+            used += n;
+            off += n;
+          }
+        }
+        if (got !== sizes[i]) throw new Error(`blob ${ids[i]} is shorter than its recorded size`);
+        continue;
+      }
       const blob = pool.openBlob(ids[i]);
       try {
         for (let off = 0; off < sizes[i];) {
@@ -98,6 +122,7 @@ export async function sendBlobFrames(res: ServerResponse, pool: Pool, ids: strin
     if (used) res.write(buf.subarray(0, used));
     res.end();
   } catch (e) {
+    for (const p of ahead.values()) p.catch(() => {}); // fetched ahead, never sent: their failures are moot
     res.destroy(e as Error);
     throw e;
   }

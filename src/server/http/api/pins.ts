@@ -67,7 +67,7 @@ export function pinRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (Boolean(b.snapshot) === Boolean(b.entry)) throw new AppError('bad_request', 'give either snapshot or entry');
       const pin = b.snapshot
         ? pins.pinSnapshot(dev.account_id, canonicalSerial(b.serial) ?? dev.serial, b.snapshot)
-        : pins.pinEntry(dev.account_id, b.entry!, b.version);
+        : await pins.pinEntry(dev.account_id, b.entry!, b.version);
       req.log.info({ serial: dev.serial, pin: pin.id, kind: pin.kind }, 'pinned');
       return reply.status(201).send(pinView(pin));
     },

@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../platform/errors.js';
+import { unlessMissing } from '../../../platform/fs-errors.js';
 import { API } from '../../../protocol/api.js';
 import type { EntryView, SnapshotsAnswer, SnapshotView, TreesAnswer } from '../../../protocol/api-types.js';
 import { BLOB_ID_RE } from '../../../protocol/hash.js';
@@ -99,11 +100,12 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const dev = requireDevice(store.registry, req);
       const ids = [...new Set(req.body.ids)];
       authorize(dev.account_id, ids);
+      const texts = await store.pool.readTrees(ids).catch((e: unknown) => {
+        unlessMissing(e);
+        throw new AppError('not_found', 'a tree asked for is not in your backups');
+      });
       const trees: Record<string, string> = {};
-      for (const id of ids) {
-        if (!store.pool.hasTree(id)) throw new AppError('not_found', `tree ${id} is not in your backups`);
-        trees[id] = store.pool.readTree(id);
-      }
+      ids.forEach((id, i) => (trees[id] = texts[i]));
       return { trees };
     },
   );
@@ -115,7 +117,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const dev = requireDevice(store.registry, req);
       const ids = [...new Set(req.body.ids)];
       authorize(dev.account_id, ids);
-      const sizes = ids.map((id) => store.pool.blobSize(id));
+      const sizes = await store.pool.blobSizes(ids);
       const absent = sizes.indexOf(-1);
       if (absent >= 0) throw new AppError('not_found', `blob ${ids[absent]} is missing from the pool`);
       // Streamed through a few fixed buffers (blob-sender.ts): memory stays flat whatever the sizes.
@@ -144,7 +146,7 @@ export function restoreRoutes(app: FastifyInstance, ctx: ServerContext): void {
     async (req, reply) => {
       const dev = requireDevice(store.registry, req);
       authorize(dev.account_id, [req.params.id]);
-      const size = store.pool.blobSize(req.params.id);
+      const size = await store.pool.blobSize(req.params.id);
       if (size < 0) throw new AppError('not_found', 'blob is missing from the pool');
       reply.header('Content-Length', String(size));
       return reply.type('application/octet-stream').send(store.pool.blobStream(req.params.id));

@@ -12,16 +12,16 @@ import { readTrustedTree, type Tree } from '../../../protocol/tree.js';
 import type { Pool } from '../../store/pool.js';
 
 export interface DavContent {
-  tree(id: string): Tree;
+  tree(id: string): Promise<Tree>;
   /** Bytes of the referenced file, -1 when the pool lacks it. */
-  size(ref: string): number;
+  size(ref: string): Promise<number>;
   /** A stream of bytes start…end (inclusive) of the referenced file. */
   open(ref: string, start: number, end: number): Readable;
 }
 
 export function poolContent(pool: Pool): DavContent {
   return {
-    tree: (id) => readTrustedTree(pool.readTree(id)),
+    tree: async (id) => readTrustedTree(await pool.readTree(id)),
     size: (ref) => {
       return pool.sourceSize(pool.refSource(ref));
     },

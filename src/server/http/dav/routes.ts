@@ -124,7 +124,7 @@ export function davRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   const propfind = async (req: FastifyRequest, reply: FastifyReply, viewer: Viewer) => {
     const { segments } = davPath(req.raw.url ?? '');
-    const node = tree.resolve(viewer, segments);
+    const node = await tree.resolve(viewer, segments);
     if (!node) return reply.status(404).type('text/plain').send('not found\n');
     // §10.2: "Servers SHOULD treat a request without a Depth header as if a
     // 'Depth: infinity' header was included." §9.1: a server may refuse
@@ -140,13 +140,13 @@ export function davRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const dir = node.kind === 'dir';
     const responses = [{ href: hrefOf(segments, dir), propstats: propstats(node, q) }];
     if (dir && depth === '1')
-      for (const c of node.children())
+      for (const c of await node.children())
         responses.push({ href: hrefOf([...segments, c.name], c.kind === 'dir'), propstats: propstats(c, q) });
     return reply.status(207).type('application/xml; charset=utf-8').send(multistatus(responses));
   };
 
-  const sendFile = (req: FastifyRequest, reply: FastifyReply, f: DavFile) => {
-    const size = content.size(f.ref);
+  const sendFile = async (req: FastifyRequest, reply: FastifyReply, f: DavFile) => {
+    const size = await content.size(f.ref);
     if (size < 0) throw new AppError('not_found', 'this file is missing from the store');
     reply
       .header('Accept-Ranges', 'bytes')
@@ -175,21 +175,21 @@ export function davRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return reply.send(content.open(f.ref, start, end));
   };
 
-  const index = (segments: string[], node: DavNode & { kind: 'dir' }) =>
+  const index = (segments: string[], children: DavNode[], node: DavNode & { kind: 'dir' }) =>
     html`<!doctype html>
       <meta charset="utf-8" />
       <title>${node.name || 'ds-backup'}</title>
       <h1>${node.name || 'ds-backup'}</h1>
       <ul>
-        ${node.children().map((c) => html`<li><a href="${hrefOf([...segments, c.name], c.kind === 'dir')}">${c.name}${c.kind === 'dir' ? '/' : ''}</a></li>`)}
+        ${children.map((c) => html`<li><a href="${hrefOf([...segments, c.name], c.kind === 'dir')}">${c.name}${c.kind === 'dir' ? '/' : ''}</a></li>`)}
       </ul>`;
 
-  const get = (req: FastifyRequest, reply: FastifyReply, viewer: Viewer) => {
+  const get = async (req: FastifyRequest, reply: FastifyReply, viewer: Viewer) => {
     const { segments } = davPath(req.raw.url ?? '');
-    const node = tree.resolve(viewer, segments);
+    const node = await tree.resolve(viewer, segments);
     if (!node) return reply.status(404).type('text/plain').send('not found\n');
     if (node.kind === 'file') return sendFile(req, reply, node);
-    const page = String(index(segments, node));
+    const page = String(index(segments, await node.children(), node));
     reply.type('text/html; charset=utf-8').header('Content-Length', String(Buffer.byteLength(page)));
     return req.method === 'HEAD' ? reply.send() : reply.send(page);
   };

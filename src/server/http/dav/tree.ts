@@ -41,7 +41,7 @@ export interface DavDir {
   kind: 'dir';
   name: string;
   mtime: number;
-  children: () => DavNode[];
+  children: () => Promise<DavNode[]>;
 }
 
 export type DavNode = DavFile | DavDir;
@@ -75,7 +75,7 @@ export class DavTree {
       kind: 'dir',
       name: '',
       mtime: this.now(),
-      children: () =>
+      children: async () =>
         (viewer.kind === 'admin' ? davDevices(this.db) : [davDevice(this.db, viewer.serial)])
           .filter((d): d is DeviceRow => Boolean(d))
           .map((d) => this.laptop(d)),
@@ -83,7 +83,7 @@ export class DavTree {
   }
 
   /** The node at `segments` (decoded path components below /dav/), or null. */
-  resolve(viewer: Viewer, segments: string[]): DavNode | null {
+  async resolve(viewer: Viewer, segments: string[]): Promise<DavNode | null> {
     if (segments.length === 0) return this.root(viewer);
     const [first, ...rest] = segments;
     const serial = first === 'me' && viewer.kind === 'student' ? viewer.serial : first;
@@ -92,7 +92,7 @@ export class DavTree {
     let node: DavNode = { ...this.laptop(dev), name: first };
     for (const seg of rest) {
       if (node.kind !== 'dir') return null;
-      const next: DavNode | undefined = node.children().find((c) => c.name === seg);
+      const next: DavNode | undefined = (await node.children()).find((c) => c.name === seg);
       if (!next) return null;
       node = next;
     }
@@ -104,21 +104,22 @@ export class DavTree {
       kind: 'dir',
       name: dev.serial,
       mtime: dev.last_backup_at ?? dev.created_at,
-      children: () => {
+      children: async () => {
         const journal = davSnapshots(this.db, dev.account_id, 'datastore');
         const docs = davSnapshots(this.db, dev.account_id, 'documents')[0];
         const used = new Set<string>(['latest', 'documents']);
         const out: DavNode[] = [];
         if (journal[0]) out.push(this.backup(journal[0], 'latest'));
         for (const s of journal) out.push(this.backup(s, uniqueName(dateFolder(s.name, s.created_at), used)));
-        if (docs) out.push(this.folder('Documents', docs.created_at, () => this.content.tree(docs.root).e));
+        if (docs)
+          out.push(this.folder('Documents', docs.created_at, async () => (await this.content.tree(docs.root)).e));
         return out;
       },
     };
   }
 
   private backup(snap: SnapshotRow, name: string): DavDir {
-    return { kind: 'dir', name, mtime: snap.created_at, children: () => this.entryFiles(snap) };
+    return { kind: 'dir', name, mtime: snap.created_at, children: async () => this.entryFiles(snap) };
   }
 
   private entryFiles(snap: SnapshotRow): DavFile[] {
@@ -141,19 +142,19 @@ export class DavTree {
   }
 
   /** A folder of a Documents backup, from its tree (links are left out). */
-  private folder(name: string, mtime: number, entries: () => TreeEntry[]): DavDir {
+  private folder(name: string, mtime: number, entries: () => Promise<TreeEntry[]>): DavDir {
     return {
       kind: 'dir',
       name,
       mtime,
-      children: () => {
+      children: async () => {
         const used = new Set<string>();
         const out: DavNode[] = [];
-        for (const e of entries()) {
+        for (const e of await entries()) {
           const [raw, kind, mt, size, ref] = [entryName(e), entryKind(e), entryMtime(e), entrySize(e), entryRef(e)];
           if (kind === 'l') continue;
           const n = uniqueName(portableName(raw), used);
-          if (kind === 'd') out.push(this.folder(n, mt, () => this.content.tree(ref).e));
+          if (kind === 'd') out.push(this.folder(n, mt, async () => (await this.content.tree(ref)).e));
           else
             out.push({
               kind: 'file',

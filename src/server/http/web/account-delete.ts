@@ -6,6 +6,7 @@
  * one transaction. Blobs in the pool are left for the garbage collector
  * (cleanup issue), since other accounts may share them.
  */
+import { rmSync } from 'node:fs';
 import type { Store } from '../../store/store.js';
 import { userKey } from '../../store/object-store.js';
 import { deleteAccountRows, serialsOfAccount } from '../../catalog/devices.js';
@@ -16,7 +17,11 @@ export function accountSerials(store: Store, accountId: number): string[] {
 
 export async function deleteAccount(store: Store, accountId: number): Promise<string[]> {
   const serials = accountSerials(store, accountId);
-  for (const sn of serials) await store.objects.deleteFolder(userKey(sn));
+  for (const sn of serials) {
+    await store.objects.deleteFolder(userKey(sn));
+    // Objects in a bucket (--store s3://): the laptop's account files are still on the local disk.
+    if (!store.objects.sync) rmSync(store.userDir(sn), { recursive: true, force: true });
+  }
   deleteAccountRows(store.db, accountId, serials);
   return serials;
 }

@@ -46,12 +46,12 @@ export function documentsRoutes(app: FastifyInstance, kit: WebKit): void {
   };
 
   /** The entries of the folder at `parts` in the backup, or the file entry when `file`. */
-  const walk = (w: WebReq, snap: SnapshotRow, parts: string[]): TreeEntry[] => {
-    let tree = readTrustedTree(pool.readTree(snap.root)).e;
+  const walk = async (w: WebReq, snap: SnapshotRow, parts: string[]): Promise<TreeEntry[]> => {
+    let tree = readTrustedTree(await pool.readTree(snap.root)).e;
     for (const part of parts) {
       const e = tree.find((x) => entryName(x) === part && isDirEntry(x));
       if (!e) throw new AppError('not_found', w.t('notFound'));
-      tree = readTrustedTree(pool.readTree(entryRef(e))).e;
+      tree = readTrustedTree(await pool.readTree(entryRef(e))).e;
     }
     return tree;
   };
@@ -85,7 +85,7 @@ export function documentsRoutes(app: FastifyInstance, kit: WebKit): void {
     const w = kit.req(req);
     const { dev, snap } = backup(w, req.params.serial, req.params.sn, req.params.name);
     const parts = split(w, req.query.path);
-    const entries = walk(w, snap, parts);
+    const entries = await walk(w, snap, parts);
     const at = `/ui/j/${dev.serial}/docs/${snap.serial}/${snap.name}`;
     const sub = (name: string) => [...parts, name].join('/');
     const crumbs = [html`<a href="${at}">${w.t('documentsFolder')}</a>`].concat(
@@ -139,10 +139,10 @@ export function documentsRoutes(app: FastifyInstance, kit: WebKit): void {
     const { snap } = backup(w, req.params.serial, req.params.sn, req.params.name);
     const parts = split(w, req.query.path);
     const name = parts.pop();
-    const e = name ? walk(w, snap, parts).find((x) => entryName(x) === name && isFileEntry(x)) : undefined;
+    const e = name ? (await walk(w, snap, parts)).find((x) => entryName(x) === name && isFileEntry(x)) : undefined;
     if (!e) throw new AppError('not_found', w.t('notFound'));
     const source = pool.refSource(refOf(e));
-    const size = pool.sourceSize(source);
+    const size = await pool.sourceSize(source);
     if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
     return reply
       .type('application/octet-stream')

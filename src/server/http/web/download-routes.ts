@@ -55,7 +55,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
       const src = pool.refSource(e.data_blob);
       const data = Buffer.isBuffer(src) ? src : pool.sourceStream(src);
-      const zip = xojZip({ uid: e.uid, metadata: entryMetadata(pool, e), data });
+      const zip = xojZip({ uid: e.uid, metadata: await entryMetadata(pool, e), data });
       req.log.info({ uid: e.uid, account: e.account_id }, 'web restore: xoj');
       return reply
         .type(XOJ_MIME)
@@ -73,7 +73,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
       const e = version(w, req.params.serial, req.params.id);
       if (!e.data_blob) throw new AppError('not_found', w.t('noData'));
       const source = pool.refSource(e.data_blob);
-      const size = pool.sourceSize(source);
+      const size = await pool.sourceSize(source);
       if (size < 0) throw new AppError('not_found', 'the file is missing from the pool');
       const mime = SAFE_MIME.test(e.mime_type.split(';')[0].trim())
         ? e.mime_type.split(';')[0].trim()
@@ -102,7 +102,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
         .header('Cache-Control', 'private, max-age=86400')
         .header('X-Content-Type-Options', 'nosniff');
       if (req.headers['if-none-match'] === etag) return reply.status(304).send();
-      return reply.type('image/png').send(decodePreview(pool.refBytes(e.preview_blob)));
+      return reply.type('image/png').send(decodePreview(await pool.refBytes(e.preview_blob)));
     },
   );
 
@@ -118,7 +118,7 @@ export function downloadRoutes(app: FastifyInstance, kit: WebKit): void {
     async (req, reply) => {
       const w = kit.req(req);
       const snap = snapshot(w, req.params.serial, req.params.sn, req.params.name);
-      const zip = snapshotZip(pool, q.allAtSnapshot(snap));
+      const zip = await snapshotZip(pool, q.allAtSnapshot(snap));
       const name = `${snap.serial}_${new Date(snap.created_at).toISOString().slice(0, 10).replace(/-/g, '')}.zip`;
       return reply
         .type('application/zip')

@@ -15,20 +15,20 @@ import type { Pool } from '../../store/pool.js';
 
 const MAX_META_VALUE = 1024 * 1024;
 
-export function entryMetadata(pool: Pool, e: EntryRow): Record<string, Buffer> {
+export async function entryMetadata(pool: Pool, e: EntryRow): Promise<Record<string, Buffer>> {
   const props: Record<string, Buffer> = {};
   if (e.layout === 0) {
     if (e.meta_ref)
-      for (const [k, v] of Object.entries(layout0Props(pool.refBytes(e.meta_ref)).props)) props[k] = Buffer.from(v);
-    if (e.preview_blob) props.preview = pool.refBytes(e.preview_blob);
+      for (const [k, v] of Object.entries(layout0Props(await pool.refBytes(e.meta_ref)).props))
+        props[k] = Buffer.from(v);
+    if (e.preview_blob) props.preview = await pool.refBytes(e.preview_blob);
     return props;
   }
   if (!e.meta_ref) return props;
-  const meta: Tree = readTrustedTree(pool.readTree(e.meta_ref));
-  for (const f of meta.e) {
-    if (!isFileEntry(f) || entryName(f).startsWith('.') || entrySize(f) > MAX_META_VALUE) continue;
-    props[entryName(f)] = pool.entryBytes(f);
-  }
+  const meta: Tree = readTrustedTree(await pool.readTree(e.meta_ref));
+  const files = meta.e.filter((f) => isFileEntry(f) && !entryName(f).startsWith('.') && entrySize(f) <= MAX_META_VALUE);
+  const bytes = await Promise.all(files.map((f) => pool.entryBytes(f)));
+  files.forEach((f, i) => (props[entryName(f)] = bytes[i]));
   return props;
 }
 

@@ -36,10 +36,12 @@ export function uniqueName(name: string, used: Set<string>): string {
   return out;
 }
 
-export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
+export async function snapshotZip(pool: Pool, rows: EntryRow[]): Promise<yazl.ZipFile> {
   const zip = new yazl.ZipFile();
   const used = new Set<string>();
-  for (const e of rows) {
+  const withData = rows.filter((e) => e.data_blob);
+  const sizes = await Promise.all(withData.map((e) => pool.sourceSize(pool.refSource(e.data_blob!))));
+  for (const [i, e] of withData.entries()) {
     if (!e.data_blob) continue;
     const name = uniqueName(dataFileName(e.title, e.mime_type, e.uid), used);
     const mtime = new Date((e.timestamp ?? 0) * 1000);
@@ -48,7 +50,7 @@ export function snapshotZip(pool: Pool, rows: EntryRow[]): yazl.ZipFile {
     if (Buffer.isBuffer(source)) zip.addBuffer(source, name, options);
     else
       // Opened when yazl reaches it (one blob open at a time); mode as a pool file's (0444).
-      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: pool.sourceSize(source) }, (cb) => {
+      zip.addReadStreamLazy(name, { ...options, mode: 0o100444, size: sizes[i] }, (cb) => {
         // yazl listens for no error on the streams it is given: a failing one (a damaged object) cuts the zip.
         const bytes = pool.sourceStream(source);
         bytes.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
@@ -73,7 +75,7 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
     const p = `${top.path}/${name}`;
     if (kind === 'd') {
       yield tarHeader({ path: p, type: 'dir', mode, mtimeMs: mtime, size: 0 });
-      stack.push({ entries: readTrustedTree(pool.readTree(ref)).e, i: 0, path: p });
+      stack.push({ entries: readTrustedTree(await pool.readTree(ref)).e, i: 0, path: p });
     } else if (kind === 'l') {
       yield tarHeader({ path: p, type: 'symlink', mode, mtimeMs: mtime, size: 0, linkTarget: ref });
     } else {
@@ -96,7 +98,7 @@ async function* walk(pool: Pool, tree: Tree, path: string): AsyncGenerator<Buffe
 }
 
 async function* xobMembers(pool: Pool, snap: SnapshotRow): AsyncGenerator<Buffer> {
-  const root = readTrustedTree(pool.readTree(snap.root));
+  const root = readTrustedTree(await pool.readTree(snap.root));
   const top: Tree = { v: 1, e: root.e.filter((e) => isDirEntry(e)) };
   yield* walk(pool, top, XOB_PREFIX);
   yield TAR_END;

@@ -16,7 +16,7 @@ import type { Store } from '../../store/store.js';
 export type PinKind = 'entry' | 'snapshot';
 
 export interface PinsPort {
-  pin(accountId: number, kind: PinKind, ref: string): void;
+  pin(accountId: number, kind: PinKind, ref: string): Promise<void>;
   unpin(accountId: number, kind: PinKind, ref: string): void;
   isPinned(accountId: number, kind: PinKind, ref: string): boolean;
   /** Every pinned ref of one kind for the account (one query per page). */
@@ -34,8 +34,8 @@ export class CatalogPins implements PinsPort {
     this.pins = new Pins(store);
   }
 
-  pin(accountId: number, kind: PinKind, ref: string): void {
-    if (kind === 'entry') this.pins.pinEntry(accountId, ref, undefined);
+  async pin(accountId: number, kind: PinKind, ref: string): Promise<void> {
+    if (kind === 'entry') await this.pins.pinEntry(accountId, ref, undefined);
     else {
       const slash = ref.indexOf('/');
       this.pins.pinSnapshot(accountId, ref.slice(0, slash), ref.slice(slash + 1));

@@ -155,7 +155,7 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
       if (!e) throw new AppError('not_found', w.t('notFound'));
       const v = viewCtx(w, dev, req);
       const body = html`<p><a href="/ui/j/${dev.serial}/e/${e.uid}">← ${w.t('versions')}</a></p>
-        ${detailsView(v, e, displayMetadata(entryMetadata(kit.ctx.store.pool, e)))}`;
+        ${detailsView(v, e, displayMetadata(await entryMetadata(kit.ctx.store.pool, e)))}`;
       return kit.send(reply, w, titleOf(v, e), body, kit.nav(w));
     },
   );
@@ -176,7 +176,7 @@ export function studentRoutes(app: FastifyInstance, kit: WebKit, pins: PinsPort)
           })();
     if (!ok) throw new AppError('not_found', w.t('notFound'));
     if (formString(req.body, 'action') === 'unpin') pins.unpin(dev.account_id, kind, ref);
-    else pins.pin(dev.account_id, kind, ref);
+    else await pins.pin(dev.account_id, kind, ref);
     // `back` ends up in the Location header: a page of this laptop, visible ASCII only (no CR/LF, no
     // control or non-ASCII characters, which would make the header invalid).
     const home = `/ui/j/${dev.serial}`;
