@@ -45,12 +45,7 @@ const hashObject = (store: Store, key: string) =>
  * Does tree `root` reach object `target`? (memoized per tree; iterative,
  * post-order with an explicit stack, as a client decides the depth)
  */
-async function reaches(
-  store: Store,
-  root: string,
-  target: string,
-  memo: Map<string, boolean>,
-): Promise<boolean> {
+async function reaches(store: Store, root: string, target: string, memo: Map<string, boolean>): Promise<boolean> {
   if (root === target) return true;
   const frame = async (id: string) => {
     const subs: string[] = [];
