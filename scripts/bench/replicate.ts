@@ -63,7 +63,7 @@ const KEY = 'd1'.repeat(32);
 /** Counts requests and request-body bytes on their way to Swift. */
 async function countingProxy(
   upstreamPort: number,
-): Promise<{ port: number; take(): { requests: number; bytes: number }; server: Server }> {
+): Promise<{ port: number; take(): { requests: number; bytes: number }; server: Server; agent: Agent }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let requests = 0;
   let bytes = 0;
@@ -85,6 +85,7 @@ async function countingProxy(
   return {
     port,
     server,
+    agent,
     take() {
       const r = { requests, bytes };
       requests = bytes = 0;
@@ -235,8 +236,10 @@ export async function replicateBench(opts: ReplicateBenchOptions): Promise<Repli
     for (const s of [a, sa, sb]) rmSync(s.laptop.profile, { recursive: true, force: true });
   } finally {
     for (const t of tools) await t.close().catch(() => {});
-    await new Promise<void>((ok) => proxy.server.close(() => ok()));
     proxy.server.closeAllConnections();
+    await new Promise<void>((ok) => proxy.server.close(() => ok()));
+    proxy.agent.destroy();
+    client.destroy();
     await s3.stop();
   }
   return res;
