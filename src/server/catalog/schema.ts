@@ -133,7 +133,10 @@ CREATE TABLE IF NOT EXISTS blob_owners (
 ) WITHOUT ROWID;
 `),
   // 4 → 5: each tree's folder depth beside its totals (NULL: not known yet; ingest/tree-depth.ts).
-  (db) => db.exec('ALTER TABLE tree_stats ADD COLUMN depth INTEGER'),
+  (db) => {
+    const cols = db.prepare('PRAGMA table_info(tree_stats)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'depth')) db.exec('ALTER TABLE tree_stats ADD COLUMN depth INTEGER');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
