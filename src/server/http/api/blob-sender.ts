@@ -14,10 +14,13 @@
  * Contract: sizes were checked by the caller (the route answers 404 before
  * anything is sent). A blob that reads short now (a damaged pool) ends the
  * connection mid-frame: the client sees a broken stream, never wrong bytes
- * under a right name (and it verifies every blob's hash anyway).
+ * under a right name (and it verifies every blob's hash anyway). A blob
+ * whose bytes do not hash to its id is flagged by the store's verified
+ * reads and still framed: the agent refuses it by name.
  */
 import type { ServerResponse } from 'node:http';
 import { FRAME_HEADER } from '../../../protocol/frames.js';
+import { isAppError } from '../../../platform/errors.js';
 import type { Pool } from '../../store/pool.js';
 
 const SLOT = 1024 * 1024;
@@ -110,7 +113,16 @@ export async function sendBlobFrames(res: ServerResponse, pool: Pool, ids: strin
       try {
         for (let off = 0; off < sizes[i];) {
           if (used === SLOT) await flush();
-          const n = blob.read(buf, used, Math.min(SLOT - used, sizes[i] - off), off);
+          let n: number;
+          try {
+            n = blob.read(buf, used, Math.min(SLOT - used, sizes[i] - off), off);
+          } catch (e) {
+            // The read that completed the blob found it damaged (verified-reads.ts: already logged and
+            // flagged for verify). The frame still goes out whole: the agent checks every frame's hash
+            // and names the damaged file, which a cut connection ("socket hang up") would hide.
+            if (!(isAppError(e) && e.code === 'damaged')) throw e;
+            n = sizes[i] - off;
+          }
           if (n <= 0) throw new Error(`blob ${ids[i]} is shorter than its recorded size`);
           used += n;
           off += n;
