@@ -1,0 +1,47 @@
+/**
+ * parts — the torture suite's parts and what each is given; shared by the
+ * command (main.ts) and the short version in npm test (test/torture.test.ts).
+ */
+import { runBitflip } from './bitflip.js';
+import { runCrash } from './crash.js';
+import { runFuzz } from './fuzz.js';
+import { runMatrix } from './matrix.js';
+import type { PartResult } from './tally.js';
+
+export interface RunOptions {
+  seed: string;
+  requests: number;
+  onlyRequest?: number;
+  concurrency: number;
+  trials: number;
+  log: (line: string) => void;
+}
+
+export const PARTS = {
+  fuzz: (o: RunOptions) =>
+    runFuzz({
+      seed: o.seed,
+      requests: o.requests,
+      onlyRequest: o.onlyRequest,
+      concurrency: o.concurrency,
+      hugeBytes: 8 << 20,
+      rssBoundMiB: 300,
+      log: o.log,
+    }),
+  crash: (o: RunOptions) => runCrash({ seed: o.seed, trials: o.trials, log: o.log }),
+  bitflip: (o: RunOptions) => runBitflip({ seed: o.seed, trials: Math.max(3, Math.round(o.trials / 10)), log: o.log }),
+  matrix: (o: RunOptions) => runMatrix({ seed: o.seed, log: o.log }),
+} satisfies Record<string, (o: RunOptions) => Promise<PartResult>>;
+
+export type PartName = keyof typeof PARTS;
+
+export async function runParts(names: PartName[], o: RunOptions): Promise<PartResult[]> {
+  const out: PartResult[] = [];
+  for (const n of names) {
+    o.log(`torture: ${n}…`);
+    const r = await PARTS[n](o);
+    o.log(`torture: ${n}: ${r.failures.length} failures, ${r.seconds} s ${JSON.stringify(r.counts)}`);
+    out.push(r);
+  }
+  return out;
+}
