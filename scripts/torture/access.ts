@@ -14,10 +14,9 @@ export type Identity = (typeof IDENTITIES)[number];
 export type Expect = 'allow' | 'deny' | 'any';
 
 const row = (allowed: Identity[], any: Identity[] = []): Record<Identity, Expect> =>
-  Object.fromEntries(IDENTITIES.map((i) => [i, any.includes(i) ? 'any' : allowed.includes(i) ? 'allow' : 'deny'])) as Record<
-    Identity,
-    Expect
-  >;
+  Object.fromEntries(
+    IDENTITIES.map((i) => [i, any.includes(i) ? 'any' : allowed.includes(i) ? 'allow' : 'deny']),
+  ) as Record<Identity, Expect>;
 
 export const POLICIES = {
   /** Anyone: discovery, registration, sign-in pages, the agent's download, legacy clients (they send no credentials). */

@@ -112,7 +112,8 @@ async function readers(w: World, lap: Laptop, sess: Session): Promise<Reader[]> 
   const cookie = { cookie: [...sess.client.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
   const out: Reader[] = [];
   for (const e of aimAt(w.root, SN).entries)
-    if (e.dataBlob) out.push({ what: `web data of entry ${e.uid}`, url: `${w.srv.url}/ui/j/${SN}/v/${e.id}/data`, headers: cookie });
+    if (e.dataBlob)
+      out.push({ what: `web data of entry ${e.uid}`, url: `${w.srv.url}/ui/j/${SN}/v/${e.id}/data`, headers: cookie });
   const auth = { authorization: `Basic ${Buffer.from(`${SN}:${lap.code}`).toString('base64')}` };
   for (const dir of [`/dav/${SN}/latest/`, `/dav/${SN}/Documents/`]) {
     const r = await fetch(`${w.srv.url}${dir}`, { method: 'PROPFIND', headers: { ...auth, depth: '1' } });
@@ -139,10 +140,15 @@ export async function runBitflip(o: { seed: string; trials: number; log: (l: str
     writeFileSync(join(lap.profile, 'Documents', 'big.bin'), randomBytes(1_500_000));
     writeFileSync(join(lap.profile, 'Documents', 'small.txt'), 'a small document\n');
     await backupJson(lap.profile);
-    const snaps = (await (await fetch(`${w.srv.url}/api/v1/snapshots`, { headers: { authorization: `Bearer ${lap.token}` } })).json()) as {
+    const snaps = (await (
+      await fetch(`${w.srv.url}/api/v1/snapshots`, { headers: { authorization: `Bearer ${lap.token}` } })
+    ).json()) as {
       snapshots: Array<{ root: string }>;
     };
-    const objs = objectsOf(w.root, snaps.snapshots.map((s) => s.root));
+    const objs = objectsOf(
+      w.root,
+      snaps.snapshots.map((s) => s.root),
+    );
     const real = genuine(lap.profile);
     const sess = await studentSession(w, lap);
     const reads = await readers(w, lap, sess);
@@ -190,7 +196,8 @@ export async function runBitflip(o: { seed: string; trials: number; log: (l: str
       }
       t.count('trials');
     }
-    if ((await verifyIds(w.root)).size) t.fail('verify still reports damage after the flips were undone', '--parts bitflip');
+    if ((await verifyIds(w.root)).size)
+      t.fail('verify still reports damage after the flips were undone', '--parts bitflip');
   } finally {
     await w.close();
   }

@@ -18,12 +18,12 @@ export function aimAt(root: string, serial: string): Aim {
   const db = new Database(join(root, 'catalog.sqlite'), { readonly: true, fileMustExist: true });
   try {
     const acct = db.prepare('SELECT account_id AS a FROM devices WHERE serial = ?').get(serial) as { a: number };
-    const blobIds = (db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').all(acct.a) as Array<{ id: string }>).map(
-      (r) => r.id,
-    );
-    const snapshotNames = (db.prepare('SELECT name FROM snapshots WHERE serial = ?').all(serial) as Array<{ name: string }>).map(
-      (r) => r.name,
-    );
+    const blobIds = (
+      db.prepare('SELECT id FROM account_blobs WHERE account_id = ?').all(acct.a) as Array<{ id: string }>
+    ).map((r) => r.id);
+    const snapshotNames = (
+      db.prepare('SELECT name FROM snapshots WHERE serial = ?').all(serial) as Array<{ name: string }>
+    ).map((r) => r.name);
     const rows = db
       .prepare('SELECT id, uid, data_blob AS dataBlob FROM entries WHERE account_id = ?')
       .all(acct.a) as Array<{ id: number; uid: string; dataBlob: string | null }>;

@@ -20,18 +20,35 @@ import { cleanup, fsState, NODE_FLAGS, REPO, serverCli, tmp } from '../../test/h
 import { killHard } from './proc.js';
 import { Rng } from './rng.js';
 import { Tally, type PartResult } from './tally.js';
-import { addLaptop, diffStates, listSnapshots, makeWorld, restoreDiff, sourceState, type Laptop, type World } from './world.js';
+import {
+  addLaptop,
+  diffStates,
+  listSnapshots,
+  makeWorld,
+  parallel,
+  restoreDiff,
+  sourceState,
+  type Laptop,
+  type World,
+} from './world.js';
 
 const SN = 'SHT0000021';
 const OLD_SN = 'SHT0000022';
 const KINDS = ['backup-server', 'backup-agent', 'cleanup', 'restore-agent', 'restore-server', 'import'] as const;
 type Kind = (typeof KINDS)[number];
 
-function child(bin: string, args: string[]): { proc: ChildProcess; done: Promise<{ code: number | null; err: string }> } {
-  const proc = spawn(process.execPath, [...NODE_FLAGS, join(REPO, 'bin', bin), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+function child(
+  bin: string,
+  args: string[],
+): { proc: ChildProcess; done: Promise<{ code: number | null; err: string }> } {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, join(REPO, 'bin', bin), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  const done = new Promise<{ code: number | null; err: string }>((res) => proc.on('exit', (code) => res({ code, err })));
+  const done = new Promise<{ code: number | null; err: string }>((res) =>
+    proc.on('exit', (code) => res({ code, err })),
+  );
   return { proc, done };
 }
 
@@ -43,7 +60,8 @@ function mutate(profile: string, rng: Rng): void {
   mkdirSync(docs, { recursive: true });
   const names = readdirSync(docs).filter((n) => statSync(join(docs, n)).isFile());
   const r = rng.int(3);
-  if (r === 0 || names.length < 2) writeFileSync(join(docs, `t${rng.hex(6)}.bin`), rng.bytes(rng.pick([10, 5000, 200_000, 1_300_000])));
+  if (r === 0 || names.length < 2)
+    writeFileSync(join(docs, `t${rng.hex(6)}.bin`), rng.bytes(rng.pick([10, 5000, 200_000, 1_300_000])));
   else if (r === 1) writeFileSync(join(docs, rng.pick(names)), rng.bytes(rng.pick([1, 3000, 70_000])));
   else rmSync(join(docs, rng.pick(names)));
   const data: string[] = [];
@@ -68,13 +86,21 @@ interface CrashState {
   backupMs: number;
 }
 
-async function recordNew(s: CrashState, lap: Laptop, before: Set<string>, states: Record<string, Map<string, string>>): Promise<void> {
+async function recordNew(
+  s: CrashState,
+  lap: Laptop,
+  before: Set<string>,
+  states: Record<string, Map<string, string>>,
+): Promise<void> {
   const exp = s.expected.get(lap.serial) ?? new Map<string, Map<string, string>>();
   s.expected.set(lap.serial, exp);
   for (const snap of await listSnapshots(lap)) if (!before.has(snap.name)) exp.set(snap.name, states[snap.source]);
 }
 
-const statesOf = (profile: string) => ({ datastore: sourceState(profile, 'datastore'), documents: sourceState(profile, 'documents') });
+const statesOf = (profile: string) => ({
+  datastore: sourceState(profile, 'datastore'),
+  documents: sourceState(profile, 'documents'),
+});
 
 async function backupTrial(s: CrashState, rng: Rng, killAgent: boolean): Promise<void> {
   mutate(s.lap.profile, rng);
@@ -161,9 +187,13 @@ async function nativeProfile(s: CrashState, serial: string): Promise<Laptop> {
   const profile = tmp('torture-old');
   mkdirSync(join(profile, 'ds-backup'), { recursive: true });
   const token = tok.stdout.trim().split(/\s+/).at(-1)!;
-  writeFileSync(join(profile, 'ds-backup', 'config.json'), JSON.stringify({ server: s.w.srv.url, serial, nickname: 'old', token }), {
-    mode: 0o600,
-  });
+  writeFileSync(
+    join(profile, 'ds-backup', 'config.json'),
+    JSON.stringify({ server: s.w.srv.url, serial, nickname: 'old', token }),
+    {
+      mode: 0o600,
+    },
+  );
   return { serial, profile, token, code: '' };
 }
 
@@ -172,13 +202,13 @@ async function checkAll(s: CrashState, t: Tally): Promise<void> {
   for (const lap of [s.lap, s.old]) {
     if (!lap) continue;
     const exp = s.expected.get(lap.serial) ?? new Map();
-    for (const snap of await listSnapshots(lap)) {
+    await parallel(await listSnapshots(lap), 3, async (snap) => {
       const want = exp.get(snap.name);
       if (!want) throw new Error(`${lap.serial}: listed snapshot ${snap.name} has no recorded content`);
       const d = await restoreDiff(lap, snap, want);
       if (d.length) throw new Error(`${lap.serial} ${snap.name} does not restore byte for byte: ${d.join('; ')}`);
       t.count('snapshotRestores');
-    }
+    });
   }
 }
 
@@ -187,7 +217,7 @@ export async function runCrash(o: { seed: string; trials: number; log: (l: strin
   const rng = new Rng(`${o.seed}/crash`);
   const w = await makeWorld('crash', []);
   const t0 = Date.now();
-  const lap = await addLaptop(w, { serial: SN, entries: 20, documents: true });
+  const lap = await addLaptop(w, { serial: SN, entries: 10, documents: true });
   const s: CrashState = {
     w,
     lap,
@@ -206,7 +236,8 @@ export async function runCrash(o: { seed: string; trials: number; log: (l: strin
       await t.check(repro, async () => {
         if (kind === 'backup-server' || kind === 'backup-agent') await backupTrial(s, r, kind === 'backup-agent');
         else if (kind === 'cleanup') await cleanupTrial(s, r);
-        else if (kind === 'restore-agent' || kind === 'restore-server') await restoreTrial(s, r, kind === 'restore-server');
+        else if (kind === 'restore-agent' || kind === 'restore-server')
+          await restoreTrial(s, r, kind === 'restore-server');
         else await importTrial(s, r, i);
         if (w.srv.died) throw new Error(`server died on its own: ${w.srv.stderr().slice(-2000)}`);
         await checkAll(s, t);

@@ -95,7 +95,9 @@ function param(name: string, rng: Rng, c: FuzzCtx): string {
 function fillPath(url: string, rng: Rng, c: FuzzCtx): string {
   if (url.endsWith('/*')) {
     const base = url.slice(0, -1);
-    return base + (rng.chance(0.6) && c.davPaths.length ? rng.pick(c.davPaths) : `${c.serial}/${trick(rng)}/${trick(rng)}`);
+    return (
+      base + (rng.chance(0.6) && c.davPaths.length ? rng.pick(c.davPaths) : `${c.serial}/${trick(rng)}/${trick(rng)}`)
+    );
   }
   let p = url.replace(/:([A-Za-z]+)/g, (_, n: string) => param(n, rng, c));
   if (rng.chance(0.05)) p = p.replace(/\/$/, '') + '/' + trick(rng);
@@ -133,7 +135,11 @@ const hex64 = (rng: Rng) => rng.hex(64);
 /** A plausible JSON body for a route (what the agent would send), before mutation. */
 function template(url: string, rng: Rng, c: FuzzCtx): unknown {
   if (/\/(missing|trees|fetch)$/.test(url) && !url.includes(':lease/trees'))
-    return { ids: Array.from({ length: rng.range(0, 5) }, () => (rng.chance(0.5) && c.blobIds.length ? rng.pick(c.blobIds) : hex64(rng))) };
+    return {
+      ids: Array.from({ length: rng.range(0, 5) }, () =>
+        rng.chance(0.5) && c.blobIds.length ? rng.pick(c.blobIds) : hex64(rng),
+      ),
+    };
   if (url.endsWith(':lease/trees')) return { trees: { [hex64(rng)]: '{"v":1,"e":[]}' } };
   if (url.endsWith('/commit'))
     return {
@@ -145,8 +151,12 @@ function template(url: string, rng: Rng, c: FuzzCtx): unknown {
         },
       ],
     };
-  if (url.endsWith('/devices')) return { serial: rng.pick([c.serial, c.otherSerial, 'SHC' + rng.hex(8).toUpperCase()]), nickname: 'kid' };
-  if (url.endsWith('/pins')) return rng.chance(0.5) ? { snapshot: rng.pick(c.snapshotNames.concat('x')) } : { entry: rng.pick(c.uids.concat('x')) };
+  if (url.endsWith('/devices'))
+    return { serial: rng.pick([c.serial, c.otherSerial, 'SHC' + rng.hex(8).toUpperCase()]), nickname: 'kid' };
+  if (url.endsWith('/pins'))
+    return rng.chance(0.5)
+      ? { snapshot: rng.pick(c.snapshotNames.concat('x')) }
+      : { entry: rng.pick(c.uids.concat('x')) };
   if (url.endsWith('/reports')) return { outcome: rng.pick(['failed', 'busy', 'skipped', 'other']), reason: 'torture' };
   return { a: 1 };
 }
@@ -233,11 +243,30 @@ function frames(rng: Rng): Buffer {
   return Buffer.concat(parts);
 }
 
-const OFFSETS = ['0', '-1', '1', 'abc', '', '1e3', '99999999999999999999', '0x10', ' 1', '1.5', '+1', '9007199254740993', '0,0'];
+const OFFSETS = [
+  '0',
+  '-1',
+  '1',
+  'abc',
+  '',
+  '1e3',
+  '99999999999999999999',
+  '0x10',
+  ' 1',
+  '1.5',
+  '+1',
+  '9007199254740993',
+  '0,0',
+];
 
 function xmlrpc(rng: Rng, c: FuzzCtx): Buffer {
   const sn = rng.pick([c.serial, c.otherSerial, 'SHC' + rng.hex(8).toUpperCase(), trick(rng)]);
-  const params = [sn, 'nick', rng.hex(36), rng.pick(['AAAAB3NzaC1yc2EAAAADAQABAAABAQ', 'ssh-rsa !!!', 'x'.repeat(20000), ''])];
+  const params = [
+    sn,
+    'nick',
+    rng.hex(36),
+    rng.pick(['AAAAB3NzaC1yc2EAAAADAQABAAABAQ', 'ssh-rsa !!!', 'x'.repeat(20000), '']),
+  ];
   const v = (s: string) => `<param><value><string>${s}</string></value></param>`;
   switch (rng.int(7)) {
     case 0:
@@ -245,22 +274,41 @@ function xmlrpc(rng: Rng, c: FuzzCtx): Buffer {
         '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><methodCall><methodName>register</methodName><params><param><value>&b;</value></param></params></methodCall>',
       );
     case 1:
-      return Buffer.from(`<methodCall><methodName>${rng.pick(['system.listMethods', 'register', '', 'x'.repeat(3000)])}</methodName></methodCall>`);
+      return Buffer.from(
+        `<methodCall><methodName>${rng.pick(['system.listMethods', 'register', '', 'x'.repeat(3000)])}</methodName></methodCall>`,
+      );
     case 2:
       return Buffer.from('<methodCall>' + '<value><array><data>'.repeat(rng.pick([100, 5000])) + '</methodCall>');
     case 3:
       return rng.bytes(rng.range(1, 3000));
     case 4:
-      return Buffer.from(`<methodCall><methodName>register</methodName><params><param><value><int>${rng.pick(['1', '99999999999999999999', 'x'])}</int></value></param></params></methodCall>`);
+      return Buffer.from(
+        `<methodCall><methodName>register</methodName><params><param><value><int>${rng.pick(['1', '99999999999999999999', 'x'])}</int></value></param></params></methodCall>`,
+      );
     default:
-      return Buffer.from(`<?xml version="1.0"?><methodCall><methodName>register</methodName><params>${params.slice(0, rng.range(0, 4)).map(v).join('')}</params></methodCall>`);
+      return Buffer.from(
+        `<?xml version="1.0"?><methodCall><methodName>register</methodName><params>${params.slice(0, rng.range(0, 4)).map(v).join('')}</params></methodCall>`,
+      );
   }
 }
 
 function form(rng: Rng, csrf: string, c: FuzzCtx): Buffer {
-  const weird = () => rng.pick(['\r\nSet-Cookie: x=1', '\u0000', 'x'.repeat(rng.pick([100, 70000])), 'Ω', '', '<script>']);
+  const weird = () =>
+    rng.pick(['\r\nSet-Cookie: x=1', '\u0000', 'x'.repeat(rng.pick([100, 70000])), 'Ω', '', '<script>']);
   const f: Array<[string, string]> = [['_csrf', rng.chance(0.7) ? csrf : weird()]];
-  for (const k of ['password', 'serial', 'code', 'enabled', 'archived', 'confirm', 'newSerial', 'snapshot', 'uid', 'version', 'next'])
+  for (const k of [
+    'password',
+    'serial',
+    'code',
+    'enabled',
+    'archived',
+    'confirm',
+    'newSerial',
+    'snapshot',
+    'uid',
+    'version',
+    'next',
+  ])
     if (rng.chance(0.3)) f.push([k, rng.chance(0.5) ? weird() : rng.pick([c.serial, '0', '1', '123456'])]);
   if (rng.chance(0.1)) for (let i = 0; i < 2000; i++) f.push([`k${i}`, 'v']);
   return Buffer.from(new URLSearchParams(f).toString());
@@ -291,16 +339,41 @@ const TYPES = [
 
 export function generate(route: Route, rng: Rng, c: FuzzCtx): Generated {
   const method = rng.chance(0.8) ? route.method : rng.pick(ODD_METHODS);
-  const path = rng.chance(0.02) ? rng.pick(['/../../etc/passwd', '/%2e%2e/%2e%2e/', '/api/v1/', '//', '/ui/j/', '/api/v1/backups/']) : fillPath(route.url, rng, c);
+  const path = rng.chance(0.02)
+    ? rng.pick(['/../../etc/passwd', '/%2e%2e/%2e%2e/', '/api/v1/', '//', '/ui/j/', '/api/v1/backups/'])
+    : fillPath(route.url, rng, c);
   const headers: Array<[string, string]> = [];
   const cred = rng.int(6);
   const session = rng.pick(c.cookies);
   if (cred === 1 || cred === 2) headers.push(['Authorization', `Bearer ${rng.pick(c.tokens)}`]);
   if (cred === 3) headers.push(['Cookie', session.cookie]);
   if (cred === 4) headers.push(['Authorization', rng.pick(c.basics)]);
-  if (cred === 5) headers.push(['Authorization', rng.pick(['Bearer', 'Basic !!!', 'Bearer ' + 'x'.repeat(9000), 'Basic ' + Buffer.from(':').toString('base64'), 'Digest x'])]);
-  if (rng.chance(0.05)) headers.push(['Cookie', rng.pick(['dsb_session=' + 'x'.repeat(5000), 'a', '=;=;', 'dsb_session=%zz'])]);
-  if (rng.chance(0.1)) headers.push(['Range', rng.pick(['bytes=0-10', 'bytes=5-1', 'bytes=-0', 'bytes=999999999999-', 'bytes=0-0,1-1,2-2', 'bytes=x', 'items=0-1'])]);
+  if (cred === 5)
+    headers.push([
+      'Authorization',
+      rng.pick([
+        'Bearer',
+        'Basic !!!',
+        'Bearer ' + 'x'.repeat(9000),
+        'Basic ' + Buffer.from(':').toString('base64'),
+        'Digest x',
+      ]),
+    ]);
+  if (rng.chance(0.05))
+    headers.push(['Cookie', rng.pick(['dsb_session=' + 'x'.repeat(5000), 'a', '=;=;', 'dsb_session=%zz'])]);
+  if (rng.chance(0.1))
+    headers.push([
+      'Range',
+      rng.pick([
+        'bytes=0-10',
+        'bytes=5-1',
+        'bytes=-0',
+        'bytes=999999999999-',
+        'bytes=0-0,1-1,2-2',
+        'bytes=x',
+        'items=0-1',
+      ]),
+    ]);
   if (rng.chance(0.1)) headers.push(['Depth', rng.pick(['0', '1', 'infinity', '-1', 'x'])]);
   if (rng.chance(0.05)) headers.push(['Accept-Language', rng.pick(['*', 'zz', 'es;q=x', 'x'.repeat(5000)])]);
   if (rng.chance(0.03)) headers.push(['X-Forwarded-Proto', rng.pick(['https', 'gopher', ''])]);

@@ -76,7 +76,13 @@ async function setup(o: FuzzOptions): Promise<{ w: World; ctx: FuzzCtx; refresh(
     serial: A,
     otherSerial: B,
     tokens: [la.token, la.token, lb.token, w.laptops.get(C)!.token, w.adminToken, METRICS_TOKEN, 'x'.repeat(43)],
-    basics: [basic(A, la.code), basic(B, lb.code), basic('admin', ADMIN_PASSWORD), basic(A, '000000'), basic(C, w.laptops.get(C)!.code)],
+    basics: [
+      basic(A, la.code),
+      basic(B, lb.code),
+      basic('admin', ADMIN_PASSWORD),
+      basic(A, '000000'),
+      basic(C, w.laptops.get(C)!.code),
+    ],
     cookies: [],
     lease: () => lease,
     blobIds: aim.blobIds,
@@ -87,7 +93,10 @@ async function setup(o: FuzzOptions): Promise<{ w: World; ctx: FuzzCtx; refresh(
     hugeBytes: o.hugeBytes,
   };
   const refresh = async () => {
-    const r = await fetch(`${w.srv.url}/api/v1/backups`, { method: 'POST', headers: { authorization: `Bearer ${la.token}` } });
+    const r = await fetch(`${w.srv.url}/api/v1/backups`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${la.token}` },
+    });
     if (r.status === 201) lease = ((await r.json()) as { lease: string }).lease;
     else await r.body?.cancel();
     const sessions = await Promise.allSettled([studentSession(w, la), studentSession(w, lb), adminSession(w)]);
@@ -95,7 +104,10 @@ async function setup(o: FuzzOptions): Promise<{ w: World; ctx: FuzzCtx; refresh(
     if (ok.length) ctx.cookies = ok.map((s) => ({ cookie: cookieOf(s), csrf: s.csrf }));
   };
   await refresh();
-  const prop = await fetch(`${w.srv.url}/dav/${A}/latest/`, { method: 'PROPFIND', headers: { authorization: ctx.basics[0], depth: '1' } });
+  const prop = await fetch(`${w.srv.url}/dav/${A}/latest/`, {
+    method: 'PROPFIND',
+    headers: { authorization: ctx.basics[0], depth: '1' },
+  });
   for (const m of (await prop.text()).matchAll(/<D:href>\/dav\/([^<]+)<\/D:href>/gi)) ctx.davPaths.push(m[1]);
   return { w, ctx, refresh };
 }
@@ -124,7 +136,8 @@ export async function runFuzz(o: FuzzOptions): Promise<PartResult> {
       const repro = `--only-request ${k}  # ${routeKey(route)} [${g.kind}${g.oddType ? ', odd type' : ''}] ${describe(g.req)}`;
       const ans = await sendRaw(host, w.srv.port, g.req, 60_000);
       t.count('requests');
-      if (t.counts.requests % 500 === 0) o.log(`fuzz: ${t.counts.requests} requests, RSS ${w.srv.rssMiB().toFixed(0)} MiB`);
+      if (t.counts.requests % 500 === 0)
+        o.log(`fuzz: ${t.counts.requests} requests, RSS ${w.srv.rssMiB().toFixed(0)} MiB`);
       t.count(`status ${ans.status >= 100 ? `${String(ans.status)[0]}xx` : 'closed'}`);
       seen.add(routeKey(route));
       if (ans.timedOut) t.fail('no answer within 60 s', repro);
@@ -151,7 +164,8 @@ export async function runFuzz(o: FuzzOptions): Promise<PartResult> {
   if (peak - base > o.rssBoundMiB)
     t.fail(`server RSS grew ${(peak - base).toFixed(0)} MiB (bound ${o.rssBoundMiB})`, `--requests ${o.requests}`);
   const unseen = routes.filter((r) => !seen.has(routeKey(r)));
-  if (unseen.length && o.onlyRequest === undefined) t.fail(`routes never fuzzed: ${unseen.map(routeKey).join(', ')}`, '');
+  if (unseen.length && o.onlyRequest === undefined)
+    t.fail(`routes never fuzzed: ${unseen.map(routeKey).join(', ')}`, '');
   await afterwards(w, t);
   await w.close();
   return t.result();

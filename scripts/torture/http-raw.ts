@@ -38,7 +38,12 @@ export function sendRaw(host: string, port: number, req: RawRequest, timeoutMs =
       const end = all.indexOf('\r\n\r\n');
       const head = all.subarray(0, end < 0 ? Math.min(all.length, 2048) : end).toString('latin1');
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-      resolve({ status: m ? Number(m[1]) : 0, head, body: end < 0 ? Buffer.alloc(0) : all.subarray(end + 4), timedOut });
+      resolve({
+        status: m ? Number(m[1]) : 0,
+        head,
+        body: end < 0 ? Buffer.alloc(0) : all.subarray(end + 4),
+        timedOut,
+      });
     });
     const hasLength = req.headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k));
     const lines = [`${req.method} ${req.path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close'];

@@ -57,7 +57,8 @@ function main(): Promise<number> | number {
   let parts: PartName[];
   try {
     parts = (v.parts?.split(',') ?? Object.keys(PARTS)).map((p) => {
-      if (!(p in PARTS)) throw new UsageError(`unknown part ${JSON.stringify(p)} (parts: ${Object.keys(PARTS).join(', ')})`);
+      if (!(p in PARTS))
+        throw new UsageError(`unknown part ${JSON.stringify(p)} (parts: ${Object.keys(PARTS).join(', ')})`);
       return p as PartName;
     });
     const trials = int(v.trials, 100, 'trials');
@@ -77,9 +78,13 @@ function main(): Promise<number> | number {
       if (json) process.stdout.write(`${JSON.stringify({ seed, failures, parts: results }, null, 1)}\n`);
       else {
         for (const r of results) {
-          process.stdout.write(`${r.part}: ${r.failures.length} failures, ${r.seconds} s  ${JSON.stringify(r.counts)}\n`);
-          for (const p of r.pending) process.stdout.write(`  pending ${p.cls} ×${p.count}: ${p.todo}\n    e.g. ${p.examples[0]}\n`);
-          for (const f of r.failures) process.stdout.write(`  FAIL ${f.what}\n    reproduce: --seed ${seed} ${f.repro}\n`);
+          process.stdout.write(
+            `${r.part}: ${r.failures.length} failures, ${r.seconds} s  ${JSON.stringify(r.counts)}\n`,
+          );
+          for (const p of r.pending)
+            process.stdout.write(`  pending ${p.cls} ×${p.count}: ${p.todo}\n    e.g. ${p.examples[0]}\n`);
+          for (const f of r.failures)
+            process.stdout.write(`  FAIL ${f.what}\n    reproduce: --seed ${seed} ${f.repro}\n`);
         }
         process.stdout.write(`torture: seed ${seed}, ${failures} failures\n`);
       }

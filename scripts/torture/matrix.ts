@@ -33,7 +33,13 @@ const cookie = (s: Session) => [...s.client.cookies].map(([k, v]) => `${k}=${v}`
 
 type Family = 'api' | 'web' | 'dav' | 'open';
 const familyOf = (url: string): Family =>
-  url.startsWith('/api/') || url === '/metrics' ? 'api' : url.startsWith('/ui') ? 'web' : url.startsWith('/dav') ? 'dav' : 'open';
+  url.startsWith('/api/') || url === '/metrics'
+    ? 'api'
+    : url.startsWith('/ui')
+      ? 'web'
+      : url.startsWith('/dav')
+        ? 'dav'
+        : 'open';
 
 interface Fixture {
   w: World;
@@ -65,7 +71,9 @@ async function fixture(): Promise<Fixture> {
   const aim = aimAt(w.root, A);
   const withData = aim.entries.find((e) => e.dataBlob && !e.dataBlob.includes(','))!;
   const tok = w.laptops.get(A)!.token;
-  const snaps = (await (await fetch(`${w.srv.url}/api/v1/snapshots`, { headers: { authorization: `Bearer ${tok}` } })).json()) as {
+  const snaps = (await (
+    await fetch(`${w.srv.url}/api/v1/snapshots`, { headers: { authorization: `Bearer ${tok}` } })
+  ).json()) as {
     snapshots: Array<{ name: string; source: string; root: string }>;
   };
   const ds = snaps.snapshots.find((s) => s.source === 'datastore')!;
@@ -105,7 +113,13 @@ function credentials(who: Identity, fam: Family, f: Fixture): Array<[string, str
   if (who === 'none') return [];
   if (who === 'laptop') return fam === 'dav' ? [['Authorization', `Bearer ${L(A).token}`]] : bearer(L(A).token);
   if (fam === 'dav') {
-    const who2 = { wrong: ['SHT0000999', '123456'], other: [B, L(B).code], disabled: [C, L(C).code], student: [A, L(A).code], admin: ['admin', ADMIN_PASSWORD] }[who];
+    const who2 = {
+      wrong: ['SHT0000999', '123456'],
+      other: [B, L(B).code],
+      disabled: [C, L(C).code],
+      student: [A, L(A).code],
+      admin: ['admin', ADMIN_PASSWORD],
+    }[who];
     return [['Authorization', basic(who2[0], who2[1])]];
   }
   if (fam === 'web')
@@ -151,17 +165,26 @@ async function request(route: Route, who: Identity, f: Fixture): Promise<RawRequ
   const u = route.url;
   const m = route.method;
   if (fam === 'web' && m === 'POST') {
-    const s = who === 'admin' ? f.sessions.admin : who === 'other' ? f.sessions.B : who === 'disabled' ? f.sessions.C : f.sessions.A;
+    const s =
+      who === 'admin'
+        ? f.sessions.admin
+        : who === 'other'
+          ? f.sessions.B
+          : who === 'disabled'
+            ? f.sessions.C
+            : f.sessions.A;
     headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
-    const pin: Record<string, string> = route.url === '/ui/j/:serial/pin' ? { kind: 'snapshot', ref: `${A}/${f.snapshot}` } : {};
+    const pin: Record<string, string> =
+      route.url === '/ui/j/:serial/pin' ? { kind: 'snapshot', ref: `${A}/${f.snapshot}` } : {};
     body = Buffer.from(new URLSearchParams({ _csrf: s.csrf, ...pin }).toString());
   } else if (u.endsWith('/missing') || u.endsWith('/blobs/fetch')) body = json({ ids: [f.blob] });
   else if (u === '/api/v1/trees') body = json({ ids: [f.tree] });
   else if (u.endsWith(':lease/trees')) body = json({ trees: {} });
   else if (u.endsWith('/commit')) body = json({ sources: [{ source: 'datastore', root: f.tree, trees: {} }] });
-  else if (u === '/api/v1/pins' && m === 'POST') body = json({ snapshot: f.snapshot });
+  else if (u === '/api/v1/pins' && m === 'POST') body = json({ snapshot: f.snapshot, serial: A });
   else if (u === '/api/v1/reports') body = json({ outcome: 'skipped', reason: 'auth matrix' });
-  else if (u === '/api/v1/devices') body = json({ serial: `SHT${String(Date.now() % 1e7).padStart(7, '0')}`, nickname: 'm' });
+  else if (u === '/api/v1/devices')
+    body = json({ serial: `SHT${String(Date.now() % 1e7).padStart(7, '0')}`, nickname: 'm' });
   else if (u.endsWith('/blobs')) {
     headers.push(['Content-Type', 'application/octet-stream']);
     body = Buffer.alloc(0);
@@ -189,8 +212,11 @@ export async function runMatrix(o: { seed: string; log: (l: string) => void }): 
   const t = new Tally('matrix', o.seed, o.log);
   const routes = await routeTable();
   const keys = new Set(routes.map(routeKey));
-  for (const r of routes) if (!(routeKey(r) in ACCESS)) t.fail(`route ${routeKey(r)} has no row in scripts/torture/access.ts`, '--parts matrix');
-  for (const k of Object.keys(ACCESS)) if (!keys.has(k)) t.fail(`access.ts row ${k} names no route of the server`, '--parts matrix');
+  for (const r of routes)
+    if (!(routeKey(r) in ACCESS))
+      t.fail(`route ${routeKey(r)} has no row in scripts/torture/access.ts`, '--parts matrix');
+  for (const k of Object.keys(ACCESS))
+    if (!keys.has(k)) t.fail(`access.ts row ${k} names no route of the server`, '--parts matrix');
   const f = await fixture();
   // Sign-out ends the identity's session: it goes last. Wrong passwords count toward sign-in limits: those identities go last.
   const ordered = [...routes.filter((r) => r.url !== '/ui/logout'), ...routes.filter((r) => r.url === '/ui/logout')];

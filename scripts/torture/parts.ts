@@ -4,6 +4,7 @@
  */
 import { runBitflip } from './bitflip.js';
 import { runCrash } from './crash.js';
+import { runEnospc } from './enospc.js';
 import { runFuzz } from './fuzz.js';
 import { runMatrix } from './matrix.js';
 import type { PartResult } from './tally.js';
@@ -14,6 +15,8 @@ export interface RunOptions {
   onlyRequest?: number;
   concurrency: number;
   trials: number;
+  /** fuzz: largest body, bytes (default 8 MiB). */
+  hugeBytes?: number;
   log: (line: string) => void;
 }
 
@@ -24,11 +27,12 @@ export const PARTS = {
       requests: o.requests,
       onlyRequest: o.onlyRequest,
       concurrency: o.concurrency,
-      hugeBytes: 8 << 20,
+      hugeBytes: o.hugeBytes ?? 8 << 20,
       rssBoundMiB: 300,
       log: o.log,
     }),
   crash: (o: RunOptions) => runCrash({ seed: o.seed, trials: o.trials, log: o.log }),
+  enospc: (o: RunOptions) => runEnospc({ seed: o.seed, trials: Math.max(3, Math.round(o.trials / 10)), log: o.log }),
   bitflip: (o: RunOptions) => runBitflip({ seed: o.seed, trials: Math.max(3, Math.round(o.trials / 10)), log: o.log }),
   matrix: (o: RunOptions) => runMatrix({ seed: o.seed, log: o.log }),
 } satisfies Record<string, (o: RunOptions) => Promise<PartResult>>;

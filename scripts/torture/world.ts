@@ -5,7 +5,7 @@
  * agent CLI, web sessions (student, admin) with their CSRF tokens, and
  * restore checks that compare with the laptop's files byte for byte.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   agent,
@@ -48,7 +48,11 @@ export interface LaptopSpec {
   backup?: boolean;
 }
 
-export async function makeWorld(tag: string, specs: LaptopSpec[], opts: { root?: string } = {}): Promise<World> {
+export async function makeWorld(
+  tag: string,
+  specs: LaptopSpec[],
+  opts: { root?: string; args?: string[] } = {},
+): Promise<World> {
   const root = opts.root ?? tmp(`torture-${tag}`);
   const pw = join(root, '..', `${tag}-${process.pid}-pw`);
   writeFileSync(pw, ADMIN_PASSWORD);
@@ -57,7 +61,7 @@ export async function makeWorld(tag: string, specs: LaptopSpec[], opts: { root?:
   if (set.code !== 0) throw new Error(`admin-password: ${set.stderr}`);
   const tok = await serverCli(['admin-token', '--root', root]);
   if (tok.code !== 0) throw new Error(`admin-token: ${tok.stderr}`);
-  const args = ['--dav-allow-http', '--metrics-token', METRICS_TOKEN];
+  const args = ['--dav-allow-http', '--metrics-token', METRICS_TOKEN, ...(opts.args ?? [])];
   const w: World = {
     root,
     srv: await spawnServer(root, { args }),
@@ -129,10 +133,24 @@ export interface ListedSnapshot {
   source: string;
 }
 
-export async function listSnapshots(lap: Laptop): Promise<ListedSnapshot[]> {
-  const r = await agent(['list', '--profile', lap.profile, '--json']);
-  if (r.code !== 0) throw new Error(`list ${lap.serial} (${r.code}): ${r.stderr.trim()}`);
-  return (JSON.parse(r.stdout) as { snapshots: ListedSnapshot[] }).snapshots;
+/** The laptop's snapshots as the server lists them to it (GET /api/v1/snapshots, what `ds-backup list` shows). */
+export async function listSnapshots(lap: Laptop, url?: string): Promise<ListedSnapshot[]> {
+  const server =
+    url ??
+    (JSON.parse(readFileSync(join(lap.profile, 'ds-backup', 'config.json'), 'utf8')) as { server: string }).server;
+  const r = await fetch(`${server}/api/v1/snapshots`, { headers: { authorization: `Bearer ${lap.token}` } });
+  if (r.status !== 200) throw new Error(`list ${lap.serial}: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { snapshots: ListedSnapshot[] }).snapshots;
+}
+
+/** Runs `fn` over `items`, `n` at a time. */
+export async function parallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      for (let k = i++; k < items.length; k = i++) await fn(items[k]);
+    }),
+  );
 }
 
 /** What a snapshot of `source` must hold: the profile's folder as restore writes it. */
