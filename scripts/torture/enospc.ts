@@ -50,7 +50,9 @@ async function fullBackup(w: World, lap: Laptop, rng: Rng, exp: Expected, t: Tal
     const before = new Set((await listSnapshots(lap)).map((s) => s.name));
     const r = await agent(['backup', '--profile', lap.profile]);
     if (r.code !== 6 || !/disk full/i.test(r.stderr))
-      throw new Error(`backup on a full disk: exit ${r.code}, ${r.stderr.trim()}`);
+      throw new Error(
+        `backup on a full disk (${big ? 'one big file' : 'many files'}): exit ${r.code}, ${r.stderr.trim()}; server: ${w.srv.stderr().slice(-1500)}`,
+      );
     const parts = readdirSync(join(w.root, 'incoming')).filter((n) => n.endsWith('.part'));
     if (parts.length) throw new Error(`the aborted backup left partial uploads: ${parts.join(', ')}`);
     await record(lap, exp, before);

@@ -343,7 +343,9 @@ export function generate(route: Route, rng: Rng, c: FuzzCtx): Generated {
     ? rng.pick(['/../../etc/passwd', '/%2e%2e/%2e%2e/', '/api/v1/', '//', '/ui/j/', '/api/v1/backups/'])
     : fillPath(route.url, rng, c);
   const headers: Array<[string, string]> = [];
-  const cred = rng.int(6);
+  // Mostly the credential the route family takes (so requests reach the handlers), else any.
+  const fam = route.url.startsWith('/ui') ? 3 : route.url.startsWith('/dav') ? 4 : 1;
+  const cred = rng.chance(0.6) ? fam : rng.int(6);
   const session = rng.pick(c.cookies);
   if (cred === 1 || cred === 2) headers.push(['Authorization', `Bearer ${rng.pick(c.tokens)}`]);
   if (cred === 3) headers.push(['Cookie', session.cookie]);
