@@ -13,7 +13,14 @@ import { randomBytes } from 'node:crypto';
 import { PARTS, type PartName, type RunOptions } from '../scripts/torture/parts.js';
 
 const seed = process.env.TORTURE_SEED ?? randomBytes(6).toString('hex');
-const short: Omit<RunOptions, 'log'> = { seed, requests: 250, concurrency: 4, trials: 2, hugeBytes: 1 << 20 };
+const short: Omit<RunOptions, 'log'> = {
+  seed,
+  requests: 200,
+  concurrency: 4,
+  trials: 2,
+  fewTrials: 2,
+  hugeBytes: 1 << 20,
+};
 
 for (const part of Object.keys(PARTS) as PartName[])
   test(`torture ${part} (seed ${seed})`, { timeout: 600_000 }, async (t) => {

@@ -15,10 +15,14 @@ export interface RunOptions {
   onlyRequest?: number;
   concurrency: number;
   trials: number;
+  /** enospc and bitflip trials (default: trials / 10, at least 3). */
+  fewTrials?: number;
   /** fuzz: largest body, bytes (default 8 MiB). */
   hugeBytes?: number;
   log: (line: string) => void;
 }
+
+const few = (o: RunOptions) => o.fewTrials ?? Math.max(3, Math.round(o.trials / 10));
 
 export const PARTS = {
   fuzz: (o: RunOptions) =>
@@ -32,8 +36,8 @@ export const PARTS = {
       log: o.log,
     }),
   crash: (o: RunOptions) => runCrash({ seed: o.seed, trials: o.trials, log: o.log }),
-  enospc: (o: RunOptions) => runEnospc({ seed: o.seed, trials: Math.max(3, Math.round(o.trials / 10)), log: o.log }),
-  bitflip: (o: RunOptions) => runBitflip({ seed: o.seed, trials: Math.max(3, Math.round(o.trials / 10)), log: o.log }),
+  enospc: (o: RunOptions) => runEnospc({ seed: o.seed, trials: few(o), log: o.log }),
+  bitflip: (o: RunOptions) => runBitflip({ seed: o.seed, trials: few(o), log: o.log }),
   matrix: (o: RunOptions) => runMatrix({ seed: o.seed, log: o.log }),
 } satisfies Record<string, (o: RunOptions) => Promise<PartResult>>;
 

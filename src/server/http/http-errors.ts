@@ -41,7 +41,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       // The body was not read to its end (refused early, or its write failed): this connection
       // carries no next request. Close it once the answer is out, whatever the client does.
       reply.header('connection', 'close');
-      reply.raw.once('finish', () => setTimeout(() => req.raw.socket?.destroy(), 2000).unref());
+      reply.raw.once('finish', () => setTimeout(() => req.raw.socket?.destroy?.(), 2000).unref());
     }
     const body: ErrorBody = { error: e.code, message: e.message };
     if (e.details) body.details = e.details;
