@@ -23,6 +23,7 @@ import {
   writeFileSync,
   statSync,
   lstatSync,
+  utimesSync,
 } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
@@ -39,6 +40,7 @@ import {
 } from './helpers/harness.js';
 import { startLegacy, type LegacyServices } from '../src/server/legacy/serve.js';
 import { removeLegacyAccounts } from '../src/server/legacy/setup.js';
+import { SESSION_MARK } from '../src/server/legacy/command-policy.js';
 import { generateJournal } from '../src/journal/gen/generator.js';
 import { Store } from '../src/server/store/store.js';
 
@@ -216,8 +218,12 @@ describe('legacy XO clients over rsync + ssh', { skip: SKIP }, () => {
     assert.equal((await fetch(`${srv.url}/backup/1/available/..%2Fetc`)).status, 403);
 
     const { profile, summary } = laptop({ seed: SN, entries: 25, documents: true });
+    const markPath = join(srv.root, 'users', SN, SESSION_MARK);
+    utimesSync(markPath, 0, 0); // made by setup; the session must touch it
     const r1 = await oldRsync(`${profile}/datastore/`, 'datastore-current');
     assert.equal(r1.code, 0, r1.stderr);
+    // the forced shell marks the session start, which keeps the laptop's slot (routes.ts reads it)
+    assert.ok(statSync(markPath).mtimeMs > 0, 'the legacy shell touched the session mark');
     const rd = await oldRsync(`${profile}/Documents/`, 'documents');
     assert.equal(rd.code, 0, rd.stderr);
     const f = await flag();

@@ -397,33 +397,11 @@ describe('admin', () => {
     const n1 = await registered(srv.url, 'SHF7000961', { entries: 1 }).catch((e: Error) => e);
     assert.ok(!(n1 instanceof Error));
     const fresh = (await import('./helpers/harness.js')).laptop({ seed: 'new' });
-    const wrong = await agent([
-      'register',
-      '--server',
-      srv.url,
-      '--serial',
-      'SHF7000962',
-      '--replaces',
-      OLD,
-      '--old-pin',
-      pin === '000000' ? '111111' : '000000',
-      '--profile',
-      fresh.profile,
-    ]);
+    const replace = (serial: string, profile: string, ...extra: string[]) =>
+      agent(['register', '--server', srv.url, '--serial', serial, '--replaces', OLD, ...extra, '--profile', profile]);
+    const wrong = await replace('SHF7000962', fresh.profile, '--old-pin', pin === '000000' ? '111111' : '000000');
     assert.notEqual(wrong.code, 0);
-    const right = await agent([
-      'register',
-      '--server',
-      srv.url,
-      '--serial',
-      'SHF7000962',
-      '--replaces',
-      OLD,
-      '--old-pin',
-      pin,
-      '--profile',
-      fresh.profile,
-    ]);
+    const right = await replace('SHF7000962', fresh.profile, '--old-pin', pin);
     assert.equal(right.code, 0, right.stderr);
     const list = JSON.parse((await agent(['list', '--profile', fresh.profile, '--json'])).stdout) as {
       snapshots: Array<{ serial: string }>;
@@ -437,17 +415,7 @@ describe('admin', () => {
     assert.equal(approve.status, 303);
     assert.match(await admin.text(approve.headers.get('location')!), /SHF7000963 may now register/);
     const fresh2 = (await import('./helpers/harness.js')).laptop({ seed: 'new2' });
-    const viaApproval = await agent([
-      'register',
-      '--server',
-      srv.url,
-      '--serial',
-      'SHF7000963',
-      '--replaces',
-      OLD,
-      '--profile',
-      fresh2.profile,
-    ]);
+    const viaApproval = await replace('SHF7000963', fresh2.profile);
     assert.equal(viaApproval.code, 0, viaApproval.stderr);
     // delete: wrong confirmation does nothing, the right one removes every laptop of the account
     assert.match(await admin.text(`/ui/admin/laptops/${OLD}/delete`), /Type the serial number/);

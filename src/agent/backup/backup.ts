@@ -202,6 +202,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     lease = l.lease;
     const id = lease;
     beat = setInterval(
+      // a missed heartbeat is not fatal: the lease outlives two more tries, and the commit reports a lost lease
       () => void client.call(API.heartbeat, { lease: id }).catch(() => {}),
       Math.max(1000, (l.leaseTimeout * 1000) / 3),
     );
@@ -232,6 +233,7 @@ async function runOnce(opts: BackupOptions, started: number): Promise<BackupResu
     return summary(scans, res, stats, client, started);
   } finally {
     if (beat) clearInterval(beat);
+    // best effort: an abort that fails leaves a lease the server expires on its own (leaseTimeout)
     if (lease) await client.call(API.abort, { lease }).catch(() => {});
     await client.close();
   }

@@ -114,6 +114,7 @@ program
             {},
             { json: { serial, nickname: o.nickname, ...replace }, token: presented, headers },
           );
+          // an older server has no restore-code endpoint: registration still succeeds, `status` fetches it later
           const restoreCode = await fetchRestoreCode(client, r.token).catch(() => undefined);
           profile.writeConfig({
             server: o.server.replace(/\/$/, ''),

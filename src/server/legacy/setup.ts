@@ -20,7 +20,7 @@
  * An existing Unix user of that name whose home is elsewhere is never
  * touched: the serial is reported as skipped.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { AppError } from '../../platform/errors.js';
 import { writeFileAtomic } from '../../platform/durable.js';
 import type { Store } from '../store/store.js';
 import { readAccounts, writeAccounts, type LegacyAccount } from './accounts.js';
-import { HOME_FOLDERS } from './command-policy.js';
+import { HOME_FOLDERS, SESSION_MARK } from './command-policy.js';
 import { unlessMissing } from '../../platform/fs-errors.js';
 
 export interface SetupResult {
@@ -144,6 +144,11 @@ function prepareHome(home: string, serial: string, a: PasswdEntry, pubkey: strin
     if (statSync(d).uid !== a.uid) execFileSync('chown', ['-R', '--no-dereference', `${a.uid}:${a.gid}`, d]);
     ensureMode(d, 0o700, a.uid, a.gid);
   }
+  // The home stays root's (0755), so the account cannot place links in it; the session mark is the one
+  // file in it the account may write: the legacy shell touches it when an rsync session starts.
+  const mark = join(home, SESSION_MARK);
+  if (!existsSync(mark)) writeFileSync(mark, '', { mode: 0o644 });
+  ensureMode(mark, 0o644, a.uid, a.gid);
   const ssh = join(home, '.ssh');
   if (!existsSync(ssh)) mkdirSync(ssh);
   ensureMode(ssh, 0o755);
