@@ -10,27 +10,16 @@ import assert from 'node:assert/strict';
 import { API, apiPath, type Endpoint } from '../src/protocol/api.js';
 import * as L from '../src/protocol/limits.js';
 import { serverForSuite, type TestServer } from './helpers/harness.js';
+import { parsePrintedRoutes } from '../scripts/torture/routes.js';
 
 let srv: TestServer;
 serverForSuite((s) => (srv = s));
 
 const endpoints = Object.entries(API) as Array<[string, Endpoint]>;
 
-/** (method, url) of every route, read from Fastify's printRoutes tree ("├── /seg (GET, POST)" lines). */
-function registeredRoutes(text: string): Set<string> {
-  const out = new Set<string>();
-  const stack: string[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([│ ]*)[├└]── (.*?)(?: \(([^)]*)\))?$/.exec(line);
-    if (!m) continue;
-    const depth = m[1].length / 4;
-    stack.length = depth;
-    stack.push(m[2]);
-    const url = stack.join('');
-    for (const method of m[3]?.split(', ') ?? []) if (method !== 'HEAD') out.add(`${method} ${url}`);
-  }
-  return out;
-}
+/** (method, url) of every route but HEAD, read from Fastify's printRoutes tree. */
+const registeredRoutes = (text: string) =>
+  new Set(parsePrintedRoutes(text).flatMap((r) => (r.method === 'HEAD' ? [] : [`${r.method} ${r.url}`])));
 
 const SAMPLE: Record<string, string> = {
   lease: '0123456789abcdef0123456789abcdef',

@@ -32,7 +32,7 @@ import {
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import { AppError, diskFull, isDiskFull } from '../../platform/errors.js';
 import { readFrameParts, type FrameParts } from '../../protocol/frame-parser.js';
@@ -49,6 +49,19 @@ export interface BatchResult {
   duplicates: number;
   bytes: number;
   rejected: string[];
+}
+
+/**
+ * The request body, read so that a reader stopping early (a full disk, a bad
+ * frame, too many bytes) leaves the request alone: destroying it would reset
+ * the connection before the error answer (507, 4xx) is out, and the client
+ * would see "connection reset" instead of the reason. The error handler
+ * closes the connection after answering (http-errors.ts).
+ */
+function undestroyed(body: AsyncIterable<Buffer> | NodeJS.ReadableStream): AsyncIterable<Buffer> {
+  return body instanceof Readable
+    ? (body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)
+    : (body as AsyncIterable<Buffer>);
 }
 
 function countBytes(limit: number, source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -116,7 +129,7 @@ export async function receiveBatch(
     writes.add(w);
   };
   try {
-    for await (const f of readFrameParts(countBytes(BATCH_BODY_MAX, body), BATCH_BLOB_MAX + 1024)) {
+    for await (const f of readFrameParts(countBytes(BATCH_BODY_MAX, undestroyed(body)), BATCH_BLOB_MAX + 1024)) {
       const parts = payloadOf(f);
       const got = hashParts(parts);
       if (got.id !== f.id) {
@@ -246,7 +259,11 @@ async function appendLocked(
       details: { offset: cur.offset },
     });
   try {
-    await pipeline(body, limitStream(length - offset), createWriteStream(part, { flags: 'a', mode: 0o444 }));
+    await pipeline(
+      Readable.from(undestroyed(body), { objectMode: false }),
+      limitStream(length - offset),
+      createWriteStream(part, { flags: 'a', mode: 0o444 }),
+    );
   } catch (e) {
     if (e instanceof AppError) throw e;
     // A full disk is said as such (never a success-looking offset); the lease's parts are released later.
