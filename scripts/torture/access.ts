@@ -61,6 +61,7 @@ export const ACCESS: Record<string, Policy> = {
   'POST /api/v1/backups/:lease/heartbeat': 'laptopOwn',
   'DELETE /api/v1/backups/:lease': 'laptopOwn',
   'POST /api/v1/backups/:lease/missing': 'laptopOwn',
+  'POST /api/v1/backups/:lease/proofs': 'laptopOwn',
   'POST /api/v1/backups/:lease/blobs': 'laptopOwn',
   'GET /api/v1/backups/:lease/uploads/:id': 'laptopOwn',
   'PATCH /api/v1/backups/:lease/uploads/:id': 'laptopOwn',
@@ -87,6 +88,7 @@ export const ACCESS: Record<string, Policy> = {
   'POST /ui/login': 'public',
   'POST /ui/logout': 'public',
   'GET /ui/link/:token': 'public',
+  'POST /ui/link/:token': 'public',
   'GET /ui/admin/login': 'public',
   'POST /ui/admin/login': 'public',
 

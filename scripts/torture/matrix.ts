@@ -180,6 +180,7 @@ async function request(route: Route, who: Identity, f: Fixture): Promise<RawRequ
   } else if (u.endsWith('/missing') || u.endsWith('/blobs/fetch')) body = json({ ids: [f.blob] });
   else if (u === '/api/v1/trees') body = json({ ids: [f.tree] });
   else if (u.endsWith(':lease/trees')) body = json({ trees: {} });
+  else if (u.endsWith('/proofs')) body = json({ nonce: '0'.repeat(64), proofs: { [f.blob]: '0'.repeat(64) } });
   else if (u.endsWith('/commit')) body = json({ sources: [{ source: 'datastore', root: f.tree, trees: {} }] });
   else if (u === '/api/v1/pins' && m === 'POST') body = json({ snapshot: f.snapshot, serial: A });
   else if (u === '/api/v1/reports') body = json({ outcome: 'skipped', reason: 'auth matrix' });
